@@ -1,0 +1,48 @@
+# The project's commands. Every target creates the virtual environment on first use.
+PYTHON ?= python3.13
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke build validate deploy clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+test-integration: venv
+	$(BIN)/pytest tests/integration
+
+test-e2e: venv
+	$(BIN)/pytest tests/e2e
+
+bench: venv
+	$(BIN)/python bench/command_path.py
+
+validate: venv
+	$(BIN)/sam validate --lint --template template.yaml
+
+build: venv
+	$(BIN)/sam build --template template.yaml
+
+deploy: build
+	$(BIN)/sam deploy --config-env $(or $(ENV),dev)
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

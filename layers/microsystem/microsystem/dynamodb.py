@@ -1,0 +1,161 @@
+"""The event store on DynamoDB: one item per commit, keyed (stream, version of its first event), written with
+one conditional PutItem so exactly one writer wins each version. Items are kept in DynamoDB's low-level JSON
+so the same decoding serves table reads and stream records (NEW_IMAGE)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from microsystem.errors import CommitTooLargeError, ConcurrencyError
+from microsystem.events import RecordedEvent
+from microsystem.store import Commit
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+ITEM_SIZE_LIMIT = 400 * 1024
+
+Item = dict[str, Any]
+
+
+def commit_to_item(commit: Commit) -> Item:
+    item: Item = {
+        "stream": {"S": commit.stream},
+        "version": {"N": str(commit.version)},
+        "last": {"N": str(commit.last_version)},
+        "events": {
+            "L": [
+                {
+                    "M": {
+                        "id": {"S": e.event_id},
+                        "type": {"S": e.event_type},
+                        "schema": {"N": str(e.schema_version)},
+                        "data": {"S": e.data},
+                        "at": {"S": e.recorded_at},
+                    }
+                }
+                for e in commit.events
+            ]
+        },
+        "command_id": {"S": commit.command_id},
+        "fingerprint": {"S": commit.fingerprint},
+        "committed_at": {"S": commit.committed_at},
+    }
+    if commit.correlation_id:
+        item["correlation_id"] = {"S": commit.correlation_id}
+    if commit.causation_id:
+        item["causation_id"] = {"S": commit.causation_id}
+    if commit.snapshot is not None:
+        item["snapshot"] = {"S": json.dumps(commit.snapshot, separators=(",", ":"))}
+    return item
+
+
+def commit_from_item(item: Item) -> Commit:
+    """Decode a commit item, from a table read or a stream record's NewImage."""
+    snapshot = item.get("snapshot")
+    return Commit(
+        stream=item["stream"]["S"],
+        version=int(item["version"]["N"]),
+        events=tuple(
+            RecordedEvent(
+                event_id=m["id"]["S"],
+                event_type=m["type"]["S"],
+                schema_version=int(m["schema"]["N"]),
+                data=m["data"]["S"],
+                recorded_at=m["at"]["S"],
+            )
+            for m in (entry["M"] for entry in item["events"]["L"])
+        ),
+        command_id=item["command_id"]["S"],
+        fingerprint=item["fingerprint"]["S"],
+        committed_at=item["committed_at"]["S"],
+        correlation_id=item.get("correlation_id", {}).get("S"),
+        causation_id=item.get("causation_id", {}).get("S"),
+        snapshot=json.loads(snapshot["S"]) if snapshot else None,
+    )
+
+
+def item_size(item: Item) -> int:
+    """The item's size as DynamoDB counts it against the 400 KB limit (names plus values)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, content), = value.items()
+    match kind:
+        case "S":
+            return len(content.encode())
+        case "N":
+            return len(content.lstrip("-").replace(".", "")) // 2 + 2
+        case "BOOL" | "NULL":
+            return 1
+        case "L":
+            return 3 + sum(1 + _value_size(v) for v in content)
+        case "M":
+            return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in content.items())
+    raise ValueError(f"unsupported attribute type {kind}")
+
+
+class DynamoDBEventStore:
+    """The event store on one DynamoDB table with key (stream S, version N)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    def append(self, commit: Commit) -> None:
+        item = commit_to_item(commit)
+        size = item_size(item)
+        if size > ITEM_SIZE_LIMIT:
+            raise CommitTooLargeError(commit.stream, size, ITEM_SIZE_LIMIT)
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                # The one rule of the log: nobody has taken this version yet.
+                ConditionExpression="attribute_not_exists(#version)",
+                ExpressionAttributeNames={"#version": "version"},
+                # On a lost race, hand back the winner's commit so the loser catches up without a read.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            existing = exc.response.get("Item")
+            raise ConcurrencyError(
+                commit.stream, commit.version, commit_from_item(existing) if existing else None
+            ) from exc
+
+    def read(self, stream: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
+        condition = "#stream = :stream AND #version > :after"
+        values: Item = {":stream": {"S": stream}, ":after": {"N": str(after)}}
+        if up_to is not None:
+            condition = "#stream = :stream AND #version BETWEEN :from AND :up_to"
+            values = {":stream": {"S": stream}, ":from": {"N": str(after + 1)}, ":up_to": {"N": str(up_to)}}
+        yield from self._query(KeyConditionExpression=condition, ExpressionAttributeValues=values)
+
+    def read_backwards(self, stream: str, *, page_size: int) -> Iterator[Commit]:
+        yield from self._query(
+            KeyConditionExpression="#stream = :stream",
+            ExpressionAttributeValues={":stream": {"S": stream}},
+            ScanIndexForward=False,
+            Limit=page_size,
+        )
+
+    def _query(self, **kwargs: Any) -> Iterator[Commit]:
+        names = {"#stream": "stream"}
+        if "#version" in kwargs["KeyConditionExpression"]:
+            names["#version"] = "version"
+        request = {
+            "TableName": self.table_name,
+            "ConsistentRead": True,
+            "ExpressionAttributeNames": names,
+            **kwargs,
+        }
+        while True:
+            page = self._client.query(**request)
+            for item in page.get("Items", []):
+                yield commit_from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

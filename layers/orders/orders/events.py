@@ -1,0 +1,61 @@
+"""The Order aggregate's events: the facts stored in its log, a storage contract. Change a stored shape
+only by bumping the event's `schema_version` and registering an upcaster from the previous one below."""
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime
+
+from microsystem import Event, EventRegistry
+from orders.pricing import OrderLine
+
+CancellationReason = Literal["customer_request", "payment_declined"]
+
+
+class OrderCreated(Event):
+    """An order was placed and priced. v2 renamed v1's `country` to `destination_country`."""
+
+    schema_version: ClassVar[int] = 2
+
+    order_id: str
+    customer_id: str
+    lines: tuple[OrderLine, ...]
+    currency: str
+    subtotal: int
+    discount: int
+    campaign_code: str | None
+    shipping: int
+    total: int
+    destination_country: str
+    placed_at: AwareDatetime
+
+
+class OrderConfirmed(Event):
+    """The order's payment was authorised."""
+
+    order_id: str
+    payment_id: str
+    confirmed_at: AwareDatetime
+
+
+class OrderCancelled(Event):
+    order_id: str
+    reason: CancellationReason
+    cancelled_at: AwareDatetime
+
+
+class OrderShipped(Event):
+    order_id: str
+    shipped_at: AwareDatetime
+
+
+OrderEvent = OrderCreated | OrderConfirmed | OrderCancelled | OrderShipped
+
+order_events = EventRegistry([OrderCreated, OrderConfirmed, OrderCancelled, OrderShipped])
+
+
+@order_events.upcaster("OrderCreated", 1)
+def _order_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Same value, clearer name: v1 called the destination just `country`.
+    upcast = {key: value for key, value in data.items() if key != "country"}
+    upcast["destination_country"] = data["country"]
+    return upcast

@@ -1,0 +1,64 @@
+"""Fixtures shared by every tier: a fake AWS account, moto, and the template's resources built in it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from tests.support.aws import create_table, put_parameters
+from tests.support.lambdas import LambdaContext
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersMicrosystemTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(aws: None):
+    return boto3.client("dynamodb")
+
+
+@pytest.fixture
+def orders_log(dynamodb) -> str:
+    return create_table(dynamodb, "OrdersEventLog", "orders-event-log")
+
+
+@pytest.fixture
+def pricing_parameters(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The template's default catalog, campaigns and shipping rates, in (moto) SSM."""
+    names = put_parameters(boto3.client("ssm"))
+    monkeypatch.setenv("CATALOG_PARAMETER", names["CatalogParameter"])
+    monkeypatch.setenv("CAMPAIGNS_PARAMETER", names["CampaignsParameter"])
+    monkeypatch.setenv("SHIPPING_PARAMETER", names["ShippingParameter"])
+    monkeypatch.setenv("CURRENCY", "EUR")
+    return names
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

@@ -1,0 +1,92 @@
+"""The event store contract, run against every implementation: in memory and DynamoDB (moto)."""
+
+from __future__ import annotations
+
+import pytest
+
+from microsystem import (
+    Commit,
+    CommitTooLargeError,
+    ConcurrencyError,
+    DynamoDBEventStore,
+    InMemoryEventStore,
+    RecordedEvent,
+)
+
+
+@pytest.fixture(params=["in-memory", "dynamodb"])
+def store(request):
+    if request.param == "in-memory":
+        return InMemoryEventStore()
+    table = request.getfixturevalue("orders_log")
+    return DynamoDBEventStore(table, request.getfixturevalue("dynamodb"))
+
+
+def commit(stream: str, version: int, events: int = 1, data: str = "{}", **extra) -> Commit:
+    return Commit(
+        stream=stream,
+        version=version,
+        events=tuple(
+            RecordedEvent(f"{stream}-{version + i}", "Happened", 1, data, "2026-11-26T10:00:00Z")
+            for i in range(events)
+        ),
+        command_id=f"cmd-{version}",
+        fingerprint="f",
+        committed_at="2026-11-26T10:00:00Z",
+        **extra,
+    )
+
+
+def test_commits_are_read_back_in_order(store):
+    for version in (1, 2, 4):
+        store.append(commit("s", version, events=2 if version == 2 else 1))
+    assert [c.version for c in store.read("s")] == [1, 2, 4]
+    assert [c.version for c in store.read("s", after=1)] == [2, 4]
+    assert [c.version for c in store.read("s", after=1, up_to=2)] == [2]
+    assert [c.version for c in store.read_backwards("s", page_size=2)] == [4, 2, 1]
+
+
+def test_a_duplicate_version_is_rejected_and_names_the_winner(store):
+    store.append(commit("s", 1))
+    with pytest.raises(ConcurrencyError) as raised:
+        store.append(commit("s", 1, events=3))
+    assert raised.value.existing == commit("s", 1)
+    assert [len(c.events) for c in store.read("s")] == [1]
+
+
+def test_a_multi_event_commit_is_all_or_nothing(store):
+    store.append(commit("s", 1, events=3))
+    (stored,) = store.read("s")
+    assert stored.last_version == 3
+    assert [e.event_id for e in stored.events] == ["s-1", "s-2", "s-3"]
+
+
+def test_streams_are_independent(store):
+    store.append(commit("a", 1))
+    store.append(commit("b", 1))
+    assert [c.stream for c in store.read("a")] == ["a"]
+
+
+def test_everything_a_commit_carries_survives_storage(store):
+    original = commit(
+        "s", 1, correlation_id="corr", causation_id="cause", snapshot={"schema": 1, "state": {"v": 1}}
+    )
+    store.append(original)
+    (stored,) = store.read("s")
+    assert stored == original
+    assert stored.snapshot == original.snapshot
+
+
+def test_reads_page_through_long_streams(dynamodb, orders_log):
+    store = DynamoDBEventStore(orders_log, dynamodb)
+    big = "x" * 20_000  # ~20 KB per item: 60 of them exceed one 1 MB query page
+    for version in range(1, 61):
+        store.append(commit("s", version, data=f'"{big}"'))
+    assert [c.version for c in store.read("s")] == list(range(1, 61))
+
+
+def test_a_commit_over_the_item_limit_is_refused_before_writing(dynamodb, orders_log):
+    store = DynamoDBEventStore(orders_log, dynamodb)
+    with pytest.raises(CommitTooLargeError, match="over the 409600-byte item limit"):
+        store.append(commit("s", 1, events=5, data='"' + "x" * 90_000 + '"'))
+    assert list(store.read("s")) == []

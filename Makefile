@@ -33,7 +33,7 @@ test-e2e: venv
 	$(BIN)/pytest tests/e2e
 
 bench: venv
-	$(BIN)/python bench/command_path.py
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 validate: venv
 	$(BIN)/sam validate --lint --template template.yaml
@@ -46,3 +46,12 @@ deploy: build
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+
+run: venv
+	$(BIN)/python -m localcloud run
+
+token: venv
+	@$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice)
+
+demo: venv
+	$(BIN)/python -m localcloud.demo

@@ -68,8 +68,7 @@ class PlaceOrderRequest(BaseModel):
 
 
 @app.post("/orders")
-@tracer.capture_method
-def place_order(request: PlaceOrderRequest) -> Response:
+def place_order(request: PlaceOrderRequest) -> Response[dict]:
     customer_id = caller_id(app.current_event)
     key = idempotency_key()
     order_id = str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{customer_id}:{key}") if key else uuid.uuid4())
@@ -104,8 +103,7 @@ def place_order(request: PlaceOrderRequest) -> Response:
 
 
 @app.post("/orders/<order_id>/cancel")
-@tracer.capture_method
-def cancel_order(order_id: str) -> Response:
+def cancel_order(order_id: str) -> Response[dict]:
     customer_id = caller_id(app.current_event)
     if not is_uuid(order_id):
         raise OrderNotFoundError(order_id)

@@ -22,6 +22,7 @@ def load_function(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # as a real import would: pydantic resolves annotations through it
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)

@@ -1,0 +1,70 @@
+"""What every poller shares: a thread, a stop flag, waking on writes, and the idle flag tests wait on."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from localcloud.motoserver import WriteSignal
+    from localcloud.workers import FunctionRuntime, Invocation
+
+__all__ = ["Poller", "PollerContext"]
+
+
+@dataclass
+class PollerContext:
+    """What a poller needs from the local cloud."""
+
+    runtime: FunctionRuntime
+    client: Callable[[str], Any]
+    signal: WriteSignal
+    report: Callable[[Invocation], None]
+    region: str
+    poll_interval: float
+
+
+class Poller(threading.Thread):
+    """One polling loop (one shard, or one queue) feeding one function."""
+
+    def __init__(self, context: PollerContext, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.context = context
+        self.stopping = threading.Event()
+        self.idle = False  # True while the last look found nothing to do
+        self._seen_generation = -1
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.context.signal.notify()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            generation = self.context.signal.generation
+            try:
+                worked = self.poll_once()
+            except Exception as exc:
+                if self.stopping.is_set():
+                    return
+                print(f"[localcloud] poller {self.name} failed: {exc!r}; retrying", flush=True)
+                worked = False
+            self.idle = not worked
+            if not worked:
+                # Sleep until the next write anywhere, or the poll interval (for visibility timeouts,
+                # batching windows and writes that do not pass through the signal).
+                self.context.signal.wait(generation, self.context.poll_interval)
+
+    def poll_once(self) -> bool:
+        """Look once; deliver what there is. True if there was work."""
+        raise NotImplementedError
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait without spinning; False if the local cloud is stopping."""
+        return not self.stopping.wait(seconds)
+
+    def invoke(self, event: dict[str, Any], trigger: str, size: int) -> Invocation:
+        invocation = self.context.runtime.invoke(event, trigger, size)
+        return invocation

@@ -1,0 +1,196 @@
+"""Function runtimes: worker processes per function, with Lambda's timeout and cold/warm starts.
+
+Each worker is a spawned process that imports the handler once (the cold start) and then serves one
+invocation at a time, like a Lambda execution environment. A function keeps a small pool of them and
+starts another when all are busy. A worker that times out or dies is killed and replaced on demand; nothing
+a function does can stop the local cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from localcloud.worker_main import run_worker
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+__all__ = ["FunctionRuntime", "Invocation"]
+
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase
+_spawn = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class Invocation:
+    """The outcome of one invocation: `status` is ok, error or timeout; `payload` the decoded response."""
+
+    function: str
+    trigger: str
+    batch_size: int
+    status: str
+    duration_ms: float
+    cold: bool
+    request_id: str
+    payload: Any = None
+    error: dict[str, Any] | None = None
+    note: str = ""
+    started: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class _Worker:
+    def __init__(self, setup: dict[str, Any]) -> None:
+        self.conn, child_conn = _spawn.Pipe()
+        self.process: BaseProcess = _spawn.Process(
+            target=run_worker, args=(child_conn, setup), name=f"fn-{setup['function_name']}", daemon=True
+        )
+        self.process.start()
+        child_conn.close()
+        self.ready = False
+        self.init_error: dict[str, Any] | None = None
+        self.invocations = 0
+
+    def wait_ready(self) -> None:
+        """Block until the handler is imported (or failed to import)."""
+        if self.ready or self.init_error:
+            return
+        if not self.conn.poll(INIT_TIMEOUT_SECONDS):
+            self.init_error = {"errorType": "Runtime.InitTimeout", "errorMessage": "init took too long"}
+            return
+        try:
+            kind, detail = self.conn.recv()
+        except EOFError:
+            kind, detail = "init_error", {"errorType": "Runtime.ExitError", "errorMessage": "worker exited"}
+        if kind == "ready":
+            self.ready = True
+        else:
+            self.init_error = detail
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+            self.process.join(timeout=1)
+        except (OSError, BrokenPipeError):
+            pass
+        self.kill()
+
+
+class FunctionRuntime:
+    """A function's pool of workers; `invoke` runs one event through an idle worker."""
+
+    def __init__(self, setup: dict[str, Any], timeout: float, max_workers: int = 2) -> None:
+        self.name: str = setup["function_name"]
+        self.setup = setup
+        self.timeout = timeout
+        self.max_workers = max_workers
+        self._idle: list[_Worker] = []
+        self._count = 0
+        self._all: set[_Worker] = set()  # busy ones too, so that close() can end them all
+        self._condition = threading.Condition()
+        self._closed = False
+
+    def prewarm(self) -> None:
+        """Start one worker now, so that the first invocation does not pay the process start."""
+        with self._condition:
+            if self._count == 0 and not self._closed:
+                self._count += 1
+                worker = _Worker(self.setup)
+                self._all.add(worker)
+                self._idle.append(worker)
+
+    def _acquire(self) -> _Worker:
+        with self._condition:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the local cloud is stopping")
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self.max_workers:
+                    self._count += 1
+                    break
+                self._condition.wait()
+        try:
+            worker = _Worker(self.setup)
+        except BaseException:
+            self._discard(None)
+            raise
+        with self._condition:
+            self._all.add(worker)
+        return worker
+
+    def _release(self, worker: _Worker) -> None:
+        with self._condition:
+            if self._closed:
+                worker.stop()
+                return
+            self._idle.append(worker)
+            self._condition.notify()
+
+    def _discard(self, worker: _Worker | None) -> None:
+        if worker is not None:
+            worker.kill()
+        with self._condition:
+            self._count -= 1
+            self._all.discard(worker)  # type: ignore[arg-type]
+            self._condition.notify()
+
+    def invoke(self, event: Any, trigger: str, batch_size: int = 1) -> Invocation:
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        worker = self._acquire()
+        worker.wait_ready()
+        cold = worker.invocations == 0
+        worker.invocations += 1
+
+        def outcome(status: str, payload: Any = None, error: dict[str, Any] | None = None) -> Invocation:
+            duration = (time.monotonic() - started) * 1000
+            return Invocation(self.name, trigger, batch_size, status, duration, cold, request_id, payload, error)
+
+        if worker.init_error is not None:
+            self._discard(worker)
+            return outcome("error", error=worker.init_error)
+        try:
+            worker.conn.send((request_id, event, self.timeout))
+            if not worker.conn.poll(self.timeout):
+                # Lambda stops the environment on a timeout; so do we, and the next call starts cold.
+                self._discard(worker)
+                message = f"Task timed out after {self.timeout:.2f} seconds"
+                return outcome("timeout", error={"errorType": "Sandbox.Timedout", "errorMessage": message})
+            kind, detail = worker.conn.recv()
+        except (EOFError, OSError) as exc:
+            self._discard(worker)
+            code = worker.process.exitcode
+            message = f"the worker exited (exit code {code}): {exc or 'connection closed'}"
+            return outcome("error", error={"errorType": "Runtime.ExitError", "errorMessage": message})
+        self._release(worker)
+        if kind == "ok":
+            return outcome("ok", payload=json.loads(detail))
+        return outcome("error", error=detail)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            busy = self._all.difference(idle)
+            self._condition.notify_all()
+        for worker in idle:
+            worker.stop()
+        for worker in busy:
+            worker.kill()

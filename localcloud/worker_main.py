@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 
-def run_worker(conn: Connection, setup: dict[str, Any]) -> None:
+def run_worker(conn: Connection) -> None:
     """Init phase (environment, path, handler import), then one invocation per message until told to stop."""
+    setup = conn.recv()
     os.environ.update(setup["environment"])
     sys.path[:0] = setup["paths"]
     os.chdir(setup["paths"][0])
@@ -66,3 +67,9 @@ def _error(exc: BaseException, error_type: str) -> dict[str, Any]:
         "errorMessage": str(exc),
         "stackTrace": traceback.format_exception(exc),
     }
+
+
+if __name__ == "__main__":
+    from multiprocessing.connection import Connection as _Connection
+
+    run_worker(_Connection(int(sys.argv[1])))

@@ -9,23 +9,23 @@ a function does can stop the local cloud.
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from localcloud.worker_main import run_worker
-
-if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 __all__ = ["FunctionRuntime", "Invocation"]
 
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase
-_spawn = multiprocessing.get_context("spawn")
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -50,13 +50,23 @@ class Invocation:
 
 
 class _Worker:
+    """A worker process, talked to over a socket pair with multiprocessing's message framing.
+
+    A fresh interpreter (`python -m localcloud.worker_main`) rather than multiprocessing's spawn: spawn would
+    re-import the caller's main script, which breaks scripts without a `__main__` guard.
+    """
+
     def __init__(self, setup: dict[str, Any]) -> None:
-        self.conn, child_conn = _spawn.Pipe()
-        self.process: BaseProcess = _spawn.Process(
-            target=run_worker, args=(child_conn, setup), name=f"fn-{setup['function_name']}", daemon=True
+        parent_socket, child_socket = socket.socketpair()
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([_REPO_ROOT, *sys.path[1:]])}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.worker_main", str(child_socket.fileno())],
+            pass_fds=[child_socket.fileno()],
+            env=environment,
         )
-        self.process.start()
-        child_conn.close()
+        child_socket.close()
+        self.conn = Connection(parent_socket.detach())
+        self.conn.send(setup)
         self.ready = False
         self.init_error: dict[str, Any] | None = None
         self.invocations = 0
@@ -78,16 +88,16 @@ class _Worker:
             self.init_error = detail
 
     def kill(self) -> None:
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(timeout=5)
+        self.process.wait(timeout=5)
         self.conn.close()
 
     def stop(self) -> None:
         try:
             self.conn.send(None)
-            self.process.join(timeout=1)
-        except (OSError, BrokenPipeError):
+            self.process.wait(timeout=1)
+        except (OSError, subprocess.TimeoutExpired):
             pass
         self.kill()
 
@@ -176,7 +186,7 @@ class FunctionRuntime:
             kind, detail = worker.conn.recv()
         except (EOFError, OSError) as exc:
             self._discard(worker)
-            code = worker.process.exitcode
+            code = worker.process.poll()
             message = f"the worker exited (exit code {code}): {exc or 'connection closed'}"
             return outcome("error", error={"errorType": "Runtime.ExitError", "errorMessage": message})
         self._release(worker)

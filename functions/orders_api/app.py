@@ -1,5 +1,5 @@
-"""Orders command API: POST /orders and POST /orders/{order_id}/cancel. Thin: validate, price, hand the command
-to the Order decider through the runner, shape the answer."""
+"""Orders command API: POST /orders and POST /orders/{order_id}/cancel. Thin: validate, price, hand the
+command to the Order decider through the runner, shape the answer."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
-runner = DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb")))
+runner = DeciderRunner(
+    order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
+)
 
 # Idempotency keys are scoped to the customer: the same key from two customers names two orders.
 ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
@@ -161,7 +163,9 @@ def handle_invalid_request(error: RequestValidationError) -> Response:
 
 @app.exception_handler(InvalidIdempotencyKeyError)
 def handle_invalid_key(error: InvalidIdempotencyKeyError) -> Response:
-    return problem(400, "The Idempotency-Key header is not valid.", [field_error("Idempotency-Key", str(error))])
+    return problem(
+        400, "The Idempotency-Key header is not valid.", [field_error("Idempotency-Key", str(error))]
+    )
 
 
 @app.exception_handler(PricingError)

@@ -35,7 +35,7 @@ class Poller(threading.Thread):
         self.context = context
         self.stopping = threading.Event()
         self.idle = False  # True while the last look found nothing to do
-        self._seen_generation = -1
+        self._last_error = ""
 
     def stop(self) -> None:
         self.stopping.set()
@@ -49,8 +49,11 @@ class Poller(threading.Thread):
             except Exception as exc:
                 if self.stopping.is_set():
                     return
-                print(f"[localcloud] poller {self.name} failed: {exc!r}; retrying", flush=True)
-                worked = False
+                if repr(exc) != self._last_error:  # say it once, not once per retry
+                    self._last_error = repr(exc)
+                    print(f"[localcloud] poller {self.name} failed: {exc!r}; retrying every second", flush=True)
+                self.sleep(1.0)
+                continue
             self.idle = not worked
             if not worked:
                 # Sleep until the next write anywhere, or the poll interval (for visibility timeouts,

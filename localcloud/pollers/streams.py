@@ -218,6 +218,6 @@ class StreamShardPoller(Poller):
         )
         failed_from = self.processor.failed_from(invocation, batch)
         if invocation.ok and failed_from is not None:
-            invocation.note = f"partial ({len(batch) - failed_from} from the first failure)"
+            invocation.note = f"partial ({len(invocation.payload['batchItemFailures'])} failed)"
         self.context.report(invocation)
         return invocation

@@ -97,7 +97,10 @@ class TestPlaceOrder:
         status, body, _ = place(api, {**BASKET, "destination_country": "BE"}, key=key)
         assert status == 422
         assert body["errors"] == [
-            {"field": "Idempotency-Key", "problem": "reused with a different body; use a new key for a new request"}
+            {
+                "field": "Idempotency-Key",
+                "problem": "reused with a different body; use a new key for a new request",
+            }
         ]
         assert len(log(first["order_id"])) == 1
 
@@ -176,9 +179,21 @@ class TestBadInput:
     @pytest.mark.parametrize(
         ("body", "field", "problem"),
         [
-            ({**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": "2"}]}, "lines[0].quantity", "valid integer"),
-            ({**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": -1}]}, "lines[0].quantity", "greater than 0"),
-            ({**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": 2.5}]}, "lines[0].quantity", "valid integer"),
+            (
+                {**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": "2"}]},
+                "lines[0].quantity",
+                "valid integer",
+            ),
+            (
+                {**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": -1}]},
+                "lines[0].quantity",
+                "greater than 0",
+            ),
+            (
+                {**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": 2.5}]},
+                "lines[0].quantity",
+                "valid integer",
+            ),
             ({**BASKET, "lines": []}, "lines", "at least 1 item"),
             ({**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": 1}] * 51}, "lines", "at most 50 items"),
             ({**BASKET, "total": 1}, "total", "Extra inputs are not permitted"),
@@ -192,7 +207,9 @@ class TestBadInput:
         assert problem in errors[field]
 
     def test_an_unknown_sku(self, api):
-        errors = errors_of(place(api, {**BASKET, "lines": [*BASKET["lines"], {"sku": "SKU-NOPE", "quantity": 1}]}))
+        errors = errors_of(
+            place(api, {**BASKET, "lines": [*BASKET["lines"], {"sku": "SKU-NOPE", "quantity": 1}]})
+        )
         assert "SKU-NOPE" in errors["lines[2].sku"]
 
     def test_an_unknown_campaign_code(self, api):
@@ -213,7 +230,7 @@ class TestBadInput:
         assert "Idempotency-Key" in errors_of(place(api, key="x" * 256))
 
     def test_a_missing_token(self, api):
-        status, body, _ = api(sample_event("api_place_order_unauthenticated.json"))
+        status, _, _ = api(sample_event("api_place_order_unauthenticated.json"))
         assert status == 401
         status, _, _ = api(sample_event("api_cancel_order_unauthenticated.json"))
         assert status == 401

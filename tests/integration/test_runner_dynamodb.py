@@ -30,7 +30,9 @@ class RequestCounter:
 
 def handle(runner: DeciderRunner, stream: str, command_id: str, times: int = 1):
     command = Increment(times=times)
-    return runner.handle(stream, command, command_id=command_id, fingerprint=fingerprint(command.model_dump()))
+    return runner.handle(
+        stream, command, command_id=command_id, fingerprint=fingerprint(command.model_dump())
+    )
 
 
 class TestRequestsPerCommand:
@@ -57,7 +59,9 @@ class TestRequestsPerCommand:
         requests = RequestCounter(dynamodb)
         runner = DeciderRunner(counter_decider(), DynamoDBEventStore(orders_log, dynamodb))
         command = Increment()
-        runner.handle("new", command, command_id="c", fingerprint=fingerprint(command.model_dump()), expect_new=True)
+        runner.handle(
+            "new", command, command_id="c", fingerprint=fingerprint(command.model_dump()), expect_new=True
+        )
         assert requests.take() == {"PutItem": 1}
 
     def test_a_lost_race_costs_no_extra_read(self, dynamodb, orders_log):
@@ -106,6 +110,8 @@ def test_concurrent_writers_record_every_acknowledged_command_exactly_once(dynam
     assert requests.calls["PutItem"] > len(commits), "the writers never raced: the test proves nothing"
     versions = [v for c in commits for v in range(c.version, c.last_version + 1)]
     assert versions == list(range(1, len(versions) + 1))
-    final = DeciderRunner(counter_decider(snapshot_every=10), DynamoDBEventStore(orders_log, dynamodb)).load("hot")
+    final = DeciderRunner(counter_decider(snapshot_every=10), DynamoDBEventStore(orders_log, dynamodb)).load(
+        "hot"
+    )
     assert final.version == len(versions)
     assert final.state.value == len(versions)

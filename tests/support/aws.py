@@ -23,7 +23,7 @@ def resource(logical_id: str) -> dict[str, Any]:
 
 
 def create_table(client: Any, logical_id: str, table_name: str | None = None) -> str:
-    """Create the table `logical_id` of template.yaml in (moto) DynamoDB, with its keys, indexes and stream."""
+    """Create table `logical_id` of template.yaml in (moto) DynamoDB, with its keys, indexes and stream."""
     props = resource(logical_id)["Properties"]
     table_name = table_name or logical_id
     request: dict[str, Any] = {
@@ -51,13 +51,6 @@ def put_parameters(client: Any) -> dict[str, str]:
         client.put_parameter(Name=name, Value=props["Value"], Type=props["Type"], Overwrite=True)
         names[logical_id] = name
     return names
-
-
-def function_environment(logical_id: str) -> dict[str, Any]:
-    """The function's environment variables as the template declares them (Globals merged, Refs unresolved)."""
-    globals_env = template()["Globals"]["Function"]["Environment"]["Variables"]
-    own = resource(logical_id)["Properties"].get("Environment", {}).get("Variables", {})
-    return {**globals_env, **own}
 
 
 class SerialisedClient:

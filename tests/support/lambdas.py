@@ -20,7 +20,8 @@ def load_function(name: str) -> Any:
     path = ROOT / "functions" / name / "app.py"
     module_name = f"function_{name}_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # as a real import would: pydantic resolves annotations through it
     sys.path.insert(0, str(path.parent))

@@ -26,7 +26,7 @@ class Decider[C, S]:
     # Bump when the state's shape changes: older snapshots are then ignored and the stream replayed.
     state_schema: int = 1
     # A commit carries a snapshot whenever it crosses a multiple of this many events.
-    snapshot_every: int = 50
+    snapshot_every: int = 20
     _state_adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -46,6 +46,6 @@ class Decider[C, S]:
 
 
 def fingerprint(payload: Any) -> str:
-    """A stable hash of a command's payload, to tell a retried command from a different one with the same id."""
+    """A stable hash of a command's payload: tells a retried command from another one with the same id."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]  # 128 bits: ample, and half the bytes

@@ -83,7 +83,7 @@ def item_size(item: Item) -> int:
 
 
 def _value_size(value: dict[str, Any]) -> int:
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     match kind:
         case "S":
             return len(content.encode())

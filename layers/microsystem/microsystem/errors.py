@@ -13,7 +13,7 @@ class MicrosystemError(Exception):
 
 
 class ConcurrencyError(MicrosystemError):
-    """Another writer appended at the same version first. `existing` is its commit, when the store knows it."""
+    """Another writer appended at this version first; `existing` is its commit, when the store knows it."""
 
     def __init__(self, stream: str, version: int, existing: Commit | None = None) -> None:
         super().__init__(f"stream {stream!r} already has a commit at version {version}")

@@ -26,7 +26,9 @@ def caller_id(event: APIGatewayProxyEventV2) -> str:
     return subject
 
 
-def problem(status: int, message: str, errors: list[dict[str, str]] | None = None, **headers: str) -> Response:
+def problem(
+    status: int, message: str, errors: list[dict[str, str]] | None = None, **headers: str
+) -> Response:
     body: dict[str, Any] = {"message": message}
     if errors:
         body["errors"] = errors
@@ -58,7 +60,10 @@ def refuse_oversized_body(event: dict[str, Any], limit: int = MAX_BODY_BYTES) ->
     """A 413 for a body larger than any valid request, before any time is spent parsing it."""
     if len(event.get("body") or "") <= limit:
         return None
-    body = {"message": "The request body is too large.", "errors": [field_error("body", f"over {limit} bytes")]}
+    body = {
+        "message": "The request body is too large.",
+        "errors": [field_error("body", f"over {limit} bytes")],
+    }
     return {"statusCode": 413, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 

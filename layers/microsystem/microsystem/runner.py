@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from microsystem.errors import ConcurrencyError, IdempotencyConflictError, TooManyConflictsError
 from microsystem.store import Commit
@@ -68,7 +68,7 @@ class DeciderRunner[C, S]:
         *,
         cache_size: int = 1024,
         max_attempts: int = 5,
-        idempotency_window: int = 256,
+        idempotency_window: int = 64,
         clock: Callable[[], str] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -123,7 +123,9 @@ class DeciderRunner[C, S]:
                     continue
                 self._remember(aggregate)
                 return CommandResult(aggregate_id, aggregate.state, aggregate.version, ())
-            commit, after = self._commit(aggregate, events, command_id, fingerprint, correlation_id, causation_id)
+            commit, after = self._commit(
+                aggregate, events, command_id, fingerprint, correlation_id, causation_id
+            )
             try:
                 self.store.append(commit)
             except ConcurrencyError as conflict:
@@ -167,7 +169,9 @@ class DeciderRunner[C, S]:
         return replace(self._apply(base, reversed(tail)), fresh=True)
 
     def _refresh(self, aggregate: Aggregate[S]) -> Aggregate[S]:
-        return replace(self._apply(aggregate, self.store.read(aggregate.stream, after=aggregate.version)), fresh=True)
+        return replace(
+            self._apply(aggregate, self.store.read(aggregate.stream, after=aggregate.version)), fresh=True
+        )
 
     def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None) -> Aggregate[S]:
         if winner is not None and winner.version == aggregate.version + 1:
@@ -208,7 +212,9 @@ class DeciderRunner[C, S]:
             snapshot = {
                 "schema": self.decider.state_schema,
                 "state": self.decider.dump_state(state),
-                "commands": {cid: [c.fingerprint, c.first_version, c.last_version] for cid, c in commands.items()},
+                "commands": {
+                    cid: [c.fingerprint, c.first_version, c.last_version] for cid, c in commands.items()
+                },
             }
         commit = Commit(
             stream=aggregate.stream,

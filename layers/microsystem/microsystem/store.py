@@ -42,7 +42,7 @@ class EventStore(Protocol):
         ...
 
     def read_backwards(self, stream: str, *, page_size: int) -> Iterator[Commit]:
-        """The stream's commits newest first, fetched `page_size` at a time; stop iterating to stop reading."""
+        """The stream's commits newest first, fetched `page_size` at a time; stop iterating to stop."""
         ...
 
 

@@ -38,7 +38,9 @@ class CountingStore(InMemoryEventStore):
 
 def increment(runner: DeciderRunner, command_id: str, by: int = 1, times: int = 1, stream: str = "c1"):
     command = Increment(by=by, times=times)
-    return runner.handle(stream, command, command_id=command_id, fingerprint=fingerprint(command.model_dump()))
+    return runner.handle(
+        stream, command, command_id=command_id, fingerprint=fingerprint(command.model_dump())
+    )
 
 
 class TestMemoryImage:

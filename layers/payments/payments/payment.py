@@ -1,0 +1,206 @@
+"""The Payment aggregate as a decider: its state and `evolve`, then `decide`. One payment per order, its id
+derived from the order id, so every delivery of an order's events lands on the same stream. Pure: the time
+and the provider's answer arrive with the command."""
+
+import uuid
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from microsystem import Decider, Event
+from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
+from payments.errors import PaymentAlreadySettledError, PaymentNotRequestedError, PaymentRequestMismatchError
+from payments.events import (
+    PaymentAuthorized,
+    PaymentDeclined,
+    PaymentRequested,
+    PaymentVoided,
+    payment_events,
+)
+
+# Fixed forever: changing it would give every existing order a second payment id.
+PAYMENT_ID_NAMESPACE = uuid.UUID("0b6c3f8e-51a4-4f7d-9c0e-7a2d4b1e9f35")
+
+
+def payment_id_for(order_id: str) -> str:
+    """The one payment of an order: the same id for every delivery of the order's events."""
+    return str(uuid.uuid5(PAYMENT_ID_NAMESPACE, order_id))
+
+
+# -- state ---------------------------------------------------------------------------------------------------
+
+
+class PaymentStatus(StrEnum):
+    REQUESTED = "requested"
+    AUTHORIZED = "authorized"
+    DECLINED = "declined"
+    VOIDED = "voided"
+
+
+class Payment(BaseModel):
+    """A payment that has been requested (or voided before its request arrived). Before that, None."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    payment_id: str
+    order_id: str
+    status: PaymentStatus
+    customer_id: str | None = None
+    amount: int = 0
+    currency: str | None = None
+    card_token: str | None = None
+    authorization_id: str | None = None
+    decline_reason: str | None = None
+    void_reason: str | None = None
+    updated_at: AwareDatetime
+
+
+def evolve(state: Payment | None, event: Event) -> Payment | None:
+    match state, event:
+        case None, PaymentRequested() as requested:
+            return Payment(
+                payment_id=requested.payment_id,
+                order_id=requested.order_id,
+                status=PaymentStatus.REQUESTED,
+                customer_id=requested.customer_id,
+                amount=requested.amount,
+                currency=requested.currency,
+                card_token=requested.card_token,
+                updated_at=requested.requested_at,
+            )
+        case Payment() as payment, PaymentAuthorized() as authorized:
+            return payment.model_copy(
+                update={
+                    "status": PaymentStatus.AUTHORIZED,
+                    "authorization_id": authorized.authorization_id,
+                    "updated_at": authorized.authorized_at,
+                }
+            )
+        case Payment() as payment, PaymentDeclined() as declined:
+            return payment.model_copy(
+                update={
+                    "status": PaymentStatus.DECLINED,
+                    "decline_reason": declined.reason,
+                    "updated_at": declined.declined_at,
+                }
+            )
+        case None, PaymentVoided() as voided:
+            return Payment(
+                payment_id=voided.payment_id,
+                order_id=voided.order_id,
+                status=PaymentStatus.VOIDED,
+                void_reason=voided.reason,
+                updated_at=voided.voided_at,
+            )
+        case Payment() as payment, PaymentVoided() as voided:
+            return payment.model_copy(
+                update={
+                    "status": PaymentStatus.VOIDED,
+                    "void_reason": voided.reason,
+                    "updated_at": voided.voided_at,
+                }
+            )
+    raise TypeError(f"cannot apply {type(event).__name__} to payment state {state!r}")
+
+
+# -- decisions -----------------------------------------------------------------------------------------------
+
+
+def decide(command: PaymentCommand, state: Payment | None) -> list[Event]:
+    match command, state:
+        case RequestPayment() as request, None:
+            return [
+                PaymentRequested(
+                    payment_id=request.payment_id,
+                    order_id=request.order_id,
+                    customer_id=request.customer_id,
+                    amount=request.amount,
+                    currency=request.currency,
+                    card_token=request.card_token,
+                    requested_at=request.at,
+                )
+            ]
+        case RequestPayment(), Payment(status=PaymentStatus.VOIDED):
+            return []  # the order was cancelled before its payment was requested: nothing left to pay for
+        case RequestPayment() as request, Payment() as payment:
+            if (request.amount, request.currency, request.card_token) != (
+                payment.amount,
+                payment.currency,
+                payment.card_token,
+            ):
+                raise PaymentRequestMismatchError(payment.payment_id)
+            return []  # a redelivered order: the request is already on record
+
+        case VoidPayment() as void, None:
+            # Cancelled before the request arrived: the tombstone makes a late request a no-op.
+            return [
+                PaymentVoided(
+                    payment_id=void.payment_id,
+                    order_id=void.order_id,
+                    reason=void.reason,
+                    authorization_id=None,
+                    voided_at=void.at,
+                )
+            ]
+        case _, None:
+            raise PaymentNotRequestedError(command.payment_id)
+
+        case AuthorizePayment() as authorize, Payment(status=PaymentStatus.REQUESTED) as payment:
+            return [
+                PaymentAuthorized(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    amount=payment.amount,
+                    currency=payment.currency or "",
+                    authorization_id=authorize.authorization_id,
+                    authorized_at=authorize.at,
+                )
+            ]
+        case AuthorizePayment() as authorize, Payment(status=PaymentStatus.AUTHORIZED) as payment:
+            if authorize.authorization_id == payment.authorization_id:
+                return []
+            raise PaymentAlreadySettledError(payment.payment_id, "authorized", "authorized again")
+        case AuthorizePayment(), Payment() as payment:
+            raise PaymentAlreadySettledError(payment.payment_id, payment.status.value, "authorized")
+
+        case DeclinePayment() as decline, Payment(status=PaymentStatus.REQUESTED) as payment:
+            return [
+                PaymentDeclined(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    reason=decline.reason,
+                    declined_at=decline.at,
+                )
+            ]
+        case DeclinePayment(), Payment(status=PaymentStatus.DECLINED):
+            return []
+        case DeclinePayment(), Payment() as payment:
+            raise PaymentAlreadySettledError(payment.payment_id, payment.status.value, "declined")
+
+        case VoidPayment() as void, Payment(
+            status=PaymentStatus.REQUESTED | PaymentStatus.AUTHORIZED
+        ) as payment:
+            return [
+                PaymentVoided(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    reason=void.reason,
+                    authorization_id=payment.authorization_id,
+                    voided_at=void.at,
+                )
+            ]
+        case VoidPayment(), Payment(status=PaymentStatus.DECLINED | PaymentStatus.VOIDED):
+            return []  # nothing was charged, or it is already released
+        case _:
+            raise TypeError(f"not a payment command: {command!r}")
+
+
+payment_decider: Decider[PaymentCommand, Payment | None] = Decider(
+    aggregate="Payment",
+    initial_state=None,
+    decide=decide,
+    evolve=evolve,
+    registry=payment_events,
+    state_type=Payment | None,
+    snapshot_every=50,
+)

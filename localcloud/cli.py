@@ -97,8 +97,14 @@ def _invoke(args: argparse.Namespace) -> int:
     else:
         overrides = parse_overrides(args.parameter_overrides)
         with LocalCloud(
-            args.template, port=0, moto_port=0, parameter_overrides=overrides, pollers=False, gateway=False,
-            prewarm=False, output=sys.stderr,
+            args.template,
+            port=0,
+            moto_port=0,
+            parameter_overrides=overrides,
+            pollers=False,
+            gateway=False,
+            prewarm=False,
+            output=sys.stderr,
         ) as cloud:
             try:
                 invocation = cloud.invoke(args.function, event)

@@ -1,8 +1,8 @@
 """LocalCloud: the whole SAM template running on this machine, against moto, without Docker.
 
-    with LocalCloud("template.yaml", port=0, moto_port=0) as cloud:
-        requests.post(f"{cloud.gateway_url}/orders", headers={"Authorization": f"Bearer {cloud.token('alice')}"})
-        cloud.wait_until_idle()
+with LocalCloud("template.yaml", port=0, moto_port=0) as cloud:
+    requests.post(f"{cloud.gateway_url}/orders", headers={"Authorization": f"Bearer {cloud.token('alice')}"})
+    cloud.wait_until_idle()
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from localcloud.template import (
 )
 from localcloud.tokens import mint_token
 from localcloud.translate import data_resources_template, translate
-from localcloud.workers import FunctionRuntime
+from localcloud.workers import FunctionRuntime, close_all
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -110,7 +110,7 @@ class LocalCloud:
         return self.resolver.resolve({"Fn::GetAtt": [logical_id, name]})
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the local moto server (one per service, shared; boto3 clients are thread-safe)."""
+        """A boto3 client for the local moto server (one per service; boto3 clients are thread-safe)."""
         with self._clients_lock:
             if service not in self._clients:
                 self._clients[service] = boto3.client(
@@ -182,13 +182,17 @@ class LocalCloud:
             raise
 
     def load(self) -> None:
-        """Read the template, its parameters and functions; no server yet (the token command needs no more)."""
+        """Read the template, its parameters and functions; no server yet (enough for `token`)."""
         template = load_template(self.template_path)
         self.template = template
         self.parameters = parameter_values(template, self.template_path, self._overrides)
         self.specs = {spec.logical_id: spec for spec in function_specs(template, self.template_path)}
         self.resolver = Resolver(
-            self.parameters, template.get("Conditions", {}), self._ref, self._get_att, template.get("Mappings")
+            self.parameters,
+            template.get("Conditions", {}),
+            self._ref,
+            self._get_att,
+            template.get("Mappings"),
         )
 
     def _start(self) -> None:
@@ -206,7 +210,9 @@ class LocalCloud:
             for runtime in self.functions.values():
                 runtime.prewarm()
         if self._with_gateway:
-            self.gateway = Gateway(self._routes(), self.reporter.invocation, self._control, self._host, self._port)
+            self.gateway = Gateway(
+                self._routes(), self.reporter.invocation, self._control, self._host, self._port
+            )
             self.gateway.start()
         if self._with_pollers:
             self.pollers = self._make_pollers()
@@ -221,8 +227,7 @@ class LocalCloud:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
-        for runtime in self.functions.values():
-            runtime.close()
+        close_all(list(self.functions.values()))
         if self.moto is not None:
             self.moto.stop()
             self._reset_moto()
@@ -282,7 +287,9 @@ class LocalCloud:
 
     def _worker_setup(self, spec: FunctionSpec) -> dict[str, Any]:
         name = self.function_name(spec.logical_id)
-        environment = {key: _env_text(self.resolver.resolve(value)) for key, value in spec.environment.items()}
+        environment = {
+            key: _env_text(self.resolver.resolve(value)) for key, value in spec.environment.items()
+        }
         environment.update(FAKE_CREDENTIALS)
         environment.update(
             {
@@ -327,7 +334,9 @@ class LocalCloud:
                 if jwt_config is None:
                     continue
                 issuer = self.resolver.resolve(jwt_config.get("issuer") or jwt_config.get("Issuer"))
-                audience = self.resolver.resolve(jwt_config.get("audience") or jwt_config.get("Audience") or [])
+                audience = self.resolver.resolve(
+                    jwt_config.get("audience") or jwt_config.get("Audience") or []
+                )
                 source = config.get("IdentitySource", "$request.header.Authorization")
                 header = source.rsplit(".", 1)[-1].lower()
                 found[(api, name)] = Authorizer(name, issuer, list(audience), header)
@@ -355,7 +364,9 @@ class LocalCloud:
                 if name and name != "NONE":
                     authorizer = authorizers.get((api, name))
                     if authorizer is None:
-                        raise TemplateError(f"{logical_id}: authorizer {name} is not a JWT authorizer of {api}")
+                        raise TemplateError(
+                            f"{logical_id}: authorizer {name} is not a JWT authorizer of {api}"
+                        )
                 path = properties.get("Path", "$default")
                 method = str(properties.get("Method", "ANY")).upper()
                 if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
@@ -372,7 +383,9 @@ class LocalCloud:
             try:
                 invocation = self.invoke(function, json.loads(request.get_data() or b"{}"))
             except KeyError as exc:
-                return Response(json.dumps({"message": str(exc)}), status=404, content_type="application/json")
+                return Response(
+                    json.dumps({"message": str(exc)}), status=404, content_type="application/json"
+                )
             body = {"status": invocation.status, "payload": invocation.payload, "error": invocation.error}
             return Response(json.dumps(body), content_type="application/json")
         return None

@@ -96,7 +96,7 @@ def _matches_one(rule: Any, value: Any) -> bool:
         if isinstance(rule, int | float) and isinstance(value, int | float):
             return float(rule) == float(value)
         return rule == value
-    (operator, argument), = rule.items()
+    ((operator, argument),) = rule.items()
     if operator == "prefix":
         return isinstance(value, str) and value.startswith(argument)
     if operator == "suffix":

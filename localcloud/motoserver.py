@@ -33,7 +33,7 @@ WRITE_OPERATIONS = (
 
 
 class WriteSignal:
-    """A counter of writes that pollers can wait on: `wait(seen, timeout)` returns when it moves past `seen`."""
+    """A counter of writes that pollers can wait on: `wait(seen, timeout)` returns once it passes `seen`."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()

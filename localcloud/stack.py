@@ -53,7 +53,9 @@ class Stack:
     def get_att(self, logical_id: str, attribute: str) -> Any:
         """An attribute as moto's own resource model reports it (moto runs in this process)."""
         backend = cloudformation_backends[ACCOUNT_ID][REGION]
-        stack = next(s for s in backend.stacks.values() if s.name == STACK_NAME and s.status.endswith("COMPLETE"))
+        stack = next(
+            s for s in backend.stacks.values() if s.name == STACK_NAME and s.status.endswith("COMPLETE")
+        )
         model = stack.resource_map[logical_id]
         try:
             if hasattr(model, "get_cfn_attribute"):

@@ -82,7 +82,7 @@ def parse_overrides(overrides: str | list[str]) -> dict[str, str]:
 def parameter_values(
     template: dict[str, Any], template_path: Path, overrides: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Every parameter's value: defaults, then samconfig.toml, then explicit overrides; plus pseudo parameters.
+    """Every parameter's value: defaults, then samconfig.toml, then overrides; plus pseudo parameters.
 
     Parameters of type `AWS::SSM::Parameter::Value<...>` get a placeholder: locally nothing behind them
     exists (the typical one is the Powertools layer ARN, and Powertools comes from the virtualenv instead).
@@ -97,7 +97,9 @@ def parameter_values(
         if spec.get("Type", "").startswith(SSM_PARAMETER_TYPE_PREFIX):
             values[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:localcloud-placeholder-{name}:1"
         elif name not in values:
-            raise TemplateError(f"parameter {name} has no Default; give it with --parameter-overrides {name}=...")
+            raise TemplateError(
+                f"parameter {name} has no Default; give it with --parameter-overrides {name}=..."
+            )
         elif spec.get("Type") == "CommaDelimitedList" and isinstance(values[name], str):
             values[name] = [item.strip() for item in values[name].split(",")]
     values.update(
@@ -171,7 +173,9 @@ def function_specs(template: dict[str, Any], template_path: Path) -> list[Functi
         properties = merge_globals(global_properties, resource.get("Properties", {}))
         code_uri = properties.get("CodeUri")
         if not isinstance(code_uri, str) or code_uri.startswith("s3://"):
-            raise TemplateError(f"{logical_id}: CodeUri must be a local folder to run locally, got {code_uri!r}")
+            raise TemplateError(
+                f"{logical_id}: CodeUri must be a local folder to run locally, got {code_uri!r}"
+            )
         if properties.get("PackageType", "Zip") != "Zip" or "Handler" not in properties:
             raise TemplateError(f"{logical_id}: only Zip functions with a Handler run locally")
         layer_paths = []

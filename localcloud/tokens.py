@@ -1,4 +1,4 @@
-"""Dev JWTs: HS256 with a local secret, so the gateway can check them as API Gateway's JWT authorizer would."""
+"""Dev JWTs: HS256 with a local secret, checked by the gateway as API Gateway's JWT authorizer would."""
 
 from __future__ import annotations
 
@@ -16,17 +16,32 @@ TOKEN_LIFETIME_SECONDS = 12 * 3600
 
 
 def mint_token(
-    subject: str, issuer: str, audience: str, scopes: list[str] | None = None, lifetime: int = TOKEN_LIFETIME_SECONDS
+    subject: str,
+    issuer: str,
+    audience: str,
+    scopes: list[str] | None = None,
+    lifetime: int = TOKEN_LIFETIME_SECONDS,
 ) -> str:
     now = int(time.time())
-    claims: dict[str, Any] = {"sub": subject, "iss": issuer, "aud": audience, "iat": now, "exp": now + lifetime}
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     if scopes:
         claims["scope"] = " ".join(scopes)
     return jwt.encode(claims, DEV_SECRET, algorithm="HS256")
 
 
 def verify_token(token: str, issuer: str, audiences: list[str]) -> dict[str, Any]:
-    """The token's claims; raises jwt.InvalidTokenError when the signature, issuer, audience or expiry is wrong."""
+    """The token's claims; jwt.InvalidTokenError if signature, issuer, audience or expiry is wrong."""
     return jwt.decode(
-        token, DEV_SECRET, algorithms=["HS256"], issuer=issuer, audience=audiences, options={"require": ["exp"]}
+        token,
+        DEV_SECRET,
+        algorithms=["HS256"],
+        issuer=issuer,
+        audience=audiences,
+        options={"require": ["exp"]},
     )

@@ -30,8 +30,9 @@ LEFT_OUT_PREFIXES = (
     "AWS::CodeDeploy::",
 )
 
-# Properties moto's CloudFormation rejects or does not model. They change nothing locally (deletion
-# protection, encryption at rest, backups), so the copy sent to moto goes without them.
+# Properties that change nothing locally (deletion protection, encryption at rest, backups). moto 5.2.5
+# accepts them (checked), but other moto versions have failed stacks on some of them, and none has any
+# effect on what the functions see; so the copy sent to moto goes without them.
 UNSUPPORTED_PROPERTIES = {
     "AWS::DynamoDB::Table": [
         "DeletionProtectionEnabled",
@@ -76,7 +77,9 @@ def translate(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str,
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
     policies = _ManagedPolicyLoader()
     try:
-        return translator.translate(sam, parameter_values=dict(parameters), get_managed_policy_map=policies.load)
+        return translator.translate(
+            sam, parameter_values=dict(parameters), get_managed_policy_map=policies.load
+        )
     except Exception as exc:
         causes = getattr(exc, "causes", [])
         details = "; ".join(str(cause) for cause in causes) or str(exc)
@@ -147,4 +150,6 @@ def _without_references(value: Any, left_out: set[str]) -> Any:
 
 def describe(template: dict[str, Any]) -> str:
     """A short listing for debugging: logical id and type of each resource."""
-    return json.dumps({name: res.get("Type") for name, res in template.get("Resources", {}).items()}, indent=1)
+    return json.dumps(
+        {name: res.get("Type") for name, res in template.get("Resources", {}).items()}, indent=1
+    )

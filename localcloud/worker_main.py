@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 def run_worker(conn: Connection) -> None:
     """Init phase (environment, path, handler import), then one invocation per message until told to stop."""
+    # Ctrl-C reaches the whole process group; the local cloud itself decides when its workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup = conn.recv()
     os.environ.update(setup["environment"])
     sys.path[:0] = setup["paths"]
@@ -33,7 +36,10 @@ def run_worker(conn: Connection) -> None:
         return
     conn.send(("ready", None))
     while True:
-        message = conn.recv()
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the local cloud went away: so does this worker
         if message is None:
             return
         request_id, event, timeout = message

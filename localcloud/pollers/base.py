@@ -51,7 +51,9 @@ class Poller(threading.Thread):
                     return
                 if repr(exc) != self._last_error:  # say it once, not once per retry
                     self._last_error = repr(exc)
-                    print(f"[localcloud] poller {self.name} failed: {exc!r}; retrying every second", flush=True)
+                    print(
+                        f"[localcloud] poller {self.name} failed: {exc!r}; retrying every second", flush=True
+                    )
                 self.sleep(1.0)
                 continue
             self.idle = not worked

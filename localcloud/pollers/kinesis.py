@@ -24,7 +24,10 @@ class KinesisPoller(StreamShardPoller):
 
     @staticmethod
     def shard_ids(client: Any, stream_arn: str) -> list[str]:
-        return [shard["ShardId"] for shard in client.list_shards(StreamName=stream_arn.rsplit("/", 1)[-1])["Shards"]]
+        return [
+            shard["ShardId"]
+            for shard in client.list_shards(StreamName=stream_arn.rsplit("/", 1)[-1])["Shards"]
+        ]
 
     def fetch(self) -> list[StreamRecord]:
         if self._iterator is None:

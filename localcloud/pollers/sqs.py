@@ -124,7 +124,11 @@ class SQSPoller(Poller):
 
 def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
     """SQS API attribute shape to the camel-cased shape of a Lambda SQS event."""
-    attribute: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+    attribute: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
     if "StringValue" in value:
         attribute["stringValue"] = value["StringValue"]
     if "BinaryValue" in value:

@@ -26,13 +26,17 @@ class TestAuthorizer:
         assert response.json() == {"message": "Unauthorized"}
 
     def test_a_token_signed_with_another_key_is_unauthorized(self, cloud: LocalCloud) -> None:
-        forged = jwt.encode({"sub": "mallory", "exp": 9999999999}, "another-key-of-enough-length-1234", "HS256")
+        forged = jwt.encode(
+            {"sub": "mallory", "exp": 9999999999}, "another-key-of-enough-length-1234", "HS256"
+        )
         response = requests.get(f"{cloud.gateway_url}/whoami", headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401
 
     def test_a_token_for_another_audience_is_unauthorized(self, cloud: LocalCloud) -> None:
         issuer, _ = cloud.token_settings()
-        token = jwt.encode({"sub": "a", "iss": issuer, "aud": "other", "exp": 9999999999}, DEV_SECRET, "HS256")
+        token = jwt.encode(
+            {"sub": "a", "iss": issuer, "aud": "other", "exp": 9999999999}, DEV_SECRET, "HS256"
+        )
         response = requests.get(f"{cloud.gateway_url}/whoami", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
 

@@ -1,4 +1,4 @@
-"""A tiny layer for the sample functions: reads payloads out of any trigger's event, and notes what was seen."""
+"""A tiny layer for the sample functions: reads payloads from any trigger's event, notes what was seen."""
 
 from __future__ import annotations
 

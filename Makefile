@@ -54,4 +54,7 @@ token: venv
 	@$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice)
 
 demo: venv
-	$(BIN)/python -m localcloud.demo
+	$(BIN)/python -m demo
+
+invoke: venv
+	$(BIN)/python -m localcloud invoke $(FUNCTION) --event $(EVENT)

@@ -1,0 +1,293 @@
+"""End-to-end benchmark: N orders through the HTTP gateway of a local cloud running template.yaml, with a few
+concurrent clients. Per order, from the POST's 201: the time until the read model (the OrdersView table)
+holds the order, and until it holds the order's final status (confirmed or cancelled, via the payment saga).
+
+The read model is watched by reading the OrdersView table directly (BatchGetItem of the pending orders, one
+watcher thread, about every 20 ms), not by polling GET /orders/{id}: polling would load the gateway and the
+query function with hundreds of requests and skew what is measured. Baseline in the same run: the same
+orders POSTed to a local cloud with no stream consumers at all (pollers off), the bare command round trip.
+
+The functions' own log lines go to a file (printed at the end), so the last line printed is one JSON object.
+
+    .venv/bin/python bench/end_to_end.py [--orders 60] [--clients 4]     # or: make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+import requests  # noqa: E402
+
+from localcloud import LocalCloud  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TEMPLATE = ROOT / "template.yaml"
+FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
+FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
+BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
+
+
+@contextmanager
+def quiet_workers(log_path: Path) -> Iterator[io.TextIOWrapper]:
+    """Point fds 1 and 2 (inherited by the function worker processes) at a log file; yield our own stdout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    out = open(os.dup(saved_out), "w", buffering=1)  # noqa: SIM115 - closed below
+    try:
+        yield out
+    finally:
+        out.flush()
+        out.close()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+
+
+def place_orders(url: str, token: str, orders: int, clients: int) -> tuple[list[dict[str, Any]], float]:
+    """POST `orders` orders from `clients` threads; records hold order_id, post_ms and created (monotonic)."""
+    results: list[dict[str, Any]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
+
+    def client(count: int) -> None:
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(count):
+            started = time.monotonic()
+            response = session.post(f"{url}/orders", json=BODY, headers=headers, timeout=30)
+            created = time.monotonic()
+            if response.status_code != 201:
+                with lock:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+                continue
+            with lock:
+                results.append(
+                    {
+                        "order_id": response.json()["order_id"],
+                        "post_ms": (created - started) * 1000,
+                        "created": created,
+                    }
+                )
+
+    threads = [threading.Thread(target=client, args=(count,)) for count in counts]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} POSTs failed, first: {errors[0]}")
+    return results, elapsed
+
+
+def watch_read_model(
+    cloud: LocalCloud, orders: list[dict[str, Any]], lock: threading.Lock, stop: threading.Event
+) -> None:
+    """Record, per order, when the view first holds it (`seen`) and when it holds a final status (`final`)."""
+    dynamodb = cloud.client("dynamodb")
+    table = cloud.physical_id("OrdersView")
+    while not stop.is_set():
+        with lock:
+            pending = {order["order_id"]: order for order in orders if "final" not in order}
+        if not pending and stop.is_set():
+            return
+        ids = list(pending)
+        for start in range(0, len(ids), 100):
+            keys = [{"order_id": {"S": order_id}} for order_id in ids[start : start + 100]]
+            request: dict[str, Any] = {
+                table: {
+                    "Keys": keys,
+                    "ProjectionExpression": "order_id, #s",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                }
+            }
+            while request:
+                answer = dynamodb.batch_get_item(RequestItems=request)
+                now = time.monotonic()
+                for item in answer["Responses"].get(table, []):
+                    order = pending[item["order_id"]["S"]]
+                    order.setdefault("seen", now)
+                    if item["status"]["S"] in FINAL_STATUSES:
+                        order["final"] = now
+                        order["status"] = item["status"]["S"]
+                request = answer.get("UnprocessedKeys") or {}
+        time.sleep(0.02)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def run_baseline(orders: int, clients: int) -> dict[str, float]:
+    with LocalCloud(TEMPLATE, port=0, moto_port=0, pollers=False, output=io.StringIO()) as cloud:
+        token = cloud.token("bench-baseline")
+        place_orders(cloud.gateway_url, token, min(8, orders), clients)  # warm every worker
+        results, elapsed = place_orders(cloud.gateway_url, token, orders, clients)
+    posts = [result["post_ms"] for result in results]
+    return {
+        "baseline_orders_per_second": len(results) / elapsed,
+        "baseline_p50_ms_post": statistics.median(posts),
+        "baseline_p99_ms_post": percentile(posts, 0.99),
+    }
+
+
+def run_full(orders: int, clients: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as cloud:
+        token = cloud.token("bench")
+        # Warm up: one order through the whole saga, so cold starts are not in the figures.
+        warm, _ = place_orders(cloud.gateway_url, token, 1, 1)
+        lock, stop = threading.Lock(), threading.Event()
+        watcher = threading.Thread(target=watch_read_model, args=(cloud, warm, lock, stop))
+        watcher.start()
+        deadline = time.monotonic() + FINAL_TIMEOUT
+        while "final" not in warm[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        watcher.join()
+        if "final" not in warm[0]:
+            raise SystemExit("the warm-up order never reached a final status: is the payment saga running?")
+
+        tracked: list[dict[str, Any]] = []
+        stop = threading.Event()
+        watcher = threading.Thread(target=watch_read_model, args=(cloud, tracked, lock, stop))
+        watcher.start()
+        started = time.monotonic()
+        results, post_elapsed = place_orders_tracked(cloud, token, orders, clients, tracked, lock)
+        deadline = time.monotonic() + FINAL_TIMEOUT
+        while time.monotonic() < deadline:
+            with lock:
+                if all("final" in order for order in tracked):
+                    break
+            time.sleep(0.05)
+        stop.set()
+        watcher.join()
+        total_elapsed = time.monotonic() - started
+    missing = [order["order_id"] for order in tracked if "final" not in order]
+    if missing:
+        raise SystemExit(f"{len(missing)} orders did not reach a final status within {FINAL_TIMEOUT} s")
+    to_view = [(order["seen"] - order["created"]) * 1000 for order in tracked]
+    to_final = [(order["final"] - order["created"]) * 1000 for order in tracked]
+    posts = [order["post_ms"] for order in tracked]
+    figures = {
+        "orders_per_second": len(results) / post_elapsed,
+        "orders_per_second_to_final_status": len(tracked) / total_elapsed,
+        "p50_ms_to_read_model": statistics.median(to_view),
+        "p99_ms_to_read_model": percentile(to_view, 0.99),
+        "p50_ms_to_final_status": statistics.median(to_final),
+        "p99_ms_to_final_status": percentile(to_final, 0.99),
+        "p50_ms_post": statistics.median(posts),
+        "p99_ms_post": percentile(posts, 0.99),
+    }
+    return figures, tracked
+
+
+def place_orders_tracked(
+    cloud: LocalCloud,
+    token: str,
+    orders: int,
+    clients: int,
+    tracked: list[dict[str, Any]],
+    lock: threading.Lock,
+) -> tuple[list[dict[str, Any]], float]:
+    """Like place_orders, but each order joins `tracked` (watched) as soon as its 201 arrives."""
+    counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
+    errors: list[str] = []
+
+    def client(count: int) -> None:
+        session = requests.Session()
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(count):
+            started = time.monotonic()
+            response = session.post(f"{cloud.gateway_url}/orders", json=BODY, headers=headers, timeout=30)
+            created = time.monotonic()
+            with lock:
+                if response.status_code != 201:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+                    continue
+                tracked.append(
+                    {
+                        "order_id": response.json()["order_id"],
+                        "post_ms": (created - started) * 1000,
+                        "created": created,
+                    }
+                )
+
+    threads = [threading.Thread(target=client, args=(count,)) for count in counts]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} POSTs failed, first: {errors[0]}")
+    return list(tracked), elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=4)
+    arguments = parser.parse_args()
+    orders, clients = max(1, min(arguments.orders, 500)), max(1, min(arguments.clients, 16))
+
+    log_path = Path(tempfile.gettempdir()) / "bench-end-to-end-functions.log"
+    log_path.unlink(missing_ok=True)
+    with quiet_workers(log_path) as out:
+        print(
+            f"end to end: {orders} orders, {clients} concurrent clients, template {TEMPLATE.name}", file=out
+        )
+        print("baseline: the same POSTs against a local cloud with no stream consumers ...", file=out)
+        baseline = run_baseline(orders, clients)
+        print("full system: POSTs while the read side and the payment saga run ...", file=out)
+        figures, tracked = run_full(orders, clients)
+    statuses: dict[str, int] = {}
+    for order in tracked:
+        statuses[order["status"]] = statuses.get(order["status"], 0) + 1
+
+    print(f"functions' logs: {log_path}")
+    print(f"final statuses: {statuses}")
+    print("read model: watched by reading the OrdersView table directly (BatchGetItem, ~20 ms loop)")
+    print(f"{'figure':<36}{'value':>12}")
+    for name, value in {**figures, **baseline}.items():
+        unit = "/s" if "per_second" in name else " ms"
+        print(f"{name:<36}{value:>10.1f}{unit}")
+    target = "met" if figures["p50_ms_to_read_model"] < 250 else "NOT met"
+    print(f"target p50 to read model < 250 ms: {target}")
+    result = {
+        "orders": orders,
+        "clients": clients,
+        **{name: round(value, 1) for name, value in {**figures, **baseline}.items()},
+        "final_statuses": statuses,
+        "read_model_watch": "OrdersView table via BatchGetItem",
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

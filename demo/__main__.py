@@ -1,0 +1,294 @@
+"""`python -m demo`: start a local cloud over template.yaml (gateway on 127.0.0.1:3000 if free, else any
+port), place a few orders through the HTTP gateway, and show what the system did with each: its events, its
+row in the read model, its final status; then the sales analytics. Exits 0 only if every expected outcome
+was seen.
+
+The orders:
+  1. 2 x green tea with campaign WELCOME10     -> confirmed, discounted
+  2. 12 x gooseneck kettle (over the fake payment provider's limit) -> cancelled, payment_declined
+  3. 1 x teapot, cancelled by the customer once paid -> cancelled, customer_request, payment voided
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from localcloud import LocalCloud
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+TIMEOUT = 30.0
+CUSTOMER = "demo-customer"
+MONEY = ("revenue", "discounts", "subtotal", "shipping")
+
+
+class DemoFailedError(Exception):
+    pass
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def functions_logging_to(log_path: Path) -> Iterator[io.TextIOWrapper]:
+    """Point fds 1 and 2 (inherited by the function worker processes) at a log file; yield our own stdout."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    out = open(os.dup(saved_out), "w", buffering=1)  # noqa: SIM115 - closed below
+    try:
+        yield out
+    finally:
+        out.close()
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        os.close(saved_out)
+        os.close(saved_err)
+
+
+def wait_until(what: str, predicate: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoFailedError(f"{what}: not seen within {timeout:.0f} s (last: {value!r})")
+        time.sleep(0.1)
+
+
+def euros(cents: int | None) -> str:
+    return "-" if cents is None else f"EUR {cents / 100:,.2f}"
+
+
+class Walk:
+    def __init__(self, cloud: LocalCloud, out: io.TextIOWrapper) -> None:
+        self.cloud, self.out = cloud, out
+        self.url = cloud.gateway_url
+        self.headers = {"Authorization": f"Bearer {cloud.token(CUSTOMER)}"}
+        self.failures: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def check(self, ok: bool, what: str) -> None:
+        self.say(f"    [{'ok' if ok else 'FAILED'}] {what}")
+        if not ok:
+            self.failures.append(what)
+
+    def place(self, label: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        body = {"lines": lines, "destination_country": "NL", **extra}
+        self.say(f"$ curl -X POST {self.url}/orders -H 'Authorization: Bearer ...' -d '{json.dumps(body)}'")
+        response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=10)
+        if response.status_code != 201:
+            raise DemoFailedError(f"placing {label}: HTTP {response.status_code} {response.text}")
+        order = response.json()
+        self.say(f"  201 {label}: {order['order_id']} {order['status']}, total {euros(order['total'])}")
+        return order
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        response = requests.get(f"{self.url}/orders/{order_id}", headers=self.headers, timeout=10)
+        return response.json() if response.status_code == 200 else None
+
+    def final(self, order_id: str, status: str) -> dict[str, Any]:
+        return wait_until(
+            f"order {order_id} {status}",
+            lambda: (order := self.order(order_id)) and order["status"] == status and order,
+        )
+
+    def show(self, label: str, order: dict[str, Any]) -> list[dict[str, Any]]:
+        order_id = order["order_id"]
+        response = requests.get(f"{self.url}/orders/{order_id}/events", headers=self.headers, timeout=10)
+        events = response.json()["events"] if response.status_code == 200 else []
+        self.say(f"\n== {label}: {order_id}")
+        self.say(f"  events (GET /orders/{order_id}/events):")
+        for event in events:
+            data = event["data"]
+            detail = data.get("reason") or data.get("payment_id") or euros(data.get("total"))
+            self.say(f"    v{event['version']} {event['recorded_at']} {event['type']:<16} {detail}")
+        self.say(f"  read model (GET /orders/{order_id}):")
+        for name in (
+            "status",
+            "cancellation_reason",
+            "campaign_code",
+            "subtotal",
+            "discount",
+            "shipping",
+            "total",
+        ):
+            value = order.get(name)
+            shown = euros(value) if name in ("subtotal", "discount", "shipping", "total") else value
+            self.say(f"    {name:<20} {shown}")
+        self.say(f"    {'version':<20} {order['version']}")
+        return events
+
+    def payment_events(self, payment_id: str) -> list[str]:
+        items = self.cloud.client("dynamodb").query(
+            TableName=self.cloud.physical_id("PaymentsEventLog"),
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "stream"},
+            ExpressionAttributeValues={":s": {"S": f"Payment-{payment_id}"}},
+        )["Items"]
+        return [event["M"]["type"]["S"] for item in items for event in item["events"]["L"]]
+
+    def analytics(self) -> dict[tuple[str, str], dict[str, int]]:
+        dynamodb = self.cloud.client("dynamodb")
+        table = self.cloud.physical_id("SalesAnalytics")
+        rows: dict[tuple[str, str], dict[str, int]] = {}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                if item["pk"]["S"].startswith("event#"):
+                    continue  # the per-event "counted" markers
+                counters = {k: int(v["N"]) for k, v in item.items() if k not in ("pk", "sk") and "N" in v}
+                rows[(item["pk"]["S"], item["sk"]["S"])] = counters
+        return rows
+
+    def run(self) -> None:
+        self.say(f"local cloud up: gateway {self.url}, customer '{CUSTOMER}'\n")
+        campaign = self.place(
+            "campaign order", [{"sku": "SKU-TEA-001", "quantity": 2}], campaign_code="WELCOME10"
+        )
+        declined = self.place("order over the payment limit", [{"sku": "SKU-KET-001", "quantity": 12}])
+        to_cancel = self.place("order to cancel once paid", [{"sku": "SKU-POT-001", "quantity": 1}])
+
+        self.say(
+            "\nwaiting for the payment saga (order-events, payments, payment-events, order-commands) ..."
+        )
+        paid = self.final(to_cancel["order_id"], "confirmed")
+        self.say(f"  {to_cancel['order_id']} confirmed; the customer cancels it:")
+        self.say(
+            f"$ curl -X POST {self.url}/orders/{to_cancel['order_id']}/cancel -H 'Authorization: Bearer ...'"
+        )
+        response = requests.post(
+            f"{self.url}/orders/{to_cancel['order_id']}/cancel", headers=self.headers, timeout=10
+        )
+        self.say(f"  {response.status_code} {response.json().get('status')}")
+
+        outcomes = [
+            ("1. campaign order", campaign, "confirmed"),
+            ("2. declined by payment", declined, "cancelled"),
+            ("3. cancelled by the customer after payment", to_cancel, "cancelled"),
+        ]
+        finals = {label: self.final(order["order_id"], status) for label, order, status in outcomes}
+
+        label = outcomes[0][0]
+        order, events = finals[label], self.show(label, finals[label])
+        self.check(order["status"] == "confirmed", "campaign order confirmed")
+        self.check(
+            order["campaign_code"] == "WELCOME10" and order["discount"] > 0, "WELCOME10 discount applied"
+        )
+        self.check(
+            [e["type"] for e in events] == ["OrderCreated", "OrderConfirmed"], "events: created, confirmed"
+        )
+
+        label = outcomes[1][0]
+        order, events = finals[label], self.show(label, finals[label])
+        self.check(
+            order["cancellation_reason"] == "payment_declined", "cancelled with reason payment_declined"
+        )
+        self.check(
+            [e["type"] for e in events] == ["OrderCreated", "OrderCancelled"], "events: created, cancelled"
+        )
+
+        label = outcomes[2][0]
+        order, events = finals[label], self.show(label, finals[label])
+        self.check(
+            order["cancellation_reason"] == "customer_request", "cancelled with reason customer_request"
+        )
+        self.check(
+            [e["type"] for e in events] == ["OrderCreated", "OrderConfirmed", "OrderCancelled"],
+            "events: created, confirmed, cancelled",
+        )
+        try:
+            payment = wait_until(
+                "payment voided",
+                lambda: (
+                    (types := self.payment_events(paid["payment_id"])) and "PaymentVoided" in types and types
+                ),
+            )
+        except DemoFailedError as error:
+            payment = [str(error)]
+        self.say(f"  payment {paid['payment_id']} (payments event log): {' -> '.join(payment)}")
+        self.check(payment[-1:] == ["PaymentVoided"], "payment voided (the saga's compensation)")
+
+        self.say("\n== sales analytics (SalesAnalytics table)")
+        expected_revenue = sum(o["total"] for o in (campaign, declined, to_cancel))
+
+        def counted() -> dict | None:
+            rows = self.analytics()
+            totals = next(
+                (v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {}
+            )
+            cancellations = sum(
+                v.get("cancellations", 0) for (_, sk), v in rows.items() if "cancellations#" in sk
+            )
+            return rows if totals.get("orders") == 3 and cancellations == 2 else None
+
+        try:
+            rows = wait_until("sales analytics counting 3 orders and 2 cancellations", counted)
+        except DemoFailedError as error:
+            self.check(False, str(error))
+            rows = self.analytics()
+        for (pk, sk), counters in sorted(rows.items()):
+            shown = ", ".join(
+                f"{name} {euros(value) if name in MONEY else value}"
+                for name, value in sorted(counters.items())
+            )
+            self.say(f"  {pk:<22} {sk:<32} {shown}")
+        totals = next((v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {})
+        self.check(totals.get("revenue") == expected_revenue, f"day's revenue is {euros(expected_revenue)}")
+        self.check(
+            rows.get(("campaign#WELCOME10", "total#EUR"), {}).get("orders") == 1, "WELCOME10 counted once"
+        )
+
+
+def main() -> int:
+    port = 3000 if port_free(3000) else 0
+    log_path = Path(tempfile.gettempdir()) / "orders-demo-functions.log"
+    started = time.monotonic()
+    with functions_logging_to(log_path) as out:
+        print("starting the local cloud (template.yaml) ...", file=out)
+        try:
+            with LocalCloud(TEMPLATE, port=port, moto_port=0, output=io.StringIO()) as cloud:
+                walk = Walk(cloud, out)
+                walk.run()
+        except (DemoFailedError, requests.RequestException) as error:
+            print(f"\nDEMO FAILED: {error}\n(functions' logs: {log_path})", file=out)
+            return 1
+        elapsed = time.monotonic() - started
+        if walk.failures:
+            print(f"\nDEMO FAILED: {len(walk.failures)} expected outcome(s) not observed:", file=out)
+            for failure in walk.failures:
+                print(f"  - {failure}", file=out)
+            print(f"(functions' logs: {log_path})", file=out)
+            return 1
+        print(f"\nevery expected outcome observed in {elapsed:.1f} s (functions' logs: {log_path})", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

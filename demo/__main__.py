@@ -26,6 +26,9 @@ import requests
 
 from localcloud import LocalCloud
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "microsystem"))
+from microsystem import DynamoDBEventStore
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -147,13 +150,8 @@ class Walk:
         return events
 
     def payment_events(self, payment_id: str) -> list[str]:
-        items = self.cloud.client("dynamodb").query(
-            TableName=self.cloud.physical_id("PaymentsEventLog"),
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "stream"},
-            ExpressionAttributeValues={":s": {"S": f"Payment-{payment_id}"}},
-        )["Items"]
-        return [event["M"]["type"]["S"] for item in items for event in item["events"]["L"]]
+        store = DynamoDBEventStore(self.cloud.physical_id("PaymentsEventLog"), self.cloud.client("dynamodb"))
+        return [event.event_type for commit in store.read(f"Payment-{payment_id}") for event in commit.events]
 
     def analytics(self) -> dict[tuple[str, str], dict[str, int]]:
         dynamodb = self.cloud.client("dynamodb")

@@ -8,13 +8,13 @@ one-second batching window, and running them one after the other would cost seve
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
+from microsystem import DynamoDBEventStore
 from tests.e2e.conftest import TEMPLATE, wait_until
 
 if TYPE_CHECKING:
@@ -145,16 +145,10 @@ def test_customer_cancel_after_confirmation_voids_the_payment(
     dynamodb = cloud.client("dynamodb")
 
     def payment_events() -> list[tuple[str, dict]] | None:
-        items = dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "stream"},
-            ExpressionAttributeValues={":s": {"S": stream}},
-        )["Items"]
         found = [
-            (event["M"]["type"]["S"], json.loads(event["M"]["data"]["S"]))
-            for item in items
-            for event in item["events"]["L"]
+            (event.event_type, event.payload())
+            for commit in DynamoDBEventStore(table, dynamodb).read(stream)
+            for event in commit.events
         ]
         return found if any(kind == "PaymentVoided" for kind, _ in found) else None
 

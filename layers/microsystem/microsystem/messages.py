@@ -6,10 +6,11 @@ mapping's retries and on-failure destination (or the queue's redrive policy) par
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from microsystem.cloudevents import CloudEventType, InvalidCloudEventError
 
 
 class MalformedMessageError(ValueError):
@@ -23,12 +24,10 @@ class UnexpectedEventError(MalformedMessageError):
 
 # -- published events (CloudEvents) --------------------------------------------------------------------------
 
-# `type` is "<namespace>.<EventType>.v<schema version>", e.g. "com.example.orders.OrderCreated.v2".
-_TYPE = re.compile(r"^(?:[\w-]+\.)*(?P<name>[A-Za-z][A-Za-z0-9]*)\.v(?P<version>[0-9]+)$")
-
 
 class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 structured-mode JSON event as the publisher puts it on Kinesis."""
+    """A CloudEvents 1.0 structured-mode JSON event as the publisher (microsystem.cloudevents) puts it on
+    Kinesis; the attributes consumers rely on are checked, other extensions pass through."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -65,13 +64,15 @@ def parse_cloudevent(raw: bytes | str) -> PublishedEvent:
         event = CloudEvent.model_validate_json(raw)
     except ValidationError as error:
         raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {_summary(error)}") from error
-    match = _TYPE.match(event.type)
-    if match is None:
-        raise MalformedMessageError(f"CloudEvent type {event.type!r} is not '<namespace>.<EventType>.v<N>'")
+    try:
+        # One definition of the type's format, shared with the publisher: `<prefix>.<EventType>.v<N>`.
+        event_type = CloudEventType.parse(event.type)
+    except InvalidCloudEventError as error:
+        raise MalformedMessageError(str(error)) from error
     return PublishedEvent(
         event_id=event.id,
-        event_type=match["name"],
-        schema_version=int(match["version"]),
+        event_type=event_type.event_type,
+        schema_version=event_type.schema_version,
         subject=event.subject,
         data=event.data,
         correlation_id=event.correlationid,

@@ -1,0 +1,51 @@
+"""Sales analytics as pure functions: what one order event adds to the sales counters. Per day (UTC) and per
+campaign code: orders placed, revenue (what customers pay: the total, shipping included), discounts given;
+cancellations are counted apart, per day and reason. Amounts are minor units, one counter per currency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from microsystem.counters import Contribution
+from orders.events import OrderCancelled, OrderCreated
+
+if TYPE_CHECKING:
+    from microsystem import Event
+
+NO_CAMPAIGN = "none"
+
+
+def day_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def sales_contributions(event: Event) -> list[Contribution]:
+    match event:
+        case OrderCreated() as created:
+            day, campaign, currency = (
+                day_of(created.placed_at),
+                created.campaign_code or NO_CAMPAIGN,
+                created.currency,
+            )
+            amounts = {
+                "orders": 1,
+                "revenue": created.total,
+                "discounts": created.discount,
+                "subtotal": created.subtotal,
+                "shipping": created.shipping,
+            }
+            return [
+                Contribution(f"day#{day}", f"total#{currency}", amounts),
+                Contribution(f"day#{day}", f"campaign#{campaign}#{currency}", amounts),
+                Contribution(f"campaign#{campaign}", f"total#{currency}", amounts),
+            ]
+        case OrderCancelled() as cancelled:
+            return [
+                Contribution(
+                    f"day#{day_of(cancelled.cancelled_at)}",
+                    f"cancellations#{cancelled.reason}",
+                    {"cancellations": 1},
+                )
+            ]
+    return []

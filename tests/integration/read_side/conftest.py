@@ -1,0 +1,159 @@
+"""The read side on moto: the orders log (fed through the real command API), the OrdersView table, the
+order-events Kinesis stream and the SalesAnalytics table, all built from template.yaml, and each read-side
+function loaded through its real handler with the environment the template gives it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from microsystem import DynamoDBEventStore
+from microsystem.viewstore import DynamoDBViewStore, from_item
+from orders.projection import order_projection
+from tests.support.aws import create_table, resource
+from tests.support.lambdas import LambdaContext, http_event, load_function
+from tests.support.read_side import ddb_event, deliver, function_environment, read_kinesis, read_log_stream
+
+BASKET = {
+    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
+    "destination_country": "NL",
+    "campaign_code": "WELCOME10",
+}
+ORDER_EVENTS = "order-events"
+
+
+@pytest.fixture
+def view_table(dynamodb) -> str:
+    return create_table(dynamodb, "OrdersView", "orders-view")
+
+
+@pytest.fixture
+def analytics_table(dynamodb) -> str:
+    return create_table(dynamodb, "SalesAnalytics", "sales-analytics")
+
+
+@pytest.fixture
+def order_events_stream(aws) -> str:
+    mode = resource("OrderEventsStream")["Properties"]["StreamModeDetails"]
+    boto3.client("kinesis").create_stream(StreamName=ORDER_EVENTS, StreamModeDetails=mode)
+    return ORDER_EVENTS
+
+
+def template_env(monkeypatch: pytest.MonkeyPatch, logical_id: str, **resolved: str) -> None:
+    """The function's literal environment from the template; Refs replaced by the test's resource names."""
+    for name, value in function_environment(logical_id).items():
+        if name in resolved:
+            monkeypatch.setenv(name, resolved[name])
+        elif isinstance(value, str):
+            monkeypatch.setenv(name, value)
+
+
+@dataclass
+class ReadSide:
+    """The command API writing the log, and every read-side handler, with helpers to move the streams."""
+
+    dynamodb: Any
+    log_table: str
+    view_table: str
+    api: Any
+    projector: Any
+    publisher: Any
+    analytics: Any
+    query: Any
+    context: LambdaContext
+
+    @property
+    def store(self) -> DynamoDBEventStore:
+        return DynamoDBEventStore(self.log_table, self.dynamodb)
+
+    @property
+    def views(self) -> DynamoDBViewStore:
+        return DynamoDBViewStore(self.view_table, self.dynamodb, key_attribute="order_id")
+
+    # -- the write side, through its API ------------------------------------------------------------------
+
+    def place(self, customer: str = "customer-alice", body: dict | None = None) -> dict[str, Any]:
+        response = self.api.lambda_handler(
+            http_event("POST", "/orders", body=body or BASKET, customer=customer), self.context
+        )
+        assert response["statusCode"] == 201, response
+        return json.loads(response["body"])
+
+    def cancel(self, order_id: str, customer: str = "customer-alice") -> dict[str, Any]:
+        event = http_event("POST", f"/orders/{order_id}/cancel", customer=customer)
+        event["pathParameters"] = {"order_id": order_id}
+        response = self.api.lambda_handler(event, self.context)
+        assert response["statusCode"] == 200, response
+        return json.loads(response["body"])
+
+    # -- the streams -----------------------------------------------------------------------------------------
+
+    def log_records(self) -> list[dict[str, Any]]:
+        return read_log_stream(self.dynamodb, boto3.client("dynamodbstreams"), self.log_table)
+
+    def project(self, records: list[dict[str, Any]] | None = None, batch_size: int = 100) -> int:
+        records = self.log_records() if records is None else records
+        return deliver(
+            lambda batch: self.projector.lambda_handler(ddb_event(batch), self.context), records, batch_size
+        )
+
+    def publish(self, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        records = self.log_records() if records is None else records
+        return self.publisher.lambda_handler(ddb_event(records), self.context)
+
+    def published(self) -> dict[str, list[dict[str, Any]]]:
+        """Kinesis records per shard, as Lambda delivers them to a consumer."""
+        return read_kinesis(boto3.client("kinesis"), ORDER_EVENTS)
+
+    def count_sales(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.analytics.lambda_handler({"Records": records}, self.context)
+
+    # -- reading back ----------------------------------------------------------------------------------------
+
+    def view_rows(self, table: str | None = None) -> dict[str, dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=table or self.view_table, ConsistentRead=True)["Items"]
+        return {row["order_id"]: row for row in map(from_item, items)}
+
+    def replayed(self, order_id: str) -> dict[str, Any]:
+        row = order_projection.replay(self.store.read(f"Order-{order_id}"))
+        assert row is not None
+        return {**row.view, "version": row.version}
+
+    def get(self, path: str, *, customer: str = "customer-alice", **options: Any) -> tuple[int, dict, dict]:
+        event = http_event("GET", path, customer=customer, **options)
+        parts = path.strip("/").split("/")
+        if len(parts) >= 2:
+            event["pathParameters"] = {"order_id": parts[1]}
+        response = self.query.lambda_handler(event, self.context)
+        body = json.loads(response["body"]) if response.get("body") else {}
+        return response["statusCode"], body, response.get("headers", {})
+
+
+@pytest.fixture
+def read_side(
+    monkeypatch,
+    dynamodb,
+    orders_log,
+    view_table,
+    analytics_table,
+    order_events_stream,
+    pricing_parameters,
+    lambda_context,
+) -> ReadSide:
+    monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
+    api = load_function("orders_api")
+    template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
+    projector = load_function("order_projector")
+    template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
+    publisher = load_function("event_publisher")
+    template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
+    analytics = load_function("sales_analytics")
+    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
+    query = load_function("orders_query")
+    return ReadSide(
+        dynamodb, orders_log, view_table, api, projector, publisher, analytics, query, lambda_context
+    )

@@ -1,0 +1,214 @@
+"""The generic publisher against a fake Kinesis: CloudEvents that validate against the JSON format, order per
+aggregate kept through partial PutRecords failures, bounded retries, and failures reported per aggregate."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+
+from microsystem.cloudevents import (
+    CloudEventType,
+    InvalidCloudEventError,
+    commit_to_cloudevents,
+    parse_cloudevent,
+)
+from microsystem.publishing import KinesisPublisher
+from microsystem.stream import decode_dynamodb_record
+from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "support" / "cloudevents.schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(
+    SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+)
+SOURCE = "urn:orders-microsystem:orders"
+PREFIX = "com.example.orders"
+
+
+def assert_valid_cloudevent(document: dict[str, Any]) -> None:
+    errors = sorted(VALIDATOR.iter_errors(document), key=str)
+    assert not errors, [f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors]
+    assert urlsplit(document["source"]).scheme or document["source"].startswith("/"), (
+        "source: a URI-reference"
+    )
+
+
+class FakeKinesis:
+    """PutRecords that fails the entries `fail(partition_key, event_id, attempt)` says should fail."""
+
+    def __init__(self, fail=lambda key, event_id, attempt: None) -> None:
+        self.requests: list[list[tuple[str, dict[str, Any]]]] = []
+        self.stored: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._fail = fail
+        self._attempts: dict[str, int] = defaultdict(int)
+
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+        request = [(r["PartitionKey"], json.loads(r["Data"])) for r in Records]
+        self.requests.append(request)
+        results = []
+        for key, document in request:
+            attempt = self._attempts[document["id"]]
+            self._attempts[document["id"]] += 1
+            error = self._fail(key, document["id"], attempt)
+            if error:
+                results.append({"ErrorCode": error, "ErrorMessage": "slow down"})
+            else:
+                self.stored[key].append(document)
+                results.append({"SequenceNumber": "1", "ShardId": "shardId-000000000000"})
+        return {"FailedRecordCount": sum(1 for r in results if "ErrorCode" in r), "Records": results}
+
+
+def batch(*histories: tuple[str, int]) -> tuple[list, dict[str, list]]:
+    """Records of orders interleaved commit by commit; and each order's commits."""
+    commits = {
+        order_id: commits_for(order_id, lifecycle(order_id, steps=steps)) for order_id, steps in histories
+    }
+    longest = max(len(c) for c in commits.values())
+    interleaved = [c[i] for i in range(longest) for c in commits.values() if i < len(c)]
+    records = [decode_dynamodb_record(ddb_record(c, sequence_number(i))) for i, c in enumerate(interleaved)]
+    return records, commits
+
+
+def publisher(kinesis: FakeKinesis, **options: Any) -> KinesisPublisher:
+    return KinesisPublisher(
+        "order-events", kinesis, source=SOURCE, type_prefix=PREFIX, sleep=lambda _: None, **options
+    )
+
+
+class TestCloudEvents:
+    def test_every_event_becomes_a_valid_cloudevent(self):
+        (commit,) = commits_for("0b5e6c1e-5a41-4d7c-9b8a-1c2d3e4f5a6b", lifecycle("x", steps=1))
+        (document,) = commit_to_cloudevents(commit, source=SOURCE, type_prefix=PREFIX)
+        assert_valid_cloudevent(document)
+        assert document["type"] == "com.example.orders.OrderCreated.v2"
+        assert document["id"] == commit.events[0].event_id
+        assert document["subject"] == "0b5e6c1e-5a41-4d7c-9b8a-1c2d3e4f5a6b"
+        assert document["partitionkey"] == document["subject"]
+        assert document["sequence"] == "000000000001"
+        assert document["correlationid"] == "corr-1"
+        assert document["data"]["total"] == 4365
+        assert parse_cloudevent(document) is document
+
+    def test_the_sequence_extension_sorts_as_text_in_version_order(self):
+        commits = commits_for("a", lifecycle("a", steps=3), per_commit=3)
+        documents = commit_to_cloudevents(commits[0], source=SOURCE, type_prefix=PREFIX)
+        sequences = [d["sequence"] for d in documents]
+        assert sequences == sorted(sequences) == ["000000000001", "000000000002", "000000000003"]
+
+    def test_the_type_names_the_event_and_its_schema_version(self):
+        assert CloudEventType.parse("com.example.orders.OrderCreated.v2") == CloudEventType(
+            "com.example.orders", "OrderCreated", 2
+        )
+        with pytest.raises(InvalidCloudEventError):
+            CloudEventType.parse("com.example.orders.OrderCreated")
+
+    @pytest.mark.parametrize(
+        ("change", "problem"),
+        [
+            ({"specversion": "0.3"}, "specversion"),
+            ({"id": ""}, "id"),
+            ({"Sequence": "1"}, "lower-case"),
+        ],
+    )
+    def test_documents_that_break_the_format_are_refused(self, change, problem):
+        (commit,) = commits_for("a", lifecycle("a", steps=1))
+        (document,) = commit_to_cloudevents(commit, source=SOURCE, type_prefix=PREFIX)
+        broken = {**document, **change}
+        with pytest.raises(InvalidCloudEventError, match=problem):
+            parse_cloudevent(broken)
+        assert list(VALIDATOR.iter_errors(broken))
+
+
+class TestPublisher:
+    def test_publishes_every_event_in_order_with_the_aggregate_id_as_partition_key(self):
+        records, _ = batch(("a", 3), ("b", -1))
+        kinesis = FakeKinesis()
+        result = publisher(kinesis).publish(records)
+        assert result.failures == []
+        assert result.events_published == 5
+        assert [d["type"].split(".")[-2] for d in kinesis.stored["a"]] == [
+            "OrderCreated",
+            "OrderConfirmed",
+            "OrderShipped",
+        ]
+        assert [d["sequence"] for d in kinesis.stored["b"]] == ["000000000001", "000000000002"]
+        for documents in kinesis.stored.values():
+            for document in documents:
+                assert_valid_cloudevent(document)
+
+    def test_a_request_never_carries_two_events_of_one_aggregate(self):
+        records, _ = batch(("a", 3), ("b", 3), ("c", 2))
+        kinesis = FakeKinesis()
+        publisher(kinesis).publish(records)
+        for request in kinesis.requests:
+            keys = [key for key, _ in request]
+            assert len(keys) == len(set(keys))
+
+    def test_a_partly_failed_put_keeps_each_aggregates_order(self):
+        # GIVEN Kinesis throttles a's first event twice
+        records, commits = batch(("a", 3), ("b", 3))
+        first_of_a = commits["a"][0].events[0].event_id
+        kinesis = FakeKinesis(
+            lambda key, event_id, attempt: (
+                "ProvisionedThroughputExceededException" if event_id == first_of_a and attempt < 2 else None
+            )
+        )
+        # WHEN the batch is published
+        result = publisher(kinesis).publish(records)
+        # THEN everything got through, and a's events still arrived in version order
+        assert result.failures == []
+        assert result.retried == 2
+        assert [d["sequence"] for d in kinesis.stored["a"]] == [
+            "000000000001",
+            "000000000002",
+            "000000000003",
+        ]
+        assert [d["sequence"] for d in kinesis.stored["b"]] == [
+            "000000000001",
+            "000000000002",
+            "000000000003",
+        ]
+
+    def test_an_event_that_keeps_failing_reports_its_record_and_the_aggregates_later_records(self):
+        records, commits = batch(("a", 3), ("b", 3))
+        second_of_a = commits["a"][1].events[0].event_id
+        kinesis = FakeKinesis(
+            lambda key, event_id, attempt: "InternalFailure" if event_id == second_of_a else None
+        )
+        result = publisher(kinesis, max_attempts=3).publish(records)
+        # a's records at versions 2 and 3 (positions 2 and 4) go back to Lambda; b is complete
+        assert result.failed_sequence_numbers == [sequence_number(2), sequence_number(4)]
+        assert [d["sequence"] for d in kinesis.stored["a"]] == ["000000000001"]
+        assert len(kinesis.stored["b"]) == 3
+
+    def test_a_whole_request_failing_is_retried_like_entry_failures(self):
+        records, _ = batch(("a", 2))
+
+        class Unavailable(FakeKinesis):
+            calls = 0
+
+            def put_records(self, **kwargs: Any) -> dict[str, Any]:
+                self.calls += 1
+                if self.calls == 1:
+                    raise ConnectionError("endpoint unavailable")
+                return super().put_records(**kwargs)
+
+        kinesis = Unavailable()
+        result = publisher(kinesis).publish(records)
+        assert result.failures == []
+        assert len(kinesis.stored["a"]) == 2
+
+    def test_an_undecodable_record_blocks_only_its_own_aggregate(self):
+        records, _ = batch(("a", 2), ("b", 2))
+        raw = ddb_record(None, sequence_number(0), image={"stream": {"S": "Order-a"}, "version": {"N": "1"}})
+        records[0] = decode_dynamodb_record(raw)
+        kinesis = FakeKinesis()
+        result = publisher(kinesis).publish(records)
+        assert result.failed_sequence_numbers == [sequence_number(0), sequence_number(2)]
+        assert "a" not in kinesis.stored
+        assert len(kinesis.stored["b"]) == 2

@@ -2,6 +2,12 @@
 concurrent clients. Per order, from the POST's 201: the time until the read model (the OrdersView table)
 holds the order, and until it holds the order's final status (confirmed or cancelled, via the payment saga).
 
+Two phases on one local cloud, after a warm-up order:
+- latency at a steady load: each client places an order every `--interval` seconds (4 clients, 1 s: 4
+  orders/s offered, below what the saga sustains), so the figures are the pipeline's, not a queue's;
+- throughput: the same clients as fast as the system answers (closed loop). Everything shares 2 cores and
+  one serialised moto, so latency under saturation is queueing and is reported as `saturated_*`.
+
 The read model is watched by reading the OrdersView table directly (BatchGetItem of the pending orders, one
 watcher thread, about every 20 ms), not by polling GET /orders/{id}: polling would load the gateway and the
 query function with hundreds of requests and skew what is measured. Baseline in the same run: the same
@@ -9,7 +15,7 @@ orders POSTed to a local cloud with no stream consumers at all (pollers off), th
 
 The functions' own log lines go to a file (printed at the end), so the last line printed is one JSON object.
 
-    .venv/bin/python bench/end_to_end.py [--orders 60] [--clients 4]     # or: make bench
+    .venv/bin/python bench/end_to_end.py [--orders 60] [--clients 4] [--interval 1.0]    # or: make bench
 """
 
 from __future__ import annotations
@@ -156,37 +162,50 @@ def run_baseline(orders: int, clients: int) -> dict[str, float]:
     }
 
 
-def run_full(orders: int, clients: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
+def run_full(orders: int, clients: int, interval: float) -> tuple[dict[str, float], list[dict[str, Any]]]:
     with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as cloud:
         token = cloud.token("bench")
+        lock = threading.Lock()
         # Warm up: one order through the whole saga, so cold starts are not in the figures.
-        warm, _ = place_orders(cloud.gateway_url, token, 1, 1)
-        lock, stop = threading.Lock(), threading.Event()
-        watcher = threading.Thread(target=watch_read_model, args=(cloud, warm, lock, stop))
-        watcher.start()
-        deadline = time.monotonic() + FINAL_TIMEOUT
-        while "final" not in warm[0] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        watcher.join()
-        if "final" not in warm[0]:
-            raise SystemExit("the warm-up order never reached a final status: is the payment saga running?")
+        measure(cloud, token, 1, 1, 0.0, lock)
+        # Latency at a steady load the system sustains: each client places an order every `interval` s.
+        paced, tracked = measure(cloud, token, orders, clients, interval, lock)
+        # Throughput: the same clients as fast as the system answers (closed loop, saturated).
+        saturated, _ = measure(cloud, token, orders, clients, 0.0, lock)
+    figures = {
+        "offered_orders_per_second": clients / interval,
+        "p50_ms_to_read_model": paced["p50_ms_to_read_model"],
+        "p99_ms_to_read_model": paced["p99_ms_to_read_model"],
+        "p50_ms_to_final_status": paced["p50_ms_to_final_status"],
+        "p99_ms_to_final_status": paced["p99_ms_to_final_status"],
+        "p50_ms_post": paced["p50_ms_post"],
+        "p99_ms_post": paced["p99_ms_post"],
+        "orders_per_second": saturated["orders_per_second"],
+        "orders_per_second_to_final_status": saturated["orders_per_second_to_final_status"],
+        "saturated_p50_ms_to_read_model": saturated["p50_ms_to_read_model"],
+        "saturated_p50_ms_to_final_status": saturated["p50_ms_to_final_status"],
+    }
+    return figures, tracked
 
-        tracked: list[dict[str, Any]] = []
-        stop = threading.Event()
-        watcher = threading.Thread(target=watch_read_model, args=(cloud, tracked, lock, stop))
-        watcher.start()
-        started = time.monotonic()
-        results, post_elapsed = place_orders_tracked(cloud, token, orders, clients, tracked, lock)
-        deadline = time.monotonic() + FINAL_TIMEOUT
-        while time.monotonic() < deadline:
-            with lock:
-                if all("final" in order for order in tracked):
-                    break
-            time.sleep(0.05)
-        stop.set()
-        watcher.join()
-        total_elapsed = time.monotonic() - started
+
+def measure(
+    cloud: LocalCloud, token: str, orders: int, clients: int, interval: float, lock: threading.Lock
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    tracked: list[dict[str, Any]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_read_model, args=(cloud, tracked, lock, stop))
+    watcher.start()
+    started = time.monotonic()
+    results, post_elapsed = place_orders_tracked(cloud, token, orders, clients, tracked, lock, interval)
+    deadline = time.monotonic() + FINAL_TIMEOUT
+    while time.monotonic() < deadline:
+        with lock:
+            if all("final" in order for order in tracked):
+                break
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    total_elapsed = time.monotonic() - started
     missing = [order["order_id"] for order in tracked if "final" not in order]
     if missing:
         raise SystemExit(f"{len(missing)} orders did not reach a final status within {FINAL_TIMEOUT} s")
@@ -213,15 +232,20 @@ def place_orders_tracked(
     clients: int,
     tracked: list[dict[str, Any]],
     lock: threading.Lock,
+    interval: float,
 ) -> tuple[list[dict[str, Any]], float]:
-    """Like place_orders, but each order joins `tracked` (watched) as soon as its 201 arrives."""
+    """Like place_orders, but each order joins `tracked` (watched) as soon as its 201 arrives, and each
+    client starts an order every `interval` seconds (0: as soon as the previous one is answered)."""
     counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     errors: list[str] = []
 
     def client(count: int) -> None:
         session = requests.Session()
         headers = {"Authorization": f"Bearer {token}"}
-        for _ in range(count):
+        first = time.monotonic()
+        for number in range(count):
+            if interval:
+                time.sleep(max(0.0, first + number * interval - time.monotonic()))  # pacing, not waiting
             started = time.monotonic()
             response = session.post(f"{cloud.gateway_url}/orders", json=BODY, headers=headers, timeout=30)
             created = time.monotonic()
@@ -253,6 +277,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=60)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between one client's orders")
     arguments = parser.parse_args()
     orders, clients = max(1, min(arguments.orders, 500)), max(1, min(arguments.clients, 16))
 
@@ -265,7 +290,7 @@ def main() -> None:
         print("baseline: the same POSTs against a local cloud with no stream consumers ...", file=out)
         baseline = run_baseline(orders, clients)
         print("full system: POSTs while the read side and the payment saga run ...", file=out)
-        figures, tracked = run_full(orders, clients)
+        figures, tracked = run_full(orders, clients, max(0.1, arguments.interval))
     statuses: dict[str, int] = {}
     for order in tracked:
         statuses[order["status"]] = statuses.get(order["status"], 0) + 1
@@ -282,6 +307,7 @@ def main() -> None:
     result = {
         "orders": orders,
         "clients": clients,
+        "interval_s": arguments.interval,
         **{name: round(value, 1) for name, value in {**figures, **baseline}.items()},
         "final_statuses": statuses,
         "read_model_watch": "OrdersView table via BatchGetItem",

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from localcloud.filters import RecordFilter
 from localcloud.gateway import Authorizer, Gateway, Route
 from localcloud.intrinsics import Resolver
-from localcloud.motoserver import MotoServer, WriteSignal
+from localcloud.motoserver import MotoServer, WriteSignal, resource_name
 from localcloud.output import Reporter
 from localcloud.pollers import DynamoDBStreamPoller, KinesisPoller, Poller, PollerContext, SQSPoller
 from localcloud.pollers.streams import StreamSettings
@@ -409,6 +409,7 @@ class LocalCloud:
                     report=self.reporter.invocation,
                     region=self.region,
                     poll_interval=self._poll_interval,
+                    source=resource_name(properties.get("Stream") or properties["Queue"]),
                 )
                 pollers.extend(self._pollers_for(logical_id, event_name, kind, properties, context))
         return pollers

@@ -6,6 +6,8 @@ Every request is serialised: moto's conditional writes are not atomic under conc
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +35,57 @@ WRITE_OPERATIONS = (
 
 
 class WriteSignal:
-    """A counter of writes that pollers can wait on: `wait(seen, timeout)` returns once it passes `seen`."""
+    """Write counters that pollers wait on, one per resource name (table, stream or queue), so a write wakes
+    only the pollers of what it wrote to: waking every poller on every write makes them all poll moto, which
+    serialises everything, and latency collapses under load. A write whose target is unknown wakes all."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
-        self.generation = 0
+        self._everything = 0
+        self._by_name: dict[str, int] = {}
 
-    def notify(self) -> None:
+    def generation(self, name: str) -> int:
+        return self._everything + self._by_name.get(name, 0)
+
+    def notify(self, names: Iterable[str] | None = None) -> None:
         with self._condition:
-            self.generation += 1
+            if names is None:
+                self._everything += 1
+            else:
+                for name in names:
+                    self._by_name[name] = self._by_name.get(name, 0) + 1
             self._condition.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> int:
+    def wait(self, name: str, seen: int, timeout: float) -> int:
         with self._condition:
-            self._condition.wait_for(lambda: self.generation != seen, timeout=timeout)
-            return self.generation
+            self._condition.wait_for(lambda: self.generation(name) != seen, timeout=timeout)
+            return self.generation(name)
+
+
+def written_resources(body: bytes) -> set[str] | None:
+    """The tables, streams and queues a write request names (JSON protocols), or None if it cannot tell."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    names = {
+        resource_name(request[key])
+        for key in ("TableName", "StreamName", "StreamARN", "QueueUrl")
+        if key in request
+    }
+    names.update(request.get("RequestItems", {}))
+    for item in request.get("TransactItems", []):
+        names.update(action["TableName"] for action in item.values() if "TableName" in action)
+    return names or None
+
+
+def resource_name(identifier: str) -> str:
+    """A table, stream or queue name from its name, ARN or queue URL."""
+    if identifier.startswith("arn:"):
+        resource = identifier.split(":", 5)[5]  # table/NAME[/stream/LABEL], stream/NAME, or NAME (a queue)
+        parts = resource.split("/")
+        return parts[1] if len(parts) > 1 else parts[0]
+    return identifier.rstrip("/").rsplit("/", 1)[-1]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -80,12 +118,17 @@ class MotoServer:
         self._thread.join(timeout=5)
 
     def _serialised(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        operation = _operation(environ)
+        is_write = _operation(environ).startswith(WRITE_OPERATIONS)
+        written = None
+        if is_write:
+            request_body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(request_body)
+            written = written_resources(request_body)
         with self._lock:
             # The body is built inside the lock too: moto may compute it lazily from shared state.
             body = list(self._app(environ, start_response))
-        if operation.startswith(WRITE_OPERATIONS):
-            self.signal.notify()
+        if is_write:
+            self.signal.notify(written)
         return body
 
 

@@ -25,6 +25,13 @@ class PollerContext:
     report: Callable[[Invocation], None]
     region: str
     poll_interval: float
+    source: str  # the table, stream or queue polled: only writes to it wake the poller
+
+    def writes_seen(self) -> int:
+        return self.signal.generation(self.source)
+
+    def wait_for_write(self, seen: int, timeout: float) -> None:
+        self.signal.wait(self.source, seen, timeout)
 
 
 class Poller(threading.Thread):
@@ -39,11 +46,11 @@ class Poller(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.context.signal.notify()
+        self.context.signal.notify()  # wake everything, this poller included
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            generation = self.context.signal.generation
+            generation = self.context.writes_seen()
             try:
                 worked = self.poll_once()
             except Exception as exc:
@@ -60,7 +67,7 @@ class Poller(threading.Thread):
             if not worked:
                 # Sleep until the next write anywhere, or the poll interval (for visibility timeouts,
                 # batching windows and writes that do not pass through the signal).
-                self.context.signal.wait(generation, self.context.poll_interval)
+                self.context.wait_for_write(generation, self.context.poll_interval)
 
     def poll_once(self) -> bool:
         """Look once; deliver what there is. True if there was work."""

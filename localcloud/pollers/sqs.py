@@ -68,7 +68,7 @@ class SQSPoller(Poller):
             if not more and remaining <= 0:
                 break
             if not more:
-                self.context.signal.wait(self.context.signal.generation, min(remaining, 0.1))
+                self.context.wait_for_write(self.context.writes_seen(), min(remaining, 0.1))
         records = [self._record(message) for message in messages]
         kept = [record for record in records if self.record_filter.keeps(record)]
         dropped = [record for record in records if not self.record_filter.keeps(record)]

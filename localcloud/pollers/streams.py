@@ -202,7 +202,7 @@ class StreamShardPoller(Poller):
             self._gathering_since = now
         window_ends = self._gathering_since + self.settings.batching_window
         if len(self.buffer) < self.settings.batch_size and now < window_ends:
-            self.context.signal.wait(self.context.signal.generation, min(window_ends - now, 0.1))
+            self.context.wait_for_write(self.context.writes_seen(), min(window_ends - now, 0.1))
             return True
         batch, self.buffer = self.buffer[: self.settings.batch_size], self.buffer[self.settings.batch_size :]
         self._gathering_since = None

@@ -74,14 +74,23 @@ def place_order(request: PlaceOrderRequest) -> Response[dict]:
     customer_id = caller_id(app.current_event)
     key = idempotency_key()
     order_id = str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{customer_id}:{key}") if key else uuid.uuid4())
+    command_id = f"PlaceOrder:{key or uuid.uuid4()}"
+    request_fingerprint = fingerprint(request.model_dump(mode="json"))
     now = datetime.now(UTC)
-    priced = price_order(
-        [RequestedLine(sku=line.sku, quantity=line.quantity) for line in request.lines],
-        destination_country=request.destination_country,
-        campaign_code=request.campaign_code,
-        config=load_pricing_config(),
-        at=now,
-    )
+    try:
+        priced = price_order(
+            [RequestedLine(sku=line.sku, quantity=line.quantity) for line in request.lines],
+            destination_country=request.destination_country,
+            campaign_code=request.campaign_code,
+            config=load_pricing_config(),
+            at=now,
+        )
+    except PricingError:
+        # A retry of an order placed before its campaign ended or a SKU left the catalog: answer with it.
+        placed = key and runner.applied(order_id, command_id=command_id, fingerprint=request_fingerprint)
+        if placed:
+            return order_response(201, placed, Location=f"/orders/{order_id}")
+        raise
     command = PlaceOrder(
         order_id=order_id,
         customer_id=customer_id,
@@ -92,8 +101,8 @@ def place_order(request: PlaceOrderRequest) -> Response[dict]:
     result = runner.handle(
         order_id,
         command,
-        command_id=f"PlaceOrder:{key or uuid.uuid4()}",
-        fingerprint=fingerprint(request.model_dump(mode="json")),
+        command_id=command_id,
+        fingerprint=request_fingerprint,
         correlation_id=logger.get_correlation_id(),
         expect_new=True,
     )
@@ -116,7 +125,8 @@ def cancel_order(order_id: str) -> Response[dict]:
     result = runner.handle(
         order_id,
         command,
-        command_id=f"CancelOrder:{key or uuid.uuid4()}",
+        # Scoped to the caller, like order ids: another customer's key never matches, so it cannot probe.
+        command_id=f"CancelOrder:{customer_id}:{key or uuid.uuid4()}",
         fingerprint=fingerprint({"order_id": order_id, "customer_id": customer_id}),
         correlation_id=logger.get_correlation_id(),
     )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from microsystem import DynamoDBEventStore
 from tests.support.lambdas import http_event, load_function, sample_event
@@ -40,8 +42,9 @@ def place(api, body=None, customer="customer-alice", key=None):
     return api(http_event("POST", "/orders", body=body or BASKET, customer=customer, headers=headers))
 
 
-def cancel(api, order_id, customer="customer-alice"):
-    event = http_event("POST", f"/orders/{order_id}/cancel", customer=customer)
+def cancel(api, order_id, customer="customer-alice", key=None):
+    headers = {"idempotency-key": key} if key else {}
+    event = http_event("POST", f"/orders/{order_id}/cancel", customer=customer, headers=headers)
     event["pathParameters"] = {"order_id": order_id}
     return api(event)
 
@@ -104,6 +107,26 @@ class TestPlaceOrder:
         ]
         assert len(log(first["order_id"])) == 1
 
+    def test_a_retry_after_the_campaign_ended_still_returns_the_order(self, api, log, pricing_parameters):
+        # GIVEN an order placed with a campaign code
+        key = f"checkout-{uuid.uuid4()}"
+        _, first, _ = place(api, {**BASKET, "campaign_code": "WELCOME10"}, key=key)
+        # WHEN the campaign is withdrawn, and the client retries (its first answer was lost)
+        boto3.client("ssm").put_parameter(
+            Name=pricing_parameters["CampaignsParameter"],
+            Value='{"campaigns": []}',
+            Type="String",
+            Overwrite=True,
+        )
+        parameters.clear_caches()
+        status, again, _ = place(api, {**BASKET, "campaign_code": "WELCOME10"}, key=key)
+        # THEN it gets its order, as placed, and nothing more is written
+        assert status == 201
+        assert again == first
+        assert len(log(first["order_id"])) == 1
+        # while a new order with that code is refused
+        assert place(api, {**BASKET, "campaign_code": "WELCOME10"}, key=f"new-{uuid.uuid4()}")[0] == 422
+
     def test_the_same_key_from_two_customers_names_two_orders(self, api):
         _, alices, _ = place(api, key="same-key", customer="customer-alice")
         _, bobs, _ = place(api, key="same-key", customer="customer-bob")
@@ -130,6 +153,12 @@ class TestCancelOrder:
         assert status == 200
         assert again["status"] == "cancelled"
         assert len(log(order["order_id"])) == 2
+
+    def test_another_customer_reusing_my_idempotency_key_learns_nothing(self, api):
+        _, order, _ = place(api, customer="customer-alice")
+        cancel(api, order["order_id"], customer="customer-alice", key="cancel-1")
+        status, _, _ = cancel(api, order["order_id"], customer="customer-mallory", key="cancel-1")
+        assert status == 404
 
     def test_an_unknown_order_is_not_found(self, api):
         status, body, _ = cancel(api, str(uuid.uuid4()))

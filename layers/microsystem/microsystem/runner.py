@@ -105,9 +105,7 @@ class DeciderRunner[C, S]:
                 if not aggregate.fresh:
                     aggregate = self._refresh(aggregate)
                     continue
-                if applied.fingerprint != fingerprint:
-                    raise IdempotencyConflictError(command_id)
-                return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
+                return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
             try:
                 events = tuple(self.decider.decide(command, aggregate.state))
             except Exception:
@@ -135,6 +133,21 @@ class DeciderRunner[C, S]:
             return CommandResult(aggregate_id, after.state, after.version, events)
         self._forget(stream)
         raise TooManyConflictsError(stream, self._max_attempts)
+
+    def applied(self, aggregate_id: str, *, command_id: str, fingerprint: str) -> CommandResult[S] | None:
+        """The answer to a command already applied to the aggregate (as `handle` would give it), or None if
+        it never was: for a retry that can no longer be decided again."""
+        aggregate = self.load(aggregate_id)
+        if command_id not in aggregate.commands:
+            return None
+        return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+
+    def _replayed(
+        self, aggregate_id: str, aggregate: Aggregate[S], command_id: str, fingerprint: str
+    ) -> CommandResult[S]:
+        if aggregate.commands[command_id].fingerprint != fingerprint:
+            raise IdempotencyConflictError(command_id)
+        return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
 
     def load(self, aggregate_id: str) -> Aggregate[S]:
         """The aggregate as the log has it now (always read: for queries that must not trust the cache)."""
@@ -175,7 +188,8 @@ class DeciderRunner[C, S]:
 
     def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None) -> Aggregate[S]:
         if winner is not None and winner.version == aggregate.version + 1:
-            return self._apply(aggregate, [winner])
+            # More commits may have landed after the winner's: trust this state to decide, not to reject.
+            return replace(self._apply(aggregate, [winner]), fresh=False)
         return self._refresh(aggregate)
 
     def _apply(self, aggregate: Aggregate[S], commits: Iterable[Commit]) -> Aggregate[S]:

@@ -95,6 +95,28 @@ class TestMemoryImage:
         assert store.reads == reads + 1
         assert store.appends == 1
 
+    def test_after_a_lost_race_the_state_is_not_trusted_to_reject(self):
+        # GIVEN a container that reads the stream, and two other commits landing before it appends
+        store = CountingStore()
+        decider = counter_decider(ceiling=3)
+        increment(DeciderRunner(decider, store), "a")
+        other = DeciderRunner(decider, store)
+        original_append = store.append
+
+        def append_after_others(commit):
+            if commit.command_id == "d" and not other_writes:
+                other_writes.extend([increment(other, "b"), increment(other, "c")])
+            original_append(commit)
+
+        other_writes: list = []
+        store.append = append_after_others
+        # WHEN its command loses the race for version 2 and the winner's commit is all it learns
+        with pytest.raises(CeilingReachedError):
+            increment(DeciderRunner(decider, store), "d", by=1)
+        # THEN the rejection, decided on version 2 of 3, was confirmed against the log: a read after the load
+        # (four reads: three cold loads, one for each runner, and the confirmation)
+        assert store.reads == 4
+
     def test_the_image_is_bounded(self):
         store = CountingStore()
         runner = DeciderRunner(counter_decider(), store, cache_size=2)

@@ -1,7 +1,9 @@
 """Order command handler: applies the commands queued on `order-commands` (SQS FIFO) to the Order aggregate
 through the same decider runner as the API. The command id travels with the message, so a redelivery writes
-nothing new. A rule the order enforces (e.g. confirming an order the customer cancelled) is a final answer,
-logged and acknowledged; an unreadable message fails, and the queue's redrive policy parks it in the DLQ.
+nothing new. A refusal that is final and safe (confirming an order the customer cancelled, whose payment is
+voided by the OrderCancelled branch) is logged and acknowledged; any other refusal (e.g. a second, different
+payment confirming a paid order) and an unreadable message fail, and the queue's redrive policy parks them
+in the DLQ.
 A failure stops the rest of that order's message group only, so other orders keep moving."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 
 from microsystem import DeciderRunner, DynamoDBEventStore, fingerprint
 from microsystem.messages import parse_command_message
-from orders import OrderError, order_decider
+from orders import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, order_decider
 from orders.fulfillment import read_queued_command
 
 if TYPE_CHECKING:
@@ -27,6 +29,15 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# The order's refusals that are final and safe to acknowledge, per queued command: retrying cannot change
+# them, and nothing is left dangling. A ConfirmOrder for an order the customer cancelled first: its payment is
+# voided when payments sees OrderCancelled. A CancelOrder (payment declined) for an order already shipped:
+# nothing was charged by the declined payment, and a shipped order is never cancelled. Every other refusal
+# fails the message.
+FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
+    "ConfirmOrder": (OrderAlreadyCancelledError,),
+    "CancelOrder": (OrderAlreadyShippedError,),
+}
 runner = DeciderRunner(
     order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
 )
@@ -57,15 +68,16 @@ def record_handler(record: SQSRecord) -> None:
                     correlation_id=message.correlation_id,
                     causation_id=message.causation_id,
                 )
-            except OrderError as rejection:
-                # The order's answer is final: retrying cannot change it. The saga's other branch cleans up
-                # (a cancelled order's payment is voided when payments sees OrderCancelled).
+            except FINAL_REJECTIONS.get(message.command_type, ()) as rejection:
+                # The order's answer is final and the saga's other branch has already made it safe.
                 logger.warning(
                     "order command rejected", reason=rejection.message, rule=type(rejection).__name__
                 )
                 metrics.add_metric(name="OrderCommandsRejected", unit=MetricUnit.Count, value=1)
                 return
             except Exception:
+                # Anything else (e.g. PaymentMismatchError: a second payment whose authorisation nobody would
+                # void) needs a person: retried, then parked in the DLQ, where the alarm finds it.
                 logger.exception("order command failed: will be retried, then parked in the DLQ")
                 raise
             logger.info(

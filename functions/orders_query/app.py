@@ -6,7 +6,7 @@ their own orders: anyone else's id answers exactly like a missing one."""
 from __future__ import annotations
 
 import os
-import uuid
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,12 @@ MAX_LIMIT = 100
 DEFAULT_ORDERS_LIMIT = 20
 DEFAULT_EVENTS_LIMIT = 50
 LIST_ATTRIBUTES = ("order_id", "status", "currency", "total", "placed_at", "updated_at", "version")
+# ASCII digits only: str.isdigit() also accepts superscripts, which int() refuses, and other scripts' digits.
+DIGITS = re.compile(r"[0-9]{1,12}")
+# The canonical form only, the one order ids are handed out in: uuid.UUID() also accepts braces, 'urn:uuid:'
+# (repeated any number of times), no hyphens and non-ASCII digits, none of which names a stored order.
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_VERSION = 10**12 - 1  # far beyond any stream, and well inside DynamoDB's 38-digit numbers
 
 
 class InvalidQueryError(ValueError):
@@ -168,10 +174,17 @@ def require_owner(order_id: str, customer_id: str) -> None:
 
 
 def require_order_id(order_id: str) -> None:
-    try:
-        uuid.UUID(order_id)
-    except ValueError:
-        raise OrderNotFoundError(order_id) from None
+    if not is_order_id(order_id):
+        raise OrderNotFoundError(order_id)
+
+
+def is_order_id(value: object) -> bool:
+    return isinstance(value, str) and CANONICAL_UUID.fullmatch(value) is not None
+
+
+def is_version(value: object) -> bool:
+    """A version a cursor may carry: an int (JSON true/false are not), in the range versions have."""
+    return type(value) is int and 0 <= value <= MAX_VERSION
 
 
 # -- query parameters ----------------------------------------------------------------------------------------
@@ -184,7 +197,7 @@ def int_param(
     if text is None:
         return default
     allowed = f"an integer from {minimum} to {maximum}" if maximum else f"an integer of at least {minimum}"
-    if not text.isdigit() or len(text) > 12:
+    if DIGITS.fullmatch(text) is None:
         raise InvalidQueryError(name, f"must be {allowed}, got {text[:40]!r}")
     value = int(text)
     if value < minimum or (maximum is not None and value > maximum):
@@ -230,9 +243,11 @@ def list_position(token: str, customer_id: str) -> dict[str, Any]:
             raise InvalidCursorError("unexpected values")
         if position["customer_id"] != customer_id:
             raise InvalidCursorError("a cursor of another customer's listing")
-        uuid.UUID(position["order_id"])
+        if not is_order_id(position["order_id"]):
+            raise InvalidCursorError("not an order id")
         datetime.fromisoformat(position["placed_at"])
-    except (InvalidCursorError, ValueError) as exc:
+    # RecursionError: deeply nested JSON in a cursor (a cursor is at most 1 KiB, but never risk a 500).
+    except (InvalidCursorError, ValueError, RecursionError) as exc:
         raise InvalidQueryError(
             "cursor", "is not a cursor this listing handed out; start again without one"
         ) from exc
@@ -245,9 +260,9 @@ def events_position(token: str, order_id: str) -> tuple[int, int]:
         after, commit_after = position.get("after"), position.get("from")
         if set(position) != {"order_id", "after", "from"} or position["order_id"] != order_id:
             raise InvalidCursorError("a cursor of another order's events")
-        if not (isinstance(after, int) and isinstance(commit_after, int) and 0 <= commit_after < after):
+        if not (is_version(after) and is_version(commit_after) and commit_after < after):
             raise InvalidCursorError("unexpected values")
-    except InvalidCursorError as exc:
+    except (InvalidCursorError, RecursionError) as exc:
         raise InvalidQueryError(
             "cursor", "is not a cursor these events handed out; start again without one"
         ) from exc

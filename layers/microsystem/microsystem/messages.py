@@ -6,11 +6,15 @@ mapping's retries and on-failure destination (or the queue's redrive policy) par
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from microsystem.cloudevents import CloudEventType, InvalidCloudEventError
+from microsystem.cloudevents import CloudEventType, InvalidCloudEventError, parse_cloudevent
 
 
 class MalformedMessageError(ValueError):
@@ -23,26 +27,6 @@ class UnexpectedEventError(MalformedMessageError):
 
 
 # -- published events (CloudEvents) --------------------------------------------------------------------------
-
-
-class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 structured-mode JSON event as the publisher (microsystem.cloudevents) puts it on
-    Kinesis; the attributes consumers rely on are checked, other extensions pass through."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    specversion: Literal["1.0"]
-    id: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    subject: str | None = None
-    time: str | None = None
-    datacontenttype: str | None = None
-    data: dict[str, Any]
-    # Extensions: the stream version of the event, and the ids tracing it to the request that began it all.
-    sequence: str | int | None = None
-    correlationid: str | None = None
-    causationid: str | None = None
 
 
 class PublishedEvent(BaseModel):
@@ -59,25 +43,99 @@ class PublishedEvent(BaseModel):
     causation_id: str | None
 
 
-def parse_cloudevent(raw: bytes | str) -> PublishedEvent:
+def read_published_event(raw: bytes | str) -> PublishedEvent:
+    """A Kinesis record's data as the event it carries. The CloudEvent is checked by the one parser of the
+    format, next to the publisher that writes it (`microsystem.cloudevents.parse_cloudevent`); consumers also
+    need `data` to be a JSON object and the tracing extensions to be strings."""
     try:
-        event = CloudEvent.model_validate_json(raw)
-    except ValidationError as error:
-        raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {_summary(error)}") from error
-    try:
+        document = parse_cloudevent(json.loads(raw))
         # One definition of the type's format, shared with the publisher: `<prefix>.<EventType>.v<N>`.
-        event_type = CloudEventType.parse(event.type)
-    except InvalidCloudEventError as error:
-        raise MalformedMessageError(str(error)) from error
+        event_type = CloudEventType.parse(document["type"])
+    except (ValueError, InvalidCloudEventError) as error:  # not JSON (or not UTF-8), or not a CloudEvent
+        raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {error}") from error
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise MalformedMessageError("not a CloudEvents 1.0 JSON event: 'data' must be a JSON object")
+    for name in ("subject", "correlationid", "causationid"):
+        if document.get(name) is not None and not isinstance(document[name], str):
+            raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {name!r} must be a string")
     return PublishedEvent(
-        event_id=event.id,
+        event_id=document["id"],
         event_type=event_type.event_type,
         schema_version=event_type.schema_version,
-        subject=event.subject,
-        data=event.data,
-        correlation_id=event.correlationid,
-        causation_id=event.causationid,
+        subject=document.get("subject"),
+        data=data,
+        correlation_id=document.get("correlationid"),
+        causation_id=document.get("causationid"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvents[M: BaseModel]:
+    """The published events of another context as one consumer reads them: the types it acts on, each with
+    the schema versions it understands and the model that reads them (only the fields it needs), and the
+    types it knows and deliberately ignores. Anything else (an unknown type, a schema version not understood
+    yet) raises `UnexpectedEventError`, so the record is parked, never guessed at."""
+
+    context: str
+    handled: Mapping[str, tuple[frozenset[int], type[M]]]
+    ignored: frozenset[str] = frozenset()
+
+    def read(self, event_type: str, schema_version: int, data: dict[str, Any]) -> M | None:
+        """The event's data as this consumer understands it; None for a type it ignores."""
+        if event_type in self.ignored:
+            return None
+        if event_type not in self.handled:
+            raise UnexpectedEventError(f"unknown {self.context} event type {event_type!r}")
+        versions, model = self.handled[event_type]
+        if schema_version not in versions:
+            supported = sorted(versions)
+            raise UnexpectedEventError(
+                f"{event_type} schema version {schema_version} is not supported (supported: {supported})"
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise MalformedMessageError(f"{event_type} v{schema_version} data is invalid: {error}") from error
+
+
+class RecordLogger(Protocol):
+    """What `consuming_event` needs of a logger (Powertools' Logger has it)."""
+
+    def set_correlation_id(self, value: str | None) -> None: ...
+    def append_context_keys(self, **keys: Any) -> AbstractContextManager[Any]: ...
+    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None: ...
+
+
+@contextmanager
+def consuming_event(
+    logger: RecordLogger, raw: bytes | str, *, data_keys: Iterable[str] = (), **record_keys: Any
+) -> Iterator[PublishedEvent]:
+    """The frame of one Kinesis record's handling: the record's keys (`record_keys`, e.g. its sequence number)
+    and then the event's id, type, schema version, correlation id and the `data_keys` fields of its data on
+    every line logged; any
+    failure, unreadable data included, logged with its cause and re-raised, so the batch processor reports
+    the record and the event source mapping retries, then parks it."""
+    logger.set_correlation_id(None)
+    with logger.append_context_keys(**record_keys):
+        try:
+            event = read_published_event(raw)
+        except Exception:
+            logger.exception("unreadable record: failed, to be parked after the retries")
+            raise
+        # The id of the request that began the story: on every line logged for this record.
+        logger.set_correlation_id(event.correlation_id)
+        with logger.append_context_keys(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            schema_version=event.schema_version,
+            **{key: event.data.get(key) for key in data_keys},
+        ):
+            try:
+                yield event
+            except Exception:
+                logger.exception(f"{event.event_type} failed: will be retried, then parked")
+                raise
 
 
 # -- commands on queues --------------------------------------------------------------------------------------

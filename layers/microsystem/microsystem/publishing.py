@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from microsystem.cloudevents import commit_to_cloudevents, encode
 from microsystem.projection import RecordFailure
@@ -16,9 +16,12 @@ from microsystem.stream import aggregate_id, group_by_stream
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
 
+    from microsystem.store import Commit
     from microsystem.stream import CommitRecord
 
-PUT_RECORDS_LIMIT = 500
+PUT_RECORDS_LIMIT = 500  # entries per PutRecords request
+PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # a request's data and partition keys together
+RECORD_MAX_BYTES = 1024 * 1024  # one entry's data and partition key together
 
 
 @dataclass(slots=True)
@@ -29,6 +32,11 @@ class _Pending:
     partition_key: str
     data: bytes
     attempts: int = 0
+
+    @property
+    def size(self) -> int:
+        """What the entry counts against Kinesis' limits: its data plus its partition key (UTF-8)."""
+        return len(self.data) + len(self.partition_key.encode())
 
 
 @dataclass
@@ -48,7 +56,9 @@ class KinesisPublisher:
     record can succeed where an earlier one failed; so each request carries at most one event per aggregate
     (its oldest unsent one), and an aggregate whose event failed sends nothing newer until that one is
     through. After `max_attempts` failures of one event, that record and the aggregate's later records are
-    reported as batch item failures: Lambda delivers them again; consumers deduplicate by CloudEvent id."""
+    reported as batch item failures: Lambda delivers them again; consumers deduplicate by CloudEvent id.
+    Requests hold at most 500 entries and 5 MiB; an event over Kinesis' 1 MiB per record can never be sent,
+    so its record (and the aggregate's later ones) is reported at once, without a request."""
 
     def __init__(
         self,
@@ -78,19 +88,16 @@ class KinesisPublisher:
                 if record.commit is None:
                     blocked[stream] = (index_of[id(record)], f"{type(record.error).__name__}: {record.error}")
                     break
-                for document in commit_to_cloudevents(
-                    record.commit, source=self.source, type_prefix=self.type_prefix
-                ):
-                    queue.append(_Pending(index_of[id(record)], aggregate_id(stream), encode(document)))
+                if reason := self._enqueue(queue, index_of[id(record)], stream, record.commit):
+                    blocked[stream] = (index_of[id(record)], reason)
+                    break
             queues[stream] = queue
 
-        round_number = 0
         while heads := [(stream, queue[0]) for stream, queue in queues.items() if queue]:
-            if any(pending.attempts for _, pending in heads):
-                self._sleep(min(0.05 * 2**round_number, 1.0))  # back off before resending what failed
-            round_number += 1
-            for start in range(0, len(heads), PUT_RECORDS_LIMIT):
-                chunk = heads[start : start + PUT_RECORDS_LIMIT]
+            if retries := [pending.attempts for _, pending in heads if pending.attempts]:
+                # Back off before resending what failed, by how often the most-failed of them has failed.
+                self._sleep(backoff(max(retries)))
+            for chunk in requests(heads):
                 outcomes = self._put(chunk)
                 result.requests += 1
                 for (stream, pending), error in zip(chunk, outcomes, strict=True):
@@ -115,6 +122,20 @@ class KinesisPublisher:
         result.failures.sort(key=lambda failure: position.get(failure.sequence_number, len(records)))
         return result
 
+    def _enqueue(self, queue: deque[_Pending], record_index: int, stream: str, commit: Commit) -> str | None:
+        """Queue the commit's events; or none of them, and the reason, if one is too large to publish."""
+        entries = []
+        for document in commit_to_cloudevents(commit, source=self.source, type_prefix=self.type_prefix):
+            pending = _Pending(record_index, aggregate_id(stream), encode(document))
+            if pending.size > RECORD_MAX_BYTES:
+                return (
+                    f"RecordTooLarge: event {document['id']} is {pending.size} bytes as a CloudEvent with "
+                    f"its partition key; Kinesis takes at most {RECORD_MAX_BYTES} per record"
+                )
+            entries.append(pending)
+        queue.extend(entries)
+        return None
+
     def _put(self, chunk: list[tuple[str, _Pending]]) -> list[str | None]:
         """The error of each entry, None where it was stored."""
         try:
@@ -130,10 +151,24 @@ class KinesisPublisher:
         ]
 
 
-def describe(result: PublishResult) -> dict[str, Any]:
-    return {
-        "events_published": result.events_published,
-        "requests": result.requests,
-        "retried": result.retried,
-        "failed_records": len(result.failures),
-    }
+def backoff(attempts: int) -> float:
+    """Seconds to wait before the next attempt of an entry that has failed `attempts` times (1, 2, ...)."""
+    return min(0.05 * 2 ** (attempts - 1), 1.0)
+
+
+def requests(heads: list[tuple[str, _Pending]]) -> list[list[tuple[str, _Pending]]]:
+    """The heads in PutRecords requests of at most PUT_RECORDS_LIMIT entries and PUT_RECORDS_MAX_BYTES, in
+    order. Every entry is at most RECORD_MAX_BYTES, so each fits in a request of its own."""
+    chunks: list[list[tuple[str, _Pending]]] = []
+    chunk: list[tuple[str, _Pending]] = []
+    size = 0
+    for head in heads:
+        entry_size = head[1].size
+        if chunk and (len(chunk) == PUT_RECORDS_LIMIT or size + entry_size > PUT_RECORDS_MAX_BYTES):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(head)
+        size += entry_size
+    if chunk:
+        chunks.append(chunk)
+    return chunks

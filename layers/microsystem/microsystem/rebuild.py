@@ -3,6 +3,8 @@ each), each aggregate's commits sorted by version and folded through the project
 In place (the default) every write is a conditional put, absent or older only, several in flight: safe while
 the projector runs, since neither can move a row back. `fresh` writes into an empty table (a new table to
 switch the query function to) with BatchWriteItem, 25 rows a request, unprocessed items retried.
+A stream that cannot be replayed (a damaged commit, a gap, an event the projection refuses) is reported and
+left as it is; the others are rebuilt, and the command exits with status 1.
 
     python -m microsystem.rebuild --projection orders.projection:order_projection \\
         --log-table orders-event-log --view-table orders-view [--segments 8] [--fresh]
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +48,7 @@ class RebuildReport:
     rows: int
     rows_written: int
     seconds: float
+    failed_streams: int = 0  # streams not rebuilt (their rows left as they were); each one is in the progress
 
 
 def scan_log(
@@ -54,9 +58,11 @@ def scan_log(
     stream_prefix: str,
     segments: int = 4,
     progress: Progress = print,
+    undecodable: dict[str, str] | None = None,
 ) -> dict[str, list[Commit]]:
     """Every commit of the streams starting with `stream_prefix`, grouped per stream and sorted by version.
-    Segments are scanned in parallel threads; boto3 clients are thread-safe."""
+    Segments are scanned in parallel threads; boto3 clients are thread-safe. With `undecodable`, an item
+    that is not a commit does not stop the scan: its stream goes there, with the reason, instead."""
     streams: dict[str, list[Commit]] = {}
     lock = threading.Lock()
 
@@ -76,10 +82,20 @@ def scan_log(
         count = 0
         while True:
             page = client.scan(**request)
-            commits = [commit_from_item({**_NOT_FETCHED, **item}) for item in page.get("Items", [])]
+            commits, damaged = [], {}
+            for item in page.get("Items", []):
+                try:
+                    commits.append(commit_from_item({**_NOT_FETCHED, **item}))
+                except Exception as exc:
+                    if undecodable is None:
+                        raise
+                    stream, version = item.get("stream", {}).get("S", "?"), item.get("version", {}).get("N")
+                    damaged[stream] = f"commit {version} is not decodable: {type(exc).__name__}: {exc}"
             with lock:
                 for commit in commits:
                     streams.setdefault(commit.stream, []).append(commit)
+                for stream, reason in damaged.items():
+                    undecodable.setdefault(stream, reason)  # type: ignore[union-attr]
             count += len(commits)
             if "LastEvaluatedKey" not in page:
                 break
@@ -108,18 +124,35 @@ def rebuild(
     started = time.perf_counter()
     if fresh and not views.is_empty():
         raise NotEmptyError(f"{views.table_name} has rows: rebuild it in place (without fresh) instead")
+    failed: dict[str, str] = {}  # stream -> why it was not rebuilt
     streams = scan_log(
-        client, log_table, stream_prefix=f"{projection.aggregate}-", segments=segments, progress=progress
+        client,
+        log_table,
+        stream_prefix=f"{projection.aggregate}-",
+        segments=segments,
+        progress=progress,
+        undecodable=failed,
     )
     rows: dict[str, ViewRow] = {}
     commits = events = 0
     for stream, stream_commits in streams.items():
-        row = projection.replay(stream_commits)
+        if stream in failed:
+            continue
+        try:
+            row = projection.replay(stream_commits)
+        except Exception as exc:  # a gap, an unknown event, an event the projection refuses: this stream only
+            failed[stream] = f"{type(exc).__name__}: {exc}"
+            continue
         commits += len(stream_commits)
         events += sum(len(commit.events) for commit in stream_commits)
         if row is not None:
             rows[projection.key(stream)] = row
-    progress(f"replayed {commits} commits ({events} events) into {len(rows)} rows; writing")
+    for stream in sorted(failed):
+        progress(f"stream {stream} FAILED, its row is left as it was: {failed[stream]}")
+    progress(
+        f"replayed {commits} commits ({events} events) into {len(rows)} rows; {len(failed)} streams failed;"
+        " writing"
+    )
     written = 0
     keys = list(rows)
     chunk = 25 * 20  # progress every 20 batches of 25
@@ -127,8 +160,12 @@ def rebuild(
         part = {key: rows[key] for key in keys[start : start + chunk]}
         written += views.put_all(part) if fresh else views.put_if_newer(part)
         progress(f"rows: {min(start + chunk, len(keys))}/{len(keys)} processed, {written} written")
-    report = RebuildReport(commits, events, len(rows), written, round(time.perf_counter() - started, 3))
+    report = RebuildReport(
+        commits, events, len(rows), written, round(time.perf_counter() - started, 3), len(failed)
+    )
     progress(f"rebuild done: {asdict(report)}")
+    if failed:
+        progress(f"{len(failed)} streams FAILED and were not rebuilt: {', '.join(sorted(failed))}")
     return report
 
 
@@ -158,5 +195,10 @@ def main(argv: list[str] | None = None) -> RebuildReport:
     return rebuild(projection, client, args.log_table, views, segments=args.segments, fresh=args.fresh)
 
 
+def run(argv: list[str] | None = None) -> int:
+    """The command: exit status 1 when any stream could not be rebuilt, after rebuilding all the others."""
+    return 1 if main(argv).failed_streams else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from microsystem.messages import CommandMessage, MalformedMessageError, UnexpectedEventError
+from microsystem.messages import CommandMessage, InboundEvents, MalformedMessageError
 from orders.commands import CancelOrder, ConfirmOrder
 
 
@@ -30,12 +30,17 @@ class PaymentFailed(_Inbound):
     declined_at: AwareDatetime
 
 
-HANDLED: dict[str, tuple[frozenset[int], type[_Inbound]]] = {
-    "PaymentAuthorized": (frozenset({1}), PaymentSucceeded),
-    "PaymentDeclined": (frozenset({1}), PaymentFailed),
-}
-# Payment events that need nothing from orders: the request, and the void that follows a cancellation.
-IGNORED = frozenset({"PaymentRequested", "PaymentVoided"})
+# Every payment event type is named here: the outcomes orders acts on (with the schema versions it reads),
+# and the ones that need nothing from orders (the request, and the void that follows a cancellation). Any
+# other type, or another schema version, is parked.
+PAYMENT_EVENTS = InboundEvents(
+    "payment",
+    handled={
+        "PaymentAuthorized": (frozenset({1}), PaymentSucceeded),
+        "PaymentDeclined": (frozenset({1}), PaymentFailed),
+    },
+    ignored=frozenset({"PaymentRequested", "PaymentVoided"}),
+)
 
 # The order commands other services may queue, by the `command_type` of their message.
 QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder]] = {
@@ -48,20 +53,10 @@ def command_for_payment(
     event_type: str, schema_version: int, data: dict[str, Any]
 ) -> ConfirmOrder | CancelOrder | None:
     """The order command a payment event calls for; None for payment events orders ignores."""
-    if event_type in IGNORED:
-        return None
-    if event_type not in HANDLED:
-        raise UnexpectedEventError(f"unknown payment event type {event_type!r}")
-    versions, model = HANDLED[event_type]
-    if schema_version not in versions:
-        raise UnexpectedEventError(
-            f"{event_type} schema version {schema_version} is not supported (supported: {sorted(versions)})"
-        )
-    try:
-        outcome = model.model_validate(data)
-    except ValidationError as error:
-        raise MalformedMessageError(f"{event_type} v{schema_version} data is invalid: {error}") from error
+    outcome = PAYMENT_EVENTS.read(event_type, schema_version, data)
     match outcome:
+        case None:
+            return None
         case PaymentSucceeded() as paid:
             return ConfirmOrder(order_id=paid.order_id, payment_id=paid.payment_id, at=paid.authorized_at)
         case PaymentFailed() as failed:

@@ -1,6 +1,7 @@
 """The payments domain: the Payment decider, the payment provider port with its fake adapter, and the
 service that reacts to order events. Knows the orders context only through its published events."""
 
+from microsystem.messages import UnexpectedEventError
 from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
 from payments.errors import (
     PaymentAlreadySettledError,
@@ -18,7 +19,7 @@ from payments.events import (
     PaymentVoided,
     payment_events,
 )
-from payments.inbound import OrderPlaced, OrderWithdrawn, UnexpectedEventError, read_order_event
+from payments.inbound import OrderPlaced, OrderWithdrawn, read_order_event
 from payments.payment import Payment, PaymentStatus, decide, evolve, payment_decider, payment_id_for
 from payments.provider import (
     Approved,

@@ -5,9 +5,9 @@ from the orders domain; a new schema version of these events must be added here 
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem.messages import MalformedMessageError, UnexpectedEventError
+from microsystem.messages import InboundEvents
 
 
 class _Inbound(BaseModel):
@@ -33,27 +33,18 @@ class OrderWithdrawn(_Inbound):
     cancelled_at: AwareDatetime
 
 
-# (event type, schema versions) -> the model that reads them.
-HANDLED: dict[str, tuple[frozenset[int], type[_Inbound]]] = {
-    "OrderCreated": (frozenset({1, 2}), OrderPlaced),
-    "OrderCancelled": (frozenset({1}), OrderWithdrawn),
-}
-# Order events payments has no business with; the event source mapping's filter keeps them away already.
-IGNORED = frozenset({"OrderConfirmed", "OrderShipped"})
+# Every order event type is named here: the ones payments acts on (with the schema versions it reads), and
+# the ones it deliberately ignores. Any other type, or another schema version, is parked.
+ORDER_EVENTS = InboundEvents(
+    "order",
+    handled={
+        "OrderCreated": (frozenset({1, 2}), OrderPlaced),
+        "OrderCancelled": (frozenset({1}), OrderWithdrawn),
+    },
+    ignored=frozenset({"OrderConfirmed", "OrderShipped"}),
+)
 
 
 def read_order_event(event_type: str, schema_version: int, data: dict[str, Any]) -> _Inbound | None:
     """The event as payments understands it; None for events payments ignores."""
-    if event_type in IGNORED:
-        return None
-    if event_type not in HANDLED:
-        raise UnexpectedEventError(f"unknown order event type {event_type!r}")
-    versions, model = HANDLED[event_type]
-    if schema_version not in versions:
-        raise UnexpectedEventError(
-            f"{event_type} schema version {schema_version} is not supported (supported: {sorted(versions)})"
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise MalformedMessageError(f"{event_type} v{schema_version} data is invalid: {error}") from error
+    return ORDER_EVENTS.read(event_type, schema_version, data)

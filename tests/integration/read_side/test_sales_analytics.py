@@ -77,6 +77,21 @@ class TestSalesAnalytics:
             == 1
         )
 
+    def test_a_wholly_failed_batch_is_reported_per_record_not_raised(self, read_side):
+        # As in the other Kinesis consumers: the checkpoint stays on the first failed record.
+        poison = [kinesis_record(b"garbage", sequence, "x") for sequence in ("1", "2")]
+        assert read_side.count_sales(poison) == {
+            "batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]
+        }
+
+    def test_revenue_is_gross_bookings_a_cancellation_does_not_subtract_it(self, read_side):
+        order = read_side.place(body=PLAIN)
+        read_side.cancel(order["order_id"])
+        read_side.publish()
+        assert read_side.count_sales(all_records(read_side)) == {"batchItemFailures": []}
+        rows = counters(read_side)
+        assert rows[(f"day#{order['placed_at'][:10]}", "total#EUR")]["revenue"] == order["total"]
+
     def test_the_samples_count_one_order_and_one_cancellation(self, read_side):
         for name in (
             "kinesis_order_created.json",

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from payments import payment_id_for
 from tests.integration.saga.conftest import BASKET
+from tests.support.aws import resource
 from tests.support.payments import cloudevent, kinesis_event, kinesis_record, raw_kinesis_record, sqs_record
 
 
@@ -51,7 +54,37 @@ class TestThePaymentsHandler:
             assert provider.ledger[payment_id_for(order_id)].authorizations == 1
 
 
+@pytest.mark.parametrize(
+    ("function", "source"),
+    [("PaymentsHandlerFunction", "OrderEvents"), ("FulfillmentManagerFunction", "PaymentEvents")],
+)
+def test_no_filter_drops_records_before_the_handler_can_park_them(function, source):
+    # Lambda discards records that match no filter (and non-JSON data under any `data` filter): unknown types
+    # and garbage must reach the handler, which acknowledges the known irrelevant types itself.
+    assert "FilterCriteria" not in resource(function)["Properties"]["Events"][source]["Properties"]
+
+
 class TestTheFulfillmentManager:
+    def test_reports_exactly_the_records_it_cannot_read(self, saga, lambda_context):
+        arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/payment-events"
+
+        def payment_event(event_type: str) -> bytes:
+            event = cloudevent(
+                event_type, {"order_id": "o-1"}, event_id=str(uuid.uuid4()), context="payments"
+            )
+            return json.dumps(event).encode()
+
+        records = [
+            raw_kinesis_record(b"\xff not json", sequence_number="1"),
+            raw_kinesis_record(payment_event("PaymentRefunded"), sequence_number="2"),
+            raw_kinesis_record(payment_event("PaymentRequested"), sequence_number="3"),
+            raw_kinesis_record(payment_event("PaymentVoided"), sequence_number="4"),
+        ]
+        event = kinesis_event([kinesis_record(arn, "shardId-000000000000", r) for r in records])
+        response = saga.fulfillment_module.lambda_handler(event, lambda_context)
+        assert response == {"batchItemFailures": [{"itemIdentifier": n} for n in ("1", "2")]}
+        assert saga.commands.receive() == []
+
     def test_parks_an_unsupported_schema_version_and_sends_nothing(self, saga):
         event = cloudevent(
             "PaymentAuthorized",
@@ -112,4 +145,55 @@ class TestTheOrderCommandHandler:
         )
         failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         assert failed == {m["MessageId"] for m in messages if m["Attributes"]["MessageGroupId"] == "group-x"}
+        assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderCancelled"]
+
+    def command(self, command_type: str, payload: dict) -> str:
+        return json.dumps(
+            {"command_type": command_type, "command_id": f"{command_type}:{uuid.uuid4()}", "payload": payload}
+        )
+
+    def handle(self, saga, lambda_context) -> set[str]:
+        """One delivery of what is on the queue; the bodies of the messages the handler failed."""
+        messages = saga.commands.receive()
+        response = saga.command_module.lambda_handler(
+            {"Records": [sqs_record(saga.commands.queue_arn, m) for m in messages]}, lambda_context
+        )
+        failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        return {m["Body"] for m in messages if m["MessageId"] in failed}
+
+    def test_a_second_different_payment_for_a_paid_order_is_failed_not_acknowledged(
+        self, saga, lambda_context
+    ):
+        # GIVEN an order confirmed by its payment
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderConfirmed"
+        # WHEN its own payment confirms it again (a no-op), then another payment tries to
+        # (PaymentMismatchError: nobody would ever void that second payment)
+        again = self.command(
+            "ConfirmOrder",
+            {"order_id": order_id, "payment_id": payment_id_for(order_id), "at": "2026-03-01T09:00:00Z"},
+        )
+        mismatch = self.command(
+            "ConfirmOrder",
+            {"order_id": order_id, "payment_id": "another-payment", "at": "2026-03-01T09:00:00Z"},
+        )
+        self.send(saga, again, order_id)
+        self.send(saga, mismatch, order_id)
+        # THEN only the mismatch fails (retried, then parked for a person) and the order is unchanged
+        assert self.handle(saga, lambda_context) == {mismatch}
+        assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderConfirmed"]
+
+    def test_final_and_safe_refusals_are_acknowledged(self, saga, lambda_context):
+        # GIVEN an order the customer cancelled before its payment was confirmed
+        order_id, _ = saga.place_order(BASKET)
+        assert saga.cancel_order(order_id) == 200
+        # WHEN its payment's ConfirmOrder arrives late (the payment is voided by the OrderCancelled branch)
+        confirm = self.command(
+            "ConfirmOrder",
+            {"order_id": order_id, "payment_id": payment_id_for(order_id), "at": "2026-03-01T09:00:00Z"},
+        )
+        self.send(saga, confirm, order_id)
+        # THEN the refusal (OrderAlreadyCancelledError) is acknowledged, nothing recorded
+        assert self.handle(saga, lambda_context) == set()
         assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderCancelled"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,8 +19,8 @@ from microsystem.cloudevents import (
     commit_to_cloudevents,
     parse_cloudevent,
 )
-from microsystem.publishing import KinesisPublisher
-from microsystem.stream import decode_dynamodb_record
+from microsystem.publishing import KinesisPublisher, backoff
+from microsystem.stream import CommitRecord, decode_dynamodb_record
 from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "support" / "cloudevents.schema.json").read_text())
@@ -212,3 +213,84 @@ class TestPublisher:
         assert result.failed_sequence_numbers == [sequence_number(0), sequence_number(2)]
         assert "a" not in kinesis.stored
         assert len(kinesis.stored["b"]) == 2
+
+
+def padded(commit, size: int, *, event: int = 0):
+    """The commit with one event's data padded so its CloudEvent is about `size` bytes."""
+    events = list(commit.events)
+    payload = {**events[event].payload(), "padding": ""}
+    base = len(json.dumps(payload, separators=(",", ":"))) + 400  # the CloudEvent's other attributes
+    payload["padding"] = "x" * max(size - base, 0)
+    events[event] = replace(events[event], data=json.dumps(payload))
+    return replace(commit, events=tuple(events))
+
+
+def records_of(*commits) -> list[CommitRecord]:
+    return [CommitRecord(sequence_number(i), c.stream, c) for i, c in enumerate(commits)]
+
+
+class TestBackoffAndLimits:
+    def test_backoff_follows_the_failing_events_own_attempts_not_the_round(self):
+        # GIVEN b's third event fails twice, in the third round of the batch (a and b went through twice)
+        records, commits = batch(("a", 3), ("b", 3))
+        third_of_b = commits["b"][2].events[0].event_id
+        kinesis = FakeKinesis(
+            lambda key, event_id, attempt: (
+                "InternalFailure" if event_id == third_of_b and attempt < 2 else None
+            )
+        )
+        sleeps: list[float] = []
+        result = KinesisPublisher(
+            "order-events", kinesis, source=SOURCE, type_prefix=PREFIX, sleep=sleeps.append
+        ).publish(records)
+        # THEN the waits are those of a first and a second retry, however late in the batch they come
+        assert result.failures == []
+        assert sleeps == [0.05, 0.1]
+
+    def test_backoff_doubles_per_attempt_up_to_a_second(self):
+        assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 10)] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+
+    def test_requests_stay_under_five_mebibytes(self):
+        # GIVEN 12 orders whose first event is 900 KB each (12 * 900 KB is over 10 MiB)
+        orders = [f"{i:08d}-0000-4000-8000-000000000000" for i in range(12)]
+        commits = [padded(commits_for(o, lifecycle(o, steps=1))[0], 900_000) for o in orders]
+        kinesis = FakeKinesis()
+        result = publisher(kinesis).publish(records_of(*commits))
+        assert result.failures == []
+        assert result.events_published == 12
+        sizes = [sum(len(json.dumps(d)) + len(key) for key, d in request) for request in kinesis.requests]
+        assert len(kinesis.requests) >= 3
+        assert all(size <= 5 * 1024 * 1024 for size in sizes), sizes
+
+    def test_requests_stay_under_five_hundred_entries(self):
+        records = records_of(*(commits_for(f"o{i}", lifecycle(f"o{i}", steps=1))[0] for i in range(1201)))
+        kinesis = FakeKinesis()
+        result = publisher(kinesis).publish(records)
+        assert result.events_published == 1201
+        assert [len(request) for request in kinesis.requests] == [500, 500, 201]
+
+    def test_an_event_over_one_mebibyte_is_reported_at_once_without_retries(self):
+        # GIVEN a's second commit holds an event that is over 1 MiB as a CloudEvent
+        a = commits_for("a", lifecycle("a", steps=3))
+        b = commits_for("b", lifecycle("b", steps=2))
+        a[1] = padded(a[1], 1024 * 1024 + 2000)
+        records = records_of(a[0], b[0], a[1], b[1], a[2])
+        kinesis = FakeKinesis()
+        sleeps: list[float] = []
+        result = KinesisPublisher(
+            "order-events", kinesis, source=SOURCE, type_prefix=PREFIX, sleep=sleeps.append
+        ).publish(records)
+        # THEN that record and a's later one are reported, with the reason; it was never sent nor retried
+        assert result.failed_sequence_numbers == [sequence_number(2), sequence_number(4)]
+        assert all("RecordTooLarge" in f.reason and "1048576" in f.reason for f in result.failures)
+        assert (result.retried, sleeps) == (0, [])
+        assert len(kinesis.stored["a"]) == 1
+        assert len(kinesis.stored["b"]) == 2
+
+    def test_a_multi_event_commit_with_one_oversized_event_sends_none_of_its_events(self):
+        (commit,) = commits_for("a", lifecycle("a", steps=2), per_commit=2)
+        commit = padded(commit, 2 * 1024 * 1024, event=1)
+        kinesis = FakeKinesis()
+        result = publisher(kinesis).publish(records_of(commit))
+        assert result.failed_sequence_numbers == [sequence_number(0)]
+        assert kinesis.requests == []

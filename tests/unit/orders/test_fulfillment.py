@@ -8,11 +8,12 @@ from microsystem.messages import (
     MalformedMessageError,
     UnexpectedEventError,
     deduplication_id,
-    parse_cloudevent,
     parse_command_message,
+    read_published_event,
 )
 from orders import CancelOrder, ConfirmOrder
-from orders.fulfillment import command_for_payment, command_message, read_queued_command
+from orders.fulfillment import PAYMENT_EVENTS, command_for_payment, command_message, read_queued_command
+from payments.events import PaymentAuthorized, PaymentDeclined, PaymentRequested, PaymentVoided
 
 AT = "2026-03-01T09:00:00Z"
 
@@ -36,6 +37,18 @@ class TestCommandForPayment:
     def test_requests_and_voids_need_nothing(self):
         assert command_for_payment("PaymentRequested", 1, {}) is None
         assert command_for_payment("PaymentVoided", 1, {}) is None
+
+    def test_every_payment_event_type_is_either_acted_on_or_ignored_explicitly(self):
+        # No filter on the event source mapping: every type published on payment-events reaches the manager.
+        published = {
+            e.event_type() for e in (PaymentRequested, PaymentAuthorized, PaymentDeclined, PaymentVoided)
+        }
+        assert published == set(PAYMENT_EVENTS.handled) | PAYMENT_EVENTS.ignored
+        assert not set(PAYMENT_EVENTS.handled) & PAYMENT_EVENTS.ignored
+
+    def test_data_that_breaks_the_schema_is_malformed(self):
+        with pytest.raises(MalformedMessageError, match="PaymentAuthorized v1 data is invalid"):
+            command_for_payment("PaymentAuthorized", 1, {"order_id": "o-1"})
 
     @pytest.mark.parametrize(
         ("event_type", "version", "match"),
@@ -94,7 +107,7 @@ class TestCloudEvents:
         (document,) = commit_to_cloudevents(
             commit, source="urn:x:payments", type_prefix="com.example.payments"
         )
-        event = parse_cloudevent(encode(document))
+        event = read_published_event(encode(document))
         assert (event.event_type, event.schema_version, event.event_id) == ("PaymentAuthorized", 1, "e-1")
         assert (event.correlation_id, event.causation_id, event.data) == (
             "corr-1",
@@ -109,8 +122,11 @@ class TestCloudEvents:
             b"[]",
             b'{"specversion": "0.3"}',
             b'{"specversion":"1.0","id":"1","source":"s","type":"x","data":{}}',
+            b'{"specversion":"1.0","id":"1","source":"s","type":"a.B.v1","data":[1]}',
+            b'{"specversion":"1.0","id":"1","source":"s","type":"a.B.v1","data":{},"Sequence":"1"}',
+            b'{"specversion":"1.0","id":"1","source":"s","type":"a.B.v1","data":{},"correlationid":7}',
         ],
     )
     def test_refuses_anything_else(self, raw):
         with pytest.raises(MalformedMessageError):
-            parse_cloudevent(raw)
+            read_published_event(raw)

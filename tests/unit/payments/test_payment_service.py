@@ -7,6 +7,7 @@ import pytest
 
 from microsystem import DeciderRunner, InMemoryEventStore
 from microsystem.messages import PublishedEvent, UnexpectedEventError
+from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from payments import (
     FakePaymentProvider,
     PaymentService,
@@ -14,6 +15,7 @@ from payments import (
     ProviderUnavailableError,
     payment_decider,
 )
+from payments.inbound import ORDER_EVENTS
 from payments.payment import payment_id_for
 
 ORDER = "o-1"
@@ -128,5 +130,13 @@ def runner_state(service):
 
 def test_other_order_events_are_ignored_and_unknown_ones_refused(service):
     assert service.handle(published("OrderShipped", {"order_id": ORDER})) == "ignored"
+    assert service.handle(published("OrderConfirmed", {"order_id": ORDER})) == "ignored"
     with pytest.raises(UnexpectedEventError, match="OrderRefunded"):
         service.handle(published("OrderRefunded", {"order_id": ORDER}))
+
+
+def test_every_order_event_type_is_either_acted_on_or_ignored_explicitly():
+    # No filter on the event source mapping: every type published on order-events reaches payments.
+    published_types = {e.event_type() for e in (OrderCreated, OrderConfirmed, OrderCancelled, OrderShipped)}
+    assert published_types == set(ORDER_EVENTS.handled) | ORDER_EVENTS.ignored
+    assert not set(ORDER_EVENTS.handled) & ORDER_EVENTS.ignored

@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,34 +39,13 @@ import requests  # noqa: E402
 from localcloud import LocalCloud  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 TEMPLATE = ROOT / "template.yaml"
+FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-end-to-end-functions.log"
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
 BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
-
-
-@contextmanager
-def quiet_workers(log_path: Path) -> Iterator[io.TextIOWrapper]:
-    """Point fds 1 and 2 (inherited by the function worker processes) at a log file; yield our own stdout."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    out = open(os.dup(saved_out), "w", buffering=1)  # noqa: SIM115 - closed below
-    try:
-        yield out
-    finally:
-        out.flush()
-        out.close()
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
-        os.close(saved_out)
-        os.close(saved_err)
 
 
 def place_orders(url: str, token: str, orders: int, clients: int) -> tuple[list[dict[str, Any]], float]:
@@ -149,8 +126,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def quiet_cloud(**options: Any) -> LocalCloud:
+    """A local cloud whose invocation lines and function logs go elsewhere: the last line stays the JSON."""
+    return LocalCloud(
+        TEMPLATE, port=0, moto_port=0, output=io.StringIO(), function_logs=FUNCTION_LOGS, **options
+    )
+
+
 def run_baseline(orders: int, clients: int) -> dict[str, float]:
-    with LocalCloud(TEMPLATE, port=0, moto_port=0, pollers=False, output=io.StringIO()) as cloud:
+    with LocalCloud(
+        TEMPLATE, port=0, moto_port=0, pollers=False, output=io.StringIO(), function_logs=FUNCTION_LOGS
+    ) as cloud:
         token = cloud.token("bench-baseline")
         place_orders(cloud.gateway_url, token, min(8, orders), clients)  # warm every worker
         results, elapsed = place_orders(cloud.gateway_url, token, orders, clients)
@@ -163,7 +149,9 @@ def run_baseline(orders: int, clients: int) -> dict[str, float]:
 
 
 def run_full(orders: int, clients: int, interval: float) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as cloud:
+    with LocalCloud(
+        TEMPLATE, port=0, moto_port=0, output=io.StringIO(), function_logs=FUNCTION_LOGS
+    ) as cloud:
         token = cloud.token("bench")
         lock = threading.Lock()
         # Warm up: one order through the whole saga, so cold starts are not in the figures.
@@ -281,21 +269,17 @@ def main() -> None:
     arguments = parser.parse_args()
     orders, clients = max(1, min(arguments.orders, 500)), max(1, min(arguments.clients, 16))
 
-    log_path = Path(tempfile.gettempdir()) / "bench-end-to-end-functions.log"
-    log_path.unlink(missing_ok=True)
-    with quiet_workers(log_path) as out:
-        print(
-            f"end to end: {orders} orders, {clients} concurrent clients, template {TEMPLATE.name}", file=out
-        )
-        print("baseline: the same POSTs against a local cloud with no stream consumers ...", file=out)
-        baseline = run_baseline(orders, clients)
-        print("full system: POSTs while the read side and the payment saga run ...", file=out)
-        figures, tracked = run_full(orders, clients, max(0.1, arguments.interval))
+    FUNCTION_LOGS.unlink(missing_ok=True)
+    print(f"end to end: {orders} orders, {clients} concurrent clients, template {TEMPLATE.name}")
+    print("baseline: the same POSTs against a local cloud with no stream consumers ...")
+    baseline = run_baseline(orders, clients)
+    print("full system: POSTs while the read side and the payment saga run ...")
+    figures, tracked = run_full(orders, clients, max(0.1, arguments.interval))
     statuses: dict[str, int] = {}
     for order in tracked:
         statuses[order["status"]] = statuses.get(order["status"], 0) + 1
 
-    print(f"functions' logs: {log_path}")
+    print(f"functions' logs: {FUNCTION_LOGS}")
     print(f"final statuses: {statuses}")
     print("read model: watched by reading the OrdersView table directly (BatchGetItem, ~20 ms loop)")
     print(f"{'figure':<36}{'value':>12}")

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "microsy
 from microsystem import DynamoDBEventStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -50,27 +48,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-@contextmanager
-def functions_logging_to(log_path: Path) -> Iterator[io.TextIOWrapper]:
-    """Point fds 1 and 2 (inherited by the function worker processes) at a log file; yield our own stdout."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_out, saved_err = os.dup(1), os.dup(2)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    out = open(os.dup(saved_out), "w", buffering=1)  # noqa: SIM115 - closed below
-    try:
-        yield out
-    finally:
-        out.close()
-        os.dup2(saved_out, 1)
-        os.dup2(saved_err, 2)
-        os.close(saved_out)
-        os.close(saved_err)
 
 
 def wait_until(what: str, predicate: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
@@ -268,23 +245,26 @@ def main() -> int:
     port = 3000 if port_free(3000) else 0
     log_path = Path(tempfile.gettempdir()) / "orders-demo-functions.log"
     started = time.monotonic()
-    with functions_logging_to(log_path) as out:
-        print("starting the local cloud (template.yaml) ...", file=out)
-        try:
-            with LocalCloud(TEMPLATE, port=port, moto_port=0, output=io.StringIO()) as cloud:
-                walk = Walk(cloud, out)
-                walk.run()
-        except (DemoFailedError, requests.RequestException) as error:
-            print(f"\nDEMO FAILED: {error}\n(functions' logs: {log_path})", file=out)
-            return 1
-        elapsed = time.monotonic() - started
-        if walk.failures:
-            print(f"\nDEMO FAILED: {len(walk.failures)} expected outcome(s) not observed:", file=out)
-            for failure in walk.failures:
-                print(f"  - {failure}", file=out)
-            print(f"(functions' logs: {log_path})", file=out)
-            return 1
-        print(f"\nevery expected outcome observed in {elapsed:.1f} s (functions' logs: {log_path})", file=out)
+    log_path.unlink(missing_ok=True)
+    out = sys.stdout
+    print("starting the local cloud (template.yaml) ...", file=out)
+    try:
+        with LocalCloud(
+            TEMPLATE, port=port, moto_port=0, output=io.StringIO(), function_logs=log_path
+        ) as cloud:
+            walk = Walk(cloud, out)
+            walk.run()
+    except (DemoFailedError, requests.RequestException) as error:
+        print(f"\nDEMO FAILED: {error}\n(functions' logs: {log_path})", file=out)
+        return 1
+    elapsed = time.monotonic() - started
+    if walk.failures:
+        print(f"\nDEMO FAILED: {len(walk.failures)} expected outcome(s) not observed:", file=out)
+        for failure in walk.failures:
+            print(f"  - {failure}", file=out)
+        print(f"(functions' logs: {log_path})", file=out)
+        return 1
+    print(f"\nevery expected outcome observed in {elapsed:.1f} s (functions' logs: {log_path})", file=out)
     return 0
 
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import boto3
 from botocore.config import Config
@@ -71,7 +71,10 @@ class LocalCloud:
         poll_interval: float = 0.2,
         max_workers_per_function: int = 2,
         output: TextIO | None = None,
+        function_logs: Path | None = None,
     ) -> None:
+        """`output` takes the one-line-per-invocation report; `function_logs`, when given, takes what the
+        functions themselves print (their logs), which otherwise shares this process's terminal."""
         self.template_path = Path(template).resolve()
         self.region = REGION
         self.reporter = Reporter(output or sys.stdout)
@@ -80,6 +83,8 @@ class LocalCloud:
         self._with_pollers, self._with_gateway, self._prewarm = pollers, gateway, prewarm
         self._poll_interval = poll_interval
         self._max_workers = max_workers_per_function
+        self._function_logs_path = function_logs
+        self._function_logs: BinaryIO | None = None
         self._signal = WriteSignal()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -202,9 +207,14 @@ class LocalCloud:
         self.moto.start()
         self.stack = Stack(self.client("cloudformation"), data_resources_template(cfn, self.parameters))
         self.stack.create()
+        if self._function_logs_path is not None:
+            self._function_logs = open(self._function_logs_path, "ab")  # noqa: SIM115 - closed in stop()
         for logical_id, spec in self.specs.items():
             self.functions[logical_id] = FunctionRuntime(
-                self._worker_setup(spec), spec.timeout, max_workers=self._max_workers
+                self._worker_setup(spec),
+                spec.timeout,
+                max_workers=self._max_workers,
+                logs=self._function_logs,
             )
         if self._prewarm:
             for runtime in self.functions.values():
@@ -228,6 +238,9 @@ class LocalCloud:
             self.gateway.stop()
             self.gateway = None
         close_all(list(self.functions.values()))
+        if self._function_logs is not None:
+            self._function_logs.close()
+            self._function_logs = None
         if self.moto is not None:
             self.moto.stop()
             self._reset_moto()

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 __all__ = ["FunctionRuntime", "Invocation", "close_all"]
 
@@ -57,13 +57,15 @@ class _Worker:
     re-import the caller's main script, which breaks scripts without a `__main__` guard.
     """
 
-    def __init__(self, setup: dict[str, Any]) -> None:
+    def __init__(self, setup: dict[str, Any], logs: BinaryIO | None = None) -> None:
         parent_socket, child_socket = socket.socketpair()
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join([_REPO_ROOT, *sys.path[1:]])}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "localcloud.worker_main", str(child_socket.fileno())],
             pass_fds=[child_socket.fileno()],
             env=environment,
+            stdout=logs,
+            stderr=subprocess.STDOUT if logs is not None else None,
         )
         child_socket.close()
         self.conn = Connection(parent_socket.detach())
@@ -108,8 +110,11 @@ class _Worker:
 class FunctionRuntime:
     """A function's pool of workers; `invoke` runs one event through an idle worker."""
 
-    def __init__(self, setup: dict[str, Any], timeout: float, max_workers: int = 2) -> None:
+    def __init__(
+        self, setup: dict[str, Any], timeout: float, max_workers: int = 2, logs: BinaryIO | None = None
+    ) -> None:
         self.name: str = setup["function_name"]
+        self._logs = logs
         self.setup = setup
         self.timeout = timeout
         self.max_workers = max_workers
@@ -124,7 +129,7 @@ class FunctionRuntime:
         with self._condition:
             if self._count == 0 and not self._closed:
                 self._count += 1
-                worker = _Worker(self.setup)
+                worker = _Worker(self.setup, self._logs)
                 self._all.add(worker)
                 self._idle.append(worker)
 
@@ -140,7 +145,7 @@ class FunctionRuntime:
                     break
                 self._condition.wait()
         try:
-            worker = _Worker(self.setup)
+            worker = _Worker(self.setup, self._logs)
         except BaseException:
             self._discard(None)
             raise

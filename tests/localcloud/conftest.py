@@ -29,7 +29,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
         time.sleep(interval)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: one LocalCloud runs in a process at a time; it must stop before tests/e2e starts one.
+@pytest.fixture(scope="package")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(SAMPLE / "template.yaml", port=0, moto_port=0, output=io.StringIO()) as running:
         yield running

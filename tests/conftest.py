@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from hypothesis import settings
 from moto import mock_aws
 
 from tests.support.aws import create_table, put_parameters
@@ -14,6 +16,12 @@ from tests.support.lambdas import LambdaContext
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# In CI the property tests explore the same examples every run (a red build is reproducible, and never a
+# matter of luck), with no per-example deadline on a shared machine. Locally they keep exploring at random.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -57,11 +57,13 @@ class TestOrderIds:
         order = read_side.place()
         read_side.project()
         plain = order["order_id"].replace("-", "")
+        digit = next(character for character in order["order_id"] if character.isdigit())
+        fullwidth = order["order_id"].replace(digit, chr(ord(digit) + 0xFEE0))  # "1" -> "\uff11"
         for order_id in (
             "urn:" * 600 + "uuid:" + plain,  # uuid.UUID() accepts it; DynamoDB refuses a 2 KiB key
             "{" + order["order_id"] + "}",
             plain,
-            order["order_id"].replace("1", "\uff11"),
+            fullwidth,
         ):
             for query in (None, {"consistent": "true"}, {"version": "1"}):
                 if suffix and query:

@@ -10,7 +10,7 @@ from typing import Any
 from samcli.yamlhelper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGE = "dev"
+STACK_NAME = "orders-microsystem-dev"
 
 
 @functools.cache
@@ -47,7 +47,7 @@ def put_parameters(client: Any) -> dict[str, str]:
         if res["Type"] != "AWS::SSM::Parameter":
             continue
         props = res["Properties"]
-        name = props["Name"]["Fn::Sub"].replace("${Stage}", STAGE)
+        name = props["Name"]["Fn::Sub"].replace("${AWS::StackName}", STACK_NAME)
         client.put_parameter(Name=name, Value=props["Value"], Type=props["Type"], Overwrite=True)
         names[logical_id] = name
     return names

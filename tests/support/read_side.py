@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 LOG_STREAM_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders-event-log/stream/2026-11-26T10:00:00.000"
-KINESIS_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/order-events-dev"
+KINESIS_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/orders-microsystem-dev-order-events"
 T0 = datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
 
 

@@ -48,45 +48,6 @@ FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
 BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
 
 
-def place_orders(url: str, token: str, orders: int, clients: int) -> tuple[list[dict[str, Any]], float]:
-    """POST `orders` orders from `clients` threads; records hold order_id, post_ms and created (monotonic)."""
-    results: list[dict[str, Any]] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
-
-    def client(count: int) -> None:
-        session = requests.Session()
-        headers = {"Authorization": f"Bearer {token}"}
-        for _ in range(count):
-            started = time.monotonic()
-            response = session.post(f"{url}/orders", json=BODY, headers=headers, timeout=30)
-            created = time.monotonic()
-            if response.status_code != 201:
-                with lock:
-                    errors.append(f"{response.status_code} {response.text[:200]}")
-                continue
-            with lock:
-                results.append(
-                    {
-                        "order_id": response.json()["order_id"],
-                        "post_ms": (created - started) * 1000,
-                        "created": created,
-                    }
-                )
-
-    threads = [threading.Thread(target=client, args=(count,)) for count in counts]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    if errors:
-        raise SystemExit(f"{len(errors)} POSTs failed, first: {errors[0]}")
-    return results, elapsed
-
-
 def watch_read_model(
     cloud: LocalCloud, orders: list[dict[str, Any]], lock: threading.Lock, stop: threading.Event
 ) -> None:
@@ -138,8 +99,9 @@ def run_baseline(orders: int, clients: int) -> dict[str, float]:
         TEMPLATE, port=0, moto_port=0, pollers=False, output=io.StringIO(), function_logs=FUNCTION_LOGS
     ) as cloud:
         token = cloud.token("bench-baseline")
-        place_orders(cloud.gateway_url, token, min(8, orders), clients)  # warm every worker
-        results, elapsed = place_orders(cloud.gateway_url, token, orders, clients)
+        lock = threading.Lock()
+        place_orders(cloud, token, min(8, orders), clients, [], lock, 0.0)  # warm every worker
+        results, elapsed = place_orders(cloud, token, orders, clients, [], lock, 0.0)
     posts = [result["post_ms"] for result in results]
     return {
         "baseline_orders_per_second": len(results) / elapsed,
@@ -184,7 +146,7 @@ def measure(
     watcher = threading.Thread(target=watch_read_model, args=(cloud, tracked, lock, stop))
     watcher.start()
     started = time.monotonic()
-    results, post_elapsed = place_orders_tracked(cloud, token, orders, clients, tracked, lock, interval)
+    results, post_elapsed = place_orders(cloud, token, orders, clients, tracked, lock, interval)
     deadline = time.monotonic() + FINAL_TIMEOUT
     while time.monotonic() < deadline:
         with lock:
@@ -213,7 +175,7 @@ def measure(
     return figures, tracked
 
 
-def place_orders_tracked(
+def place_orders(
     cloud: LocalCloud,
     token: str,
     orders: int,
@@ -222,8 +184,9 @@ def place_orders_tracked(
     lock: threading.Lock,
     interval: float,
 ) -> tuple[list[dict[str, Any]], float]:
-    """Like place_orders, but each order joins `tracked` (watched) as soon as its 201 arrives, and each
-    client starts an order every `interval` seconds (0: as soon as the previous one is answered)."""
+    """POST `orders` orders from `clients` threads. Each order joins `tracked` (order_id, post_ms, created)
+    as soon as its 201 arrives; each client starts an order every `interval` seconds (0: as soon as the
+    previous one is answered)."""
     counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     errors: list[str] = []
 

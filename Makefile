@@ -45,7 +45,7 @@ build: venv
 	$(BIN)/sam build --template template.yaml
 
 deploy: build
-	$(BIN)/sam deploy --config-env $(or $(ENV),dev)
+	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV))
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

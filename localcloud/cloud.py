@@ -265,7 +265,7 @@ class LocalCloud:
         lines.append(f"  functions {', '.join(sorted(self.functions))}")
         lines.append(f"  triggers  {len(self.pollers)} pollers")
         if self._authorizers():
-            lines.append("  token     python -m localcloud token --customer alice")
+            lines.append(f"  token     {sys.executable} -m localcloud token --customer alice")
         lines.append("  stop      Ctrl-C")
         return "\n".join(lines)
 

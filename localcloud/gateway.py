@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 from werkzeug.datastructures import Headers
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from localcloud.serving import BackgroundServer
 from localcloud.tokens import verify_token
 
 if TYPE_CHECKING:
@@ -73,12 +72,7 @@ class Route:
         return (0 if greedy else 1, literal, int(self.method != "ANY"))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class Gateway:
+class Gateway(BackgroundServer):
     def __init__(
         self,
         routes: list[Route],
@@ -90,22 +84,7 @@ class Gateway:
         self.routes = sorted(routes, key=lambda route: route.specificity, reverse=True)
         self._report = report
         self._control = control
-        self.host = host
-        self._server = make_server(host, port, self._app, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(self._app, host, port, name="gateway")
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)

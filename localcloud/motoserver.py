@@ -12,7 +12,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from moto.server import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import WSGIRequestHandler, make_server
+
+from localcloud.serving import BackgroundServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -88,34 +89,18 @@ def resource_name(identifier: str) -> str:
     return identifier.rstrip("/").rsplit("/", 1)[-1]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class MotoServer:
+class MotoServer(BackgroundServer):
     """moto's WSGI app on 127.0.0.1, every request under one lock."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, signal: WriteSignal | None = None) -> None:
-        self.host = host
         self.signal = signal or WriteSignal()
         self._lock = threading.Lock()
         self._app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(host, port, self._serialised, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        super().__init__(self._serialised, host, port, name="moto")
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return self.url
 
     def _serialised(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         is_write = _operation(environ).startswith(WRITE_OPERATIONS)

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from microsystem import DynamoDBEventStore
-from tests.e2e.conftest import TEMPLATE, wait_until
+from tests.e2e.conftest import TEMPLATE
+from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
     from localcloud import LocalCloud

@@ -115,9 +115,6 @@ class OrderLine(_Model):
         return self
 
 
-PricedLine = OrderLine
-
-
 class PricedOrder(_Model):
     """A priced basket. Its arithmetic is checked on construction, so a PricedOrder always adds up."""
 

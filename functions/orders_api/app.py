@@ -36,6 +36,7 @@ from orders import (
     order_decider,
     price_order,
 )
+from orders.ids import is_order_id
 from orders.views import order_document
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def place_order(request: PlaceOrderRequest) -> Response[dict]:
 @app.post("/orders/<order_id>/cancel")
 def cancel_order(order_id: str) -> Response[dict]:
     customer_id = caller_id(app.current_event)
-    if not is_uuid(order_id):
+    if not is_order_id(order_id):
         raise OrderNotFoundError(order_id)
     key = idempotency_key()
     command = CancelOrder(
@@ -152,14 +153,6 @@ def idempotency_key() -> str | None:
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         raise InvalidIdempotencyKeyError(f"must be 1 to {MAX_KEY_LENGTH} printable characters")
     return key
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 class InvalidIdempotencyKeyError(ValueError):

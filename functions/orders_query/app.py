@@ -21,6 +21,7 @@ from microsystem.history import entries, state_at
 from microsystem.http import caller_id, field_error, problem
 from microsystem.viewstore import from_item
 from orders import OrderCreated, OrderNotFoundError, order_decider, order_events
+from orders.ids import is_order_id
 from orders.views import order_document
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ LIST_ATTRIBUTES = ("order_id", "status", "currency", "total", "placed_at", "upda
 DIGITS = re.compile(r"[0-9]{1,12}")
 # The canonical form only, the one order ids are handed out in: uuid.UUID() also accepts braces, 'urn:uuid:'
 # (repeated any number of times), no hyphens and non-ASCII digits, none of which names a stored order.
-CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_VERSION = 10**12 - 1  # far beyond any stream, and well inside DynamoDB's 38-digit numbers
 
 
@@ -176,10 +176,6 @@ def require_owner(order_id: str, customer_id: str) -> None:
 def require_order_id(order_id: str) -> None:
     if not is_order_id(order_id):
         raise OrderNotFoundError(order_id)
-
-
-def is_order_id(value: object) -> bool:
-    return isinstance(value, str) and CANONICAL_UUID.fullmatch(value) is not None
 
 
 def is_version(value: object) -> bool:

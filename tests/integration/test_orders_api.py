@@ -169,6 +169,16 @@ class TestCancelOrder:
         status, _, _ = api(sample_event("api_cancel_order_unknown_id.json"))
         assert status == 404
 
+    @pytest.mark.parametrize("form", ["braces", "urn", "upper"])
+    def test_another_spelling_of_an_order_id_names_no_order(self, api, form):
+        _, order, _ = place(api)
+        spelled = {
+            "braces": "{" + order["order_id"] + "}",
+            "urn": "urn:" * 600 + "uuid:" + order["order_id"],  # a key over DynamoDB's limit: never sent
+            "upper": order["order_id"].upper(),
+        }[form]
+        assert cancel(api, spelled)[0] == 404
+
     def test_another_customers_order_is_not_found_and_stays_as_it_was(self, api, log):
         _, order, _ = place(api, customer="customer-alice")
         status, body, _ = cancel(api, order["order_id"], customer="customer-mallory")

@@ -26,7 +26,6 @@ class Stack:
         self._cloudformation = cloudformation
         self._template = template
         self.physical_ids: dict[str, str] = {}
-        self.types: dict[str, str] = {}
 
     def create(self) -> None:
         client = self._cloudformation
@@ -45,7 +44,6 @@ class Stack:
             time.sleep(0.05)
         for resource in client.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
             self.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-            self.types[resource["LogicalResourceId"]] = resource["ResourceType"]
 
     def ref(self, logical_id: str) -> str:
         return self.physical_ids[logical_id]

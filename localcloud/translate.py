@@ -9,7 +9,6 @@ local cloud serves HTTP and triggers itself.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from typing import Any
 
@@ -146,10 +145,3 @@ def _without_references(value: Any, left_out: set[str]) -> Any:
             value,
         )
     return value
-
-
-def describe(template: dict[str, Any]) -> str:
-    """A short listing for debugging: logical id and type of each resource."""
-    return json.dumps(
-        {name: res.get("Type") for name, res in template.get("Resources", {}).items()}, indent=1
-    )

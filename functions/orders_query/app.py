@@ -45,8 +45,6 @@ DEFAULT_EVENTS_LIMIT = 50
 LIST_ATTRIBUTES = ("order_id", "status", "currency", "total", "placed_at", "updated_at", "version")
 # ASCII digits only: str.isdigit() also accepts superscripts, which int() refuses, and other scripts' digits.
 DIGITS = re.compile(r"[0-9]{1,12}")
-# The canonical form only, the one order ids are handed out in: uuid.UUID() also accepts braces, 'urn:uuid:'
-# (repeated any number of times), no hyphens and non-ASCII digits, none of which names a stored order.
 MAX_VERSION = 10**12 - 1  # far beyond any stream, and well inside DynamoDB's 38-digit numbers
 
 

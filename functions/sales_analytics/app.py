@@ -35,11 +35,13 @@ counters = IdempotentCounters(os.environ["ANALYTICS_TABLE"], boto3.client("dynam
 @tracer.capture_method
 def record_handler(record: KinesisStreamRecord) -> None:
     published = read_published_event(record.kinesis.data_as_bytes())
-    if not order_events.knows(published.event_type):
-        return  # another context's event on the stream: not ours to count
-    # Upcast to the current schema, so the counters read one shape whatever version was published.
+    # Upcast to the current schema, so the counters read one shape whatever version was published. A type
+    # or version this code does not know raises: the record is reported and parked, never silently skipped.
     event = order_events.decode_data(published.event_type, published.schema_version, published.data)
-    counted = counters.add(published.event_id, sales_contributions(event))
+    contributions = sales_contributions(event)
+    if not contributions:
+        return  # an order event that moves no sales figure
+    counted = counters.add(published.event_id, contributions)
     metrics.add_metric(
         name="AnalyticsEventsCounted" if counted else "AnalyticsDuplicatesSkipped",
         unit=MetricUnit.Count,

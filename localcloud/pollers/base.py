@@ -76,7 +76,3 @@ class Poller(threading.Thread):
     def sleep(self, seconds: float) -> bool:
         """Wait without spinning; False if the local cloud is stopping."""
         return not self.stopping.wait(seconds)
-
-    def invoke(self, event: dict[str, Any], trigger: str, size: int) -> Invocation:
-        invocation = self.context.runtime.invoke(event, trigger, size)
-        return invocation

@@ -168,8 +168,6 @@ class StreamBatchProcessor:
 class StreamShardPoller(Poller):
     """Reads one shard in order and feeds its batches through a StreamBatchProcessor."""
 
-    trigger_kind = "stream"
-
     def __init__(
         self,
         context: PollerContext,
@@ -210,6 +208,10 @@ class StreamShardPoller(Poller):
             self.processor.process(batch)
         except StoppingError:
             return False
+        except BaseException:
+            # Not delivered, not parked (the worker or the destination failed): keep it for the next look.
+            self.buffer[:0] = batch
+            raise
         return True
 
     def _invoke_batch(self, batch: list[StreamRecord]) -> Invocation:

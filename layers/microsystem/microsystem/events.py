@@ -57,9 +57,6 @@ class EventRegistry:
 
         return register
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._models
-
     def encode(self, event: Event, *, event_id: str, recorded_at: str) -> RecordedEvent:
         return RecordedEvent(
             event_id=event_id,

@@ -3,6 +3,8 @@ counters per day and per campaign out, each event counted once however often it 
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from microsystem.viewstore import from_item
@@ -76,6 +78,19 @@ class TestSalesAnalytics:
             )
             == 1
         )
+
+    def test_an_order_event_type_this_code_does_not_know_is_reported_not_skipped(self, read_side):
+        read_side.place()
+        read_side.publish()
+        (good,) = all_records(read_side)
+        document = json.loads(base64.b64decode(good["kinesis"]["data"]))
+        unknown = kinesis_record(
+            {**document, "id": "another-id", "type": "com.example.orders.OrderRefunded.v1"},
+            "49656770263419215963211786713498723496990000000000000001",
+            good["kinesis"]["partitionKey"],
+        )
+        response = read_side.count_sales([good, unknown])
+        assert response == {"batchItemFailures": [{"itemIdentifier": unknown["kinesis"]["sequenceNumber"]}]}
 
     def test_a_wholly_failed_batch_is_reported_per_record_not_raised(self, read_side):
         # As in the other Kinesis consumers: the checkpoint stays on the first failed record.

@@ -80,8 +80,7 @@ def scan_log(
             "ExpressionAttributeValues": {":prefix": {"S": stream_prefix}},
         }
         count = 0
-        while True:
-            page = client.scan(**request)
+        for page in client.get_paginator("scan").paginate(**request):
             commits, damaged = [], {}
             for item in page.get("Items", []):
                 try:
@@ -97,9 +96,6 @@ def scan_log(
                 for stream, reason in damaged.items():
                     undecodable.setdefault(stream, reason)  # type: ignore[union-attr]
             count += len(commits)
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
             progress(f"segment {segment + 1}/{segments}: {count} commits so far")
         progress(f"segment {segment + 1}/{segments}: done, {count} commits")
         return count

@@ -7,30 +7,18 @@ grows with the stream's length, against moto in process. The last line printed i
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import sys
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "microsystem"), str(ROOT / "layers" / "orders"), str(ROOT)]
-for name, value in {
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-}.items():
-    os.environ.setdefault(name, value)
+import boto3
+import offline  # noqa: F401  (before the layers are imported: puts them on the path; fake AWS account)
+from moto import mock_aws
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from microsystem import DeciderRunner, DynamoDBEventStore, fingerprint  # noqa: E402
-from orders import (  # noqa: E402
+from microsystem import DeciderRunner, DynamoDBEventStore, fingerprint
+from orders import (
     ConfirmOrder,
     PlaceOrder,
     RequestedLine,
@@ -39,8 +27,8 @@ from orders import (  # noqa: E402
     parse_pricing_config,
     price_order,
 )
-from tests.support.aws import create_table, resource  # noqa: E402
-from tests.support.counter import Increment, counter_decider  # noqa: E402
+from tests.support.aws import create_table, resource
+from tests.support.counter import Increment, counter_decider
 
 ORDERS = 200
 SNAPSHOT_EVERY = 10  # a commit carries a snapshot every 10 events: a cold load reads at most 11 commits

@@ -17,36 +17,24 @@ applies the event and writes the row back conditionally: 1 read + 1 write per ev
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "microsystem"), str(ROOT / "layers" / "orders"), str(ROOT)]
-for name, value in {
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-}.items():
-    os.environ.setdefault(name, value)
+import boto3
+import offline  # noqa: F401  (before the layers are imported: puts them on the path; fake AWS account)
+from moto import mock_aws
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
-from microsystem import Commit, DynamoDBEventStore, fingerprint  # noqa: E402
-from microsystem.projection import Projection, Projector  # noqa: E402
-from microsystem.rebuild import rebuild, scan_log  # noqa: E402
-from microsystem.stream import decode_dynamodb_record  # noqa: E402
-from microsystem.viewstore import DynamoDBViewStore, ViewRow  # noqa: E402
-from tests.support.aws import create_table  # noqa: E402
-from tests.support.counter import Incremented, counter_decider  # noqa: E402
-from tests.support.read_side import ddb_record  # noqa: E402
+from microsystem import Commit, DynamoDBEventStore, fingerprint
+from microsystem.projection import Projection, Projector
+from microsystem.rebuild import rebuild, scan_log
+from microsystem.stream import decode_dynamodb_record
+from microsystem.viewstore import DynamoDBViewStore, ViewRow
+from tests.support.aws import create_table
+from tests.support.counter import Incremented, counter_decider
+from tests.support.read_side import ddb_record
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 REPEATS = 3

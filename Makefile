@@ -16,9 +16,14 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
+TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments functions \
+	bench tests/unit tests/integration tests/support tests/e2e
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 
 test: lint
 	$(BIN)/pytest

@@ -7,14 +7,15 @@ fail it on error."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from microsystem import DeciderRunner, DynamoDBEventStore
+from microsystem.batches import process_batch
 from microsystem.messages import consuming_event
 from payments import PaymentService, payment_decider, provider_from_environment
 
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Failures are reported per record even when the whole batch failed: the checkpoint then stays on the first
-# failed record, rather than the batch being retried (and bisected) as a function error.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 runner = DeciderRunner(
     payment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
 )
@@ -54,7 +53,5 @@ def record_handler(record: KinesisStreamRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_batch(event, record_handler, processor, context, logger=logger, metrics=metrics)

@@ -14,16 +14,16 @@ class _Inbound(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class PaymentSucceeded(_Inbound):
-    """PaymentAuthorized, schema version 1."""
+class PaymentAuthorized(_Inbound):
+    """Schema version 1, with only the fields orders reads."""
 
     payment_id: str
     order_id: str
     authorized_at: AwareDatetime
 
 
-class PaymentFailed(_Inbound):
-    """PaymentDeclined, schema version 1."""
+class PaymentDeclined(_Inbound):
+    """Schema version 1, with only the fields orders reads."""
 
     payment_id: str
     order_id: str
@@ -33,11 +33,12 @@ class PaymentFailed(_Inbound):
 # Every payment event type is named here: the outcomes orders acts on (with the schema versions it reads),
 # and the ones that need nothing from orders (the request, and the void that follows a cancellation). Any
 # other type, or another schema version, is parked.
-PAYMENT_EVENTS = InboundEvents(
+PaymentOutcome = PaymentAuthorized | PaymentDeclined
+PAYMENT_EVENTS: InboundEvents[PaymentOutcome] = InboundEvents(
     "payment",
     handled={
-        "PaymentAuthorized": (frozenset({1}), PaymentSucceeded),
-        "PaymentDeclined": (frozenset({1}), PaymentFailed),
+        "PaymentAuthorized": (frozenset({1}), PaymentAuthorized),
+        "PaymentDeclined": (frozenset({1}), PaymentDeclined),
     },
     ignored=frozenset({"PaymentRequested", "PaymentVoided"}),
 )
@@ -57,9 +58,9 @@ def command_for_payment(
     match outcome:
         case None:
             return None
-        case PaymentSucceeded() as paid:
+        case PaymentAuthorized() as paid:
             return ConfirmOrder(order_id=paid.order_id, payment_id=paid.payment_id, at=paid.authorized_at)
-        case PaymentFailed() as failed:
+        case PaymentDeclined() as failed:
             return CancelOrder(
                 order_id=failed.order_id, reason="payment_declined", requested_by=None, at=failed.declined_at
             )

@@ -19,7 +19,7 @@ from payments.events import (
     PaymentVoided,
     payment_events,
 )
-from payments.inbound import OrderPlaced, OrderWithdrawn, read_order_event
+from payments.inbound import OrderCancelled, OrderCreated, read_order_event
 from payments.payment import Payment, PaymentStatus, decide, evolve, payment_decider, payment_id_for
 from payments.provider import (
     Approved,
@@ -42,8 +42,8 @@ __all__ = [
     "Declined",
     "FakePaymentProvider",
     "LedgerEntry",
-    "OrderPlaced",
-    "OrderWithdrawn",
+    "OrderCancelled",
+    "OrderCreated",
     "Payment",
     "PaymentAlreadySettledError",
     "PaymentAuthorized",

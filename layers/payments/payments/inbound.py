@@ -15,8 +15,8 @@ class _Inbound(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class OrderPlaced(_Inbound):
-    """OrderCreated, schema versions 1 and 2 (v2 renamed `country`, which payments does not read)."""
+class OrderCreated(_Inbound):
+    """Schema versions 1 and 2 (v2 renamed `country`, which payments does not read), as read here."""
 
     order_id: str
     customer_id: str
@@ -25,8 +25,8 @@ class OrderPlaced(_Inbound):
     placed_at: AwareDatetime
 
 
-class OrderWithdrawn(_Inbound):
-    """OrderCancelled, schema version 1."""
+class OrderCancelled(_Inbound):
+    """Schema version 1, as payments reads it."""
 
     order_id: str
     reason: str
@@ -35,16 +35,17 @@ class OrderWithdrawn(_Inbound):
 
 # Every order event type is named here: the ones payments acts on (with the schema versions it reads), and
 # the ones it deliberately ignores. Any other type, or another schema version, is parked.
-ORDER_EVENTS = InboundEvents(
+OrderEvent = OrderCreated | OrderCancelled
+ORDER_EVENTS: InboundEvents[OrderEvent] = InboundEvents(
     "order",
     handled={
-        "OrderCreated": (frozenset({1, 2}), OrderPlaced),
-        "OrderCancelled": (frozenset({1}), OrderWithdrawn),
+        "OrderCreated": (frozenset({1, 2}), OrderCreated),
+        "OrderCancelled": (frozenset({1}), OrderCancelled),
     },
     ignored=frozenset({"OrderConfirmed", "OrderShipped"}),
 )
 
 
-def read_order_event(event_type: str, schema_version: int, data: dict[str, Any]) -> _Inbound | None:
+def read_order_event(event_type: str, schema_version: int, data: dict[str, Any]) -> OrderEvent | None:
     """The event as payments understands it; None for events payments ignores."""
     return ORDER_EVENTS.read(event_type, schema_version, data)

@@ -5,19 +5,17 @@ records. Every command id derives from the causing event's id, so a redelivered 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from microsystem import fingerprint
+from microsystem.commands import Cause, react
 from payments.commands import AuthorizePayment, DeclinePayment, RequestPayment, VoidPayment
 from payments.errors import PaymentAlreadySettledError
-from payments.inbound import OrderPlaced, OrderWithdrawn, read_order_event
+from payments.inbound import OrderCancelled, OrderCreated, read_order_event
 from payments.payment import Payment, PaymentStatus, payment_id_for
 from payments.provider import Approved, AuthorizationRequest, PaymentProvider
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from pydantic import BaseModel
 
     from microsystem import CommandResult, DeciderRunner
     from microsystem.messages import PublishedEvent
@@ -46,14 +44,14 @@ class PaymentService:
         """React to one published order event; return what was done, for the log. Raises on anything that
         must be retried (provider unavailable, contention) or parked (unexpected event)."""
         match read_order_event(event.event_type, event.schema_version, event.data):
-            case OrderPlaced() as order:
+            case OrderCreated() as order:
                 return self.order_placed(order, event)
-            case OrderWithdrawn() as cancellation:
+            case OrderCancelled() as cancellation:
                 return self.order_cancelled(cancellation, event)
             case _:
                 return "ignored"
 
-    def order_placed(self, order: OrderPlaced, event: PublishedEvent) -> str:
+    def order_placed(self, order: OrderCreated, event: PublishedEvent) -> str:
         payment_id = payment_id_for(order.order_id)
         request = RequestPayment(
             payment_id=payment_id,
@@ -94,7 +92,7 @@ class PaymentService:
             raise
         return "authorized" if isinstance(outcome, AuthorizePayment) else "declined"
 
-    def order_cancelled(self, cancellation: OrderWithdrawn, event: PublishedEvent) -> str:
+    def order_cancelled(self, cancellation: OrderCancelled, event: PublishedEvent) -> str:
         payment_id = payment_id_for(cancellation.order_id)
         payment = self.runner.load(payment_id).state
         if payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.VOIDED):
@@ -114,13 +112,7 @@ class PaymentService:
         )
         return "voided"
 
-    def _apply(self, payment_id: str, command: BaseModel, event: PublishedEvent) -> CommandResult[Any]:
-        return self.runner.handle(
-            payment_id,
-            command,
-            command_id=f"{type(command).__name__}:{event.event_id}",
-            # The time is left out: a redelivery decides at another moment and is still the same command.
-            fingerprint=fingerprint(command.model_dump(mode="json", exclude={"at"})),
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-        )
+    def _apply(
+        self, payment_id: str, command: PaymentCommand, event: PublishedEvent
+    ) -> CommandResult[Payment | None]:
+        return react(self.runner, payment_id, command, Cause.of(event))

@@ -192,7 +192,7 @@ class Saga:
     def payment_events(self, order_id: str) -> list[str]:
         return [e.event_type for c in self.payment_commits(order_id) for e in c.events]
 
-    def parked_commands(self) -> list[dict]:
+    def parked_commands(self) -> list[Any]:
         return self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
 
 

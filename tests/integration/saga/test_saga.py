@@ -114,7 +114,7 @@ class TestCorrelation:
         for handler in logging.getLogger(
             "tests"
         ).handlers:  # the functions' Powertools loggers (service "tests")
-            handler.setStream(output)  # type: ignore[attr-defined]
+            handler.setStream(output)
         saga.run()
         logged = [json.loads(line) for line in output.getvalue().splitlines() if line.startswith("{")]
         # every commit of both logs

@@ -95,7 +95,7 @@ class TestCloudEvents:
         from microsystem.cloudevents import commit_to_cloudevents, encode
 
         commit = Commit(
-            stream="Payment-p-1",
+            stream_id="Payment-p-1",
             version=2,
             events=(RecordedEvent("e-1", "PaymentAuthorized", 1, '{"order_id": "o-1"}', AT),),
             command_id="c-1",

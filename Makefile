@@ -17,7 +17,8 @@ $(STAMP): requirements-dev.txt
 	touch $(STAMP)
 
 # mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
-TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments functions \
+TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
+	functions \
 	bench tests/unit tests/integration tests/support tests/e2e
 
 lint: venv

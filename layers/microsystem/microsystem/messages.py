@@ -36,6 +36,7 @@ class PublishedEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
+    source: str
     event_type: str
     schema_version: int
     subject: str | None
@@ -62,6 +63,7 @@ def read_published_event(raw: bytes | str) -> PublishedEvent:
             raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {name!r} must be a string")
     return PublishedEvent(
         event_id=document["id"],
+        source=document["source"],
         event_type=event_type.event_type,
         schema_version=event_type.schema_version,
         subject=document.get("subject"),

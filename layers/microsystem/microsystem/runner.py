@@ -147,6 +147,21 @@ class DeciderRunner[C, S]:
             return None
         return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
 
+    def recorded(self, aggregate_id: str, command_id: str) -> tuple[Event, ...] | None:
+        """The events an applied command recorded, or None if the log holds no commit of it (never applied,
+        or satisfied without recording anything): for a consumer that must send again what a redelivered
+        command caused, since a crash may have come between the write and the sending."""
+        aggregate = self.load(aggregate_id)
+        applied = aggregate.commands.get(command_id)
+        if applied is None:
+            return None
+        for commit in self.store.read(
+            aggregate.stream_id, after=applied.first_version - 1, up_to=applied.first_version
+        ):
+            if commit.command_id == command_id:
+                return tuple(self.decider.registry.decode(event) for event in commit.events)
+        return ()
+
     def _replayed(
         self, aggregate_id: str, aggregate: Aggregate[S], command_id: str, fingerprint: str
     ) -> CommandResult[S]:

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from microsystem import fingerprint
 from microsystem.commands import derived_id
-from orders.commands import CancelOrder, PlaceOrder
+from microsystem.messages import MalformedMessageError
+from microsystem.validation import summary
+from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder
 from orders.config import PricingConfigError
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
-from orders.fulfillment import read_queued_command
 from orders.ids import is_order_id
 from orders.pricing import PricingError, price_order
 
@@ -40,6 +43,14 @@ ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
 FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
     "ConfirmOrder": (OrderAlreadyCancelledError,),
     "CancelOrder": (OrderAlreadyShippedError,),
+}
+
+
+# The order commands other contexts may queue, by the `command_type` of their message: the orders context's
+# public command contract (docs/event-catalogue.md).
+QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder]] = {
+    "ConfirmOrder": ConfirmOrder,
+    "CancelOrder": CancelOrder,
 }
 
 
@@ -216,3 +227,18 @@ def _answer(result: CommandResult[Order | None]) -> OrderAnswer:
     if result.state is None:  # every order command either creates the order or needs one
         raise RuntimeError(f"order {result.aggregate_id} has no state after a command")
     return OrderAnswer(result.state, result.version, len(result.events), result.duplicate)
+
+
+def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder:
+    model = QUEUED_COMMANDS.get(message.command_type)
+    if model is None:
+        known = sorted(QUEUED_COMMANDS)
+        raise MalformedMessageError(
+            f"unknown command type {message.command_type!r}; queued order commands: {known}"
+        )
+    try:
+        return model.model_validate(message.payload)
+    except ValidationError as error:
+        raise MalformedMessageError(
+            f"{message.command_type} payload is invalid: {summary(error.errors())}"
+        ) from error

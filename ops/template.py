@@ -7,6 +7,7 @@ which streams. Kept apart from `localcloud` (a dev runtime with its own life) on
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,4 +213,10 @@ class StackShape:
 
 
 def shape_of_template(path: Path = TEMPLATE) -> StackShape:
-    return StackShape.of(translate(load_sam(path)))
+    """The shape of the template at `path`, translated once per version of the file."""
+    return _shape(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _shape(path: str, version: int) -> StackShape:
+    return StackShape.of(translate(load_sam(Path(path))))

@@ -87,7 +87,11 @@ def local_target(
     import boto3
 
     _probe(endpoint_url)
-    session = boto3.session.Session(region_name=LOCAL_REGION, **LOCAL_CREDENTIALS)
+    session = boto3.session.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+        region_name=LOCAL_REGION,
+    )
     target = Target(
         LOCAL_STACK,
         shape_of_template(template),

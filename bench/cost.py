@@ -31,7 +31,6 @@ import io
 import json
 import math
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -51,7 +50,7 @@ from microsystem.dynamodb import item_size  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
 
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-cost-functions.log"
-BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
+BODY: dict[str, Any] = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 90.0
 
@@ -284,8 +283,8 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
     names: dict[str, str] = run["names"]
     by_api: Counter[str] = Counter()
     triggers: Counter[str] = Counter()
-    write_units: Counter[str] = Counter()
-    read_units: Counter[str] = Counter()
+    write_units: defaultdict[str, float] = defaultdict(float)
+    read_units: defaultdict[str, float] = defaultdict(float)
     kinesis_records: Counter[str] = Counter()
     kinesis_kb: Counter[str] = Counter()
     payload_units = 0
@@ -436,4 +435,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -189,9 +189,15 @@ def table_bounds(cloud: LocalCloud, tables: dict[str, str]) -> dict[str, dict[st
 
 
 def dynamodb_units(
-    api: str, body: dict[str, Any], names: dict[str, str], bounds: dict[str, dict[str, int]]
+    api: str,
+    body: dict[str, Any],
+    names: dict[str, str],
+    bounds: dict[str, dict[str, int]],
+    indexes: dict[str, list[tuple[str, list[str]]]],
 ) -> list[tuple[str, str, float]]:
-    """(table logical id, "write"|"read", units) for one DynamoDB request."""
+    """(table logical id, "write"|"read", units) for one DynamoDB request. A write also writes each global
+    secondary index whose key attributes the item has (its projection is under 1 KB here: 1 unit), billed
+    as `<table>/<index>`."""
 
     def kb(item: dict[str, Any] | None, table: str) -> int:
         size = item_size(item) if item else bounds.get(table, {}).get("max_item_bytes", 1)
@@ -200,18 +206,29 @@ def dynamodb_units(
     def read_units(table: str, size: int, consistent: bool) -> float:
         return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
 
+    def index_writes(table: str, item: dict[str, Any] | None) -> list[tuple[str, str, float]]:
+        return [
+            (f"{table}/{index}", "write", 1.0)
+            for index, keys in indexes.get(table, [])
+            if item is None or all(key in item for key in keys)
+        ]
+
     units: list[tuple[str, str, float]] = []
     table = names.get(body.get("TableName", ""), body.get("TableName", "?"))
     match api:
         case "PutItem":
             units.append((table, "write", kb(body["Item"], table)))
+            units += index_writes(table, body["Item"])
         case "UpdateItem" | "DeleteItem":
             units.append((table, "write", kb(None, table)))
+            units += index_writes(table, None)
         case "BatchWriteItem":
             for name, writes in body["RequestItems"].items():
                 logical = names.get(name, name)
                 for write in writes:
-                    units.append((logical, "write", kb(write.get("PutRequest", {}).get("Item"), logical)))
+                    item = write.get("PutRequest", {}).get("Item")
+                    units.append((logical, "write", kb(item, logical)))
+                    units += index_writes(logical, item)
         case "TransactWriteItems":
             for action in body["TransactItems"]:
                 ((kind, request),) = action.items()
@@ -274,6 +291,13 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         "memory_by_name": memory_by_name,
         "function_by_name": function_by_name,
         "shape": shape,
+        "indexes": {
+            table: [
+                (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
+                for index in cfn["Resources"][table]["Properties"].get("GlobalSecondaryIndexes", [])
+            ]
+            for table in shape.tables
+        },
     }
 
 
@@ -297,7 +321,7 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
             continue
         by_api[f"{service}.{api}"] += 1
         if service == "dynamodb":
-            for table, kind, units in dynamodb_units(api, body, names, run["bounds"]):
+            for table, kind, units in dynamodb_units(api, body, names, run["bounds"], run["indexes"]):
                 (write_units if kind == "write" else read_units)[table] += units
         elif service == "kinesis" and api in ("PutRecords", "PutRecord"):
             stream = names.get(

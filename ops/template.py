@@ -77,6 +77,9 @@ def translate(sam: dict[str, Any], parameters: dict[str, Any] | None = None) -> 
     except Exception as exc:
         causes = "; ".join(str(cause) for cause in getattr(exc, "causes", [])) or str(exc)
         raise TemplateError(f"the SAM translator rejected the template: {causes}") from exc
+    finally:
+        # Its metrics go to a no-op publisher; publishing empties the cache, so nothing warns at exit.
+        translator.metrics.publish()
 
 
 class _AnyManagedPolicy(dict[str, str]):

@@ -103,7 +103,9 @@ def _oldest_age(target: Target, url: str) -> tuple[float | None, str]:
         )
         if points:
             return max(points, key=lambda p: p["Timestamp"])["Maximum"], "cloudwatch"
-    messages = _receive(target, url, RECEIVE_LIMIT, visibility=0)
+    # Held, then released, rather than received with VisibilityTimeout 0: moto then hides a FIFO group's head.
+    messages = _receive(target, url, RECEIVE_LIMIT, visibility=30)
+    _release(target, url, messages)
     sent = [
         int(m["Attributes"]["SentTimestamp"]) / 1000 for m in messages if "SentTimestamp" in m["Attributes"]
     ]
@@ -300,8 +302,7 @@ def _redrive_failure(target: Target, dlq: DeadLetterQueue, message: dict[str, An
     event["Records"] = [r for r in event["Records"] if kept_by_filters(r, filters, failure.source)]
     if not event["Records"]:
         return None  # the mapping would deliver none of them: nothing is owed to the consumer
-    function = dlq.mapping.function if target.local else target.function_name(dlq.mapping.function)
-    ok, payload = target.invoke(function, event)
+    ok, payload = target.invoke(dlq.mapping.function, event)
     if not ok:
         return f"{dlq.mapping.function} failed again: {json.dumps(payload)[:300]}"
     failures = payload.get("batchItemFailures") if isinstance(payload, dict) else None

@@ -70,7 +70,7 @@ class Target:
         return f"/aws/lambda/{self.function_name(function)}"
 
     def invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:
-        """Invoke a function once with `event`: (ok, response payload or error)."""
+        """Invoke a function (by logical id) once with `event`: (ok, response payload or error)."""
         if self.local:
             return _invoke_local(self.gateway_url or LOCAL_GATEWAY, function, event)
         response = self.client("lambda").invoke(

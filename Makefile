@@ -7,7 +7,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke build validate deploy clean
+.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke build validate deploy clean \
+	alarms dlq dlq-show redrive trace rebuild
 
 venv: $(STAMP)
 
@@ -19,7 +20,7 @@ $(STAMP): requirements-dev.txt
 # mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
 TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
 	functions \
-	bench tests/unit tests/integration tests/support tests/e2e
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops
 
 lint: venv
 	$(BIN)/ruff check .
@@ -38,7 +39,7 @@ test-integration: venv
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
 
-BENCHMARKS := bench/command_path.py bench/projection.py bench/end_to_end.py
+BENCHMARKS := bench/command_path.py bench/projection.py bench/end_to_end.py bench/cost.py
 
 # In-process benchmarks first: the end-to-end one starts a whole local cloud of worker processes.
 bench: venv
@@ -67,3 +68,24 @@ demo: venv
 
 invoke: venv
 	$(BIN)/python -m localcloud invoke $(FUNCTION) --event $(EVENT)
+
+# --- Operations (docs/operations.md): against `make run` by default, a deployed stack with STACK=<name> ---
+OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK))
+
+alarms: venv
+	$(BIN)/python -m ops alarms --write
+
+dlq: venv
+	$(OPS) dlq list
+
+dlq-show: venv
+	$(OPS) dlq show $(QUEUE)
+
+redrive: venv
+	$(OPS) dlq redrive $(QUEUE)
+
+trace: venv
+	$(OPS) trace $(ORDER)
+
+rebuild: venv
+	$(OPS) rebuild $(or $(VIEW),OrdersView)

@@ -27,6 +27,9 @@ LEFT_OUT_PREFIXES = (
     "AWS::ApiGatewayV2::",
     "AWS::Serverless::",
     "AWS::CodeDeploy::",
+    # Alarms and the alarm topic's subscription: moto's CloudFormation cannot create them (no physical id).
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Subscription",
 )
 
 # Properties that change nothing locally (deletion protection, encryption at rest, backups). moto 5.2.5

@@ -13,7 +13,7 @@ from microsystem.decider import fingerprint
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from microsystem.messages import PublishedEvent
+    from microsystem.messages import CommandMessage, PublishedEvent
     from microsystem.runner import CommandResult, DeciderRunner
 
 
@@ -31,18 +31,24 @@ def command_fingerprint(command: BaseModel) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Cause:
-    """The event a command reacts to: its id makes the command's id, and the story it belongs to (the
-    correlation id of the request that began it) travels on."""
+    """What a command reacts to: a published event, or a command another context queued. Its `id` makes
+    the command's id; `causation_id` is the event recorded as the cause (a queued command's own cause);
+    the story it belongs to (the correlation id of the request that began it) travels on."""
 
-    event_id: str
+    id: str
     correlation_id: str | None = None
+    causation_id: str | None = None
 
     @classmethod
     def of(cls, event: PublishedEvent) -> Cause:
-        return cls(event.event_id, event.correlation_id)
+        return cls(event.event_id, event.correlation_id, event.event_id)
+
+    @classmethod
+    def of_queued(cls, message: CommandMessage) -> Cause:
+        return cls(message.command_id, message.correlation_id, message.causation_id)
 
     def command_id(self, command: BaseModel) -> str:
-        return derived_id(type(command).__name__, self.event_id)
+        return derived_id(type(command).__name__, self.id)
 
 
 def react[C: BaseModel, S](
@@ -55,5 +61,5 @@ def react[C: BaseModel, S](
         command_id=cause.command_id(command),
         fingerprint=command_fingerprint(command),
         correlation_id=cause.correlation_id,
-        causation_id=cause.event_id,
+        causation_id=cause.causation_id,
     )

@@ -104,7 +104,7 @@ class FulfillmentService:
         if now < payload.deadline_at:
             self.sender.send([self._delayed(OutgoingCommand(DEADLINES, message), payload.deadline_at)])
             return Reaction(payload.order_id, (), (message.command_type,))
-        cause = Cause(message.command_id, message.correlation_id)
+        cause = Cause.of_queued(message)
         return self._decide(payload.order_id, DeadlinePassed(order_id=payload.order_id, at=now), cause)
 
     # -- deciding and sending ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class FulfillmentService:
             command_id=command_id,
             fingerprint=command_fingerprint(fact),
             correlation_id=cause.correlation_id,
-            causation_id=cause.event_id,
+            causation_id=cause.causation_id,
         )
         events: Sequence[Event] = result.events
         if result.duplicate:
@@ -225,13 +225,13 @@ class FulfillmentService:
         part: str | None = None,
     ) -> OutgoingCommand:
         """A command caused by `cause`; `part` tells apart the commands of one type that one cause sends."""
-        parts = (cause.event_id,) if part is None else (cause.event_id, part)
+        parts = (cause.id,) if part is None else (cause.id, part)
         message = CommandMessage(
             command_type=command_type,
             command_id=derived_id(command_type, *parts),
             payload=payload,
             correlation_id=cause.correlation_id,
-            causation_id=cause.event_id,
+            causation_id=cause.causation_id,
         )
         return OutgoingCommand(queue, message, group_id=group_id)
 

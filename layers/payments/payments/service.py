@@ -44,7 +44,7 @@ class PaymentService:
     def apply_queued(self, message: CommandMessage) -> str:
         """Apply one queued command; return what was done, for the log. Raises on anything that must be
         retried (provider unavailable, contention) or parked (an unreadable message)."""
-        cause = Cause(message.command_id, message.correlation_id)
+        cause = Cause.of_queued(message)
         match read_queued_command(message):
             case PaymentRequest() as request:
                 return self.authorize(request, cause)

@@ -62,7 +62,7 @@ class TestRequestPayment:
         assert service.apply_queued(REQUEST) == "authorized"
         assert events(store) == ["PaymentRequested", "PaymentAuthorized"]
         commits = list(store.read(f"Payment-{PAYMENT}"))
-        assert {(c.correlation_id, c.causation_id) for c in commits} == {("corr-1", "e-1")}  # the event behind it
+        assert {(c.correlation_id, c.causation_id) for c in commits} == {("corr-1", "e-1")}  # its cause
 
     def test_a_redelivery_writes_nothing_and_never_calls_the_provider_again(self, service, store, provider):
         service.apply_queued(REQUEST)

@@ -40,8 +40,17 @@ class CancelOrder(_Command):
 
 
 class ShipOrder(_Command):
+    """The order's parcel left the warehouse (shipping dispatched it)."""
+
+    order_id: Id
+    carrier: Annotated[str, Field(min_length=1, max_length=64)]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
+    at: AwareDatetime
+
+
+class DeliverOrder(_Command):
     order_id: Id
     at: AwareDatetime
 
 
-OrderCommand = PlaceOrder | ConfirmOrder | CancelOrder | ShipOrder
+OrderCommand = PlaceOrder | ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder

@@ -17,7 +17,7 @@ from microsystem import fingerprint
 from microsystem.commands import derived_id
 from microsystem.messages import MalformedMessageError
 from microsystem.validation import summary
-from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder
+from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PlaceOrder, ShipOrder
 from orders.config import PricingConfigError
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
 from orders.ids import is_order_id
@@ -36,21 +36,26 @@ if TYPE_CHECKING:
 ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
 
 # The order's refusals of a queued command that are final and safe to acknowledge: retrying cannot change
-# them, and nothing is left dangling. A ConfirmOrder for an order the customer cancelled first: its payment
-# is voided when payments sees OrderCancelled. A CancelOrder (payment declined) for an order already
-# shipped: the declined payment charged nothing, and a shipped order is never cancelled. Every other refusal
-# fails the message, to be retried and then parked for a person.
+# them, and nothing is left dangling, or a person has been told. A ConfirmOrder for an order the customer
+# cancelled first: the process manager compensates on OrderCancelled. A CancelOrder (payment declined) for
+# an order already shipped: the declined payment charged nothing, and a shipped order is never cancelled.
+# Every other refusal fails the message, to be retried and then parked for a person.
 FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
     "ConfirmOrder": (OrderAlreadyCancelledError,),
     "CancelOrder": (OrderAlreadyShippedError,),
+    # Shipping an order the customer cancelled in the same moment: the process manager has recorded the race
+    # (CancellationRacedDispatch, with its alarm) for a person; retrying cannot ship a cancelled order.
+    "ShipOrder": (OrderAlreadyCancelledError,),
 }
 
 
 # The order commands other contexts may queue, by the `command_type` of their message: the orders context's
 # public command contract (docs/event-catalogue.md).
-QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder]] = {
+QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder]] = {
     "ConfirmOrder": ConfirmOrder,
     "CancelOrder": CancelOrder,
+    "ShipOrder": ShipOrder,
+    "DeliverOrder": DeliverOrder,
 }
 
 
@@ -229,7 +234,7 @@ def _answer(result: CommandResult[Order | None]) -> OrderAnswer:
     return OrderAnswer(result.state, result.version, len(result.events), result.duplicate)
 
 
-def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder:
+def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder:
     model = QUEUED_COMMANDS.get(message.command_type)
     if model is None:
         known = sorted(QUEUED_COMMANDS)

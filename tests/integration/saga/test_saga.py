@@ -125,22 +125,28 @@ class TestACustomerCancellation:
 class TestDeadlines:
     @pytest.fixture
     def saga(self, dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
-        return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=2)
+        # A deadline short enough to wait for, long enough for the stock to answer on a loaded machine:
+        # the reservation is applied in the first round, well within it.
+        return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=6)
 
     def test_a_provider_that_never_answers_cancels_the_order_and_releases_its_stock(self, saga, provider):
         order_id, _ = saga.place_order(BASKET, customer=provider.unresponsive_card)
+        saga.step()
+        assert saga.stock("SKU-TEA-001").reservations == {order_id: 2}
         saga.run()  # the request fails until it is parked; the order waits for its deadline
 
         def settled() -> bool:
-            saga.step()
+            saga.step()  # the delayed deadline message becomes visible when its time has come
             return terminal(saga, order_id)[-1] == "OrderCancelled"
 
-        wait_until(settled, timeout=60)
+        wait_until(settled, timeout=90)
         saga.run()
         assert saga.order_events(order_id)[-1][1]["reason"] == "payment_timeout"
         assert saga.stock("SKU-TEA-001").reservations == {}
         assert not provider.authorized(payment_id_for(order_id))
-        assert len(saga.parked("payments")) == 1  # the unanswered request, for a person to look at
+        # parked for a person: the unanswered request (and the void queued behind it in the order's group)
+        parked = {json.loads(m["Body"])["payload"]["order_id"] for m in saga.parked("payments")}
+        assert parked == {order_id}
 
 
 class TestTransientProviderFailures:
@@ -183,3 +189,61 @@ class TestCorrelation:
         # and causation links the confirmation to the answer that completed the process
         confirmed = saga.order_commits(order_id)[-1]
         assert confirmed.causation_id is not None
+
+
+class TestShipping:
+    def test_a_confirmed_order_is_ready_dispatched_with_its_tracking_and_delivered(self, saga):
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        # the warehouse's queue holds it, with what goes in the parcel and nothing else of the order
+        saga.shipment_projector_pump()
+        status, listed = saga.staff("GET", "/shipments", key=None)
+        assert status == 200
+        (queued,) = [s for s in listed["shipments"] if s["order_id"] == order_id]
+        assert queued["status"] == "ready_to_ship"
+        assert queued["lines"] == [{"sku": "SKU-TEA-001", "name": "Green tea, 100 g", "quantity": 2}]
+        assert not {"customer_id", "total", "payment_id"} & set(queued)
+        # dispatched: the stock it held leaves the warehouse, the order shows its tracking
+        status, dispatched = saga.dispatch(order_id, tracking_number="TR-42", key="scan-1")
+        assert (status, dispatched["status"]) == (200, "dispatched")
+        saga.run()
+        shipped = saga.order_events(order_id)[-1]
+        assert shipped == ("OrderShipped", {**shipped[1], "carrier": "PostNL", "tracking_number": "TR-42"})
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        assert saga.stock("SKU-TEA-001").on_hand == 98
+        # delivered
+        assert saga.deliver(order_id)[0] == 200
+        saga.run()
+        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderDelivered"
+
+    def test_dispatching_again_with_the_same_key_is_a_replay_and_with_another_tracking_number_a_409(
+        self, saga
+    ):
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        assert saga.dispatch(order_id, tracking_number="TR-1", key="scan-1")[0] == 200
+        assert saga.dispatch(order_id, tracking_number="TR-1", key="scan-1")[0] == 200
+        status, body = saga.dispatch(order_id, tracking_number="TR-2")
+        assert status == 409
+        assert "TR-1" in body["message"]
+
+    def test_a_cancellation_before_dispatch_cancels_the_shipment_and_releases_the_stock(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert saga.cancel_order(order_id, customer=customer) == 200
+        saga.run()
+        assert saga.shipment(order_id).status.value == "cancelled"
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        status, _ = saga.dispatch(order_id)
+        assert status == 409
+
+    def test_a_cancellation_after_dispatch_is_refused(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        saga.dispatch(order_id)
+        saga.run()
+        assert saga.cancel_order(order_id, customer=customer) == 409
+        saga.run()
+        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderShipped"

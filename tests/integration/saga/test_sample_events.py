@@ -104,3 +104,21 @@ def test_queued_order_command_samples(saga, lambda_context):
         assert failures(handler(event, lambda_context)) == [
             record["messageId"] for record in event["Records"]
         ]
+
+
+def test_the_shipping_samples_ready_then_dispatch_a_shipment(saga, lambda_context):
+    event = sample_event("kinesis_order_created_and_confirmed.json")
+    assert failures(saga.shipping_module.lambda_handler(event, lambda_context)) == []
+    assert saga.shipment(ORDER).status.value == "ready_to_ship"
+    response = saga.shipping_api.lambda_handler(sample_event("api_dispatch_shipment.json"), lambda_context)
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["tracking_number"] == "3SABCD0123456789"
+    saga.shipment_projector_pump()
+    listed = saga.shipping_api.lambda_handler(sample_event("api_list_shipments_ready.json"), lambda_context)
+    assert (listed["statusCode"], json.loads(listed["body"])["shipments"]) == (200, [])  # it left the queue
+
+
+def test_the_shipment_samples_wait_for_a_process_that_has_not_started(saga, lambda_context):
+    event = sample_event("kinesis_shipment_dispatched_and_delivered.json")
+    response = saga.fulfillment_module.lambda_handler(event, lambda_context)
+    assert failures(response) == [r["kinesis"]["sequenceNumber"] for r in event["Records"]]

@@ -7,15 +7,20 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from localcloud.cloud import LocalCloud
+from localcloud.cloud import LocalCloud, StartError
 from localcloud.template import TemplateError, parse_overrides
 
 __all__ = ["main"]
+
+STATE_DIR = Path(".localcloud")
+HEALTH_TIMEOUT_SECONDS = 5.0
+READY_WAIT_SECONDS = 120.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     _common(run)
     run.add_argument("--port", type=int, default=3000, help="HTTP gateway port (default 3000)")
     run.add_argument("--moto-port", type=int, default=4566, help="moto server port (default 4566, 0: any)")
+    run.add_argument("--fresh", action="store_true", help="start empty instead of resuming the saved state")
+    run.add_argument("--verbose", action="store_true", help="show the functions' log lines under each line")
 
     token = commands.add_parser("token", help="print a dev JWT the local gateway accepts")
     _common(token)
     token.add_argument("--customer", required=True, help="the token's subject (sub)")
-    token.add_argument("--scope", action="append", default=[], help="a scope to include (repeatable)")
+    token.add_argument(
+        "--scope", action="append", default=[], help="a scope (repeatable; several space- or comma-separated)"
+    )
+    token.add_argument("--audience", help="another audience than the authorizer's (for negative tests)")
+    token.add_argument("--authorizer", help="the authorizer to mint for (default: the first JWT one)")
 
     invoke = commands.add_parser("invoke", help="invoke one function with an event file, print the response")
     _common(invoke)
@@ -41,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"run": _run, "token": _token, "invoke": _invoke}[args.command](args)
-    except TemplateError as exc:
+    except (TemplateError, StartError) as exc:
         print(f"localcloud: {exc}", file=sys.stderr)
         return 2
 
@@ -51,15 +62,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parameter-overrides", nargs="*", default=[], metavar="K=V", help="template parameter values"
     )
+    parser.add_argument(
+        "--state-dir", type=Path, default=STATE_DIR, help="where `run` keeps its state (default .localcloud)"
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(
-        args.template,
-        port=args.port,
-        moto_port=args.moto_port,
-        parameter_overrides=parse_overrides(args.parameter_overrides),
-    )
     stopped = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -67,40 +75,65 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    cloud = LocalCloud(
+        args.template,
+        port=args.port,
+        moto_port=args.moto_port,
+        parameter_overrides=parse_overrides(args.parameter_overrides),
+        state_dir=args.state_dir,
+        fresh=args.fresh,
+        verbose=args.verbose,
+    )
+    print(f"localcloud: starting {args.template} ...", flush=True)
     cloud.start()
     try:
         cloud.reporter.say(cloud.banner())
         while not stopped.wait(0.5):
             pass
     finally:
-        cloud.reporter.say("localcloud: stopping")
+        cloud.reporter.say(
+            "localcloud: stopping (saving the state)" if cloud.state else "localcloud: stopping"
+        )
         cloud.stop()
     return 0
 
 
 def _token(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(args.template, parameter_overrides=parse_overrides(args.parameter_overrides))
+    cloud = LocalCloud(
+        args.template, parameter_overrides=parse_overrides(args.parameter_overrides), state_dir=args.state_dir
+    )
+    assert cloud.state is not None  # the signing key is kept there, shared with `run`
+    cloud.state.prepare(fresh=False)
     cloud.load()
-    print(cloud.token(args.customer, scopes=args.scope or None))
+    scopes = [scope for value in args.scope for scope in value.replace(",", " ").split()]
+    print(
+        cloud.token(args.customer, scopes=scopes or None, audience=args.audience, authorizer=args.authorizer)
+    )
     return 0
 
 
 def _invoke(args: argparse.Namespace) -> int:
+    """Against the running local cloud of this template if there is one, else a fresh one for this call.
+    Only the answer goes to stdout; which cloud was used, and the function's own output, to stderr."""
     event = json.loads(args.event.read_text()) if args.event else {}
     running = _running_cloud(args.port, args.template)
     if running is not None:
+        print(f"localcloud: invoking through the running local cloud at {running}", file=sys.stderr)
         response = requests.post(f"{running}/_localcloud/invoke/{args.function}", json=event, timeout=900)
         if response.status_code == 404:
             print(response.json()["message"], file=sys.stderr)
             return 2
         result = response.json()
     else:
-        overrides = parse_overrides(args.parameter_overrides)
+        print(
+            f"localcloud: no local cloud of {args.template} on port {args.port}; starting a fresh one",
+            file=sys.stderr,
+        )
         with LocalCloud(
             args.template,
             port=0,
             moto_port=0,
-            parameter_overrides=overrides,
+            parameter_overrides=parse_overrides(args.parameter_overrides),
             pollers=False,
             gateway=False,
             prewarm=False,
@@ -120,10 +153,25 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _running_cloud(port: int, template: Path) -> str | None:
-    """The URL of a local cloud already running this template on `port`, if there is one."""
+    """The URL of a local cloud running this template on `port`, once it is ready; None if none runs there.
+
+    A busy machine may take seconds to answer: the health check allows for it and is tried a few times, so
+    that a running cloud is not mistaken for none."""
     url = f"http://127.0.0.1:{port}"
-    try:
-        health = requests.get(f"{url}/_localcloud/health", timeout=0.5).json()
-    except (requests.RequestException, ValueError):
-        return None
-    return url if health.get("template") == str(template.resolve()) else None
+    deadline = time.monotonic() + READY_WAIT_SECONDS
+    failures = 0
+    while True:
+        try:
+            health = requests.get(f"{url}/_localcloud/health", timeout=HEALTH_TIMEOUT_SECONDS).json()
+        except requests.ConnectionError:
+            return None  # nothing listens there
+        except (requests.RequestException, ValueError):
+            failures += 1
+            if failures >= 3:
+                return None
+            continue
+        if health.get("template") != str(template.resolve()):
+            return None
+        if health.get("ready") or time.monotonic() > deadline:
+            return url
+        time.sleep(0.5)

@@ -81,7 +81,10 @@ class Stack:
 
     def read_physical_ids(self, cloudformation: CloudFormationClient) -> None:
         for resource in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
-            self.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+            if "PhysicalResourceId" in resource:  # moto gives none for a few types (an AWS::Events::Rule)
+                self.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+            else:
+                self.physical_ids.pop(resource["LogicalResourceId"], None)
 
     @staticmethod
     def _wait_for(cloudformation: CloudFormationClient, status: str) -> None:
@@ -104,6 +107,11 @@ class Stack:
     def function_arn(self, logical_id: str) -> str:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name(logical_id)}"
 
+    def user_pool_id(self, logical_id: str) -> str:
+        """A Cognito user pool's id (moto cannot create pools from a template: the local cloud is the pool's
+        token issuer)."""
+        return f"{self.region}_{logical_id}"
+
     def ref(self, logical_id: str) -> Any:
         if logical_id in self.physical_ids:
             return self.physical_ids[logical_id]
@@ -112,6 +120,8 @@ class Stack:
             raise TemplateError(f"Ref to {logical_id}, which is neither a parameter nor a resource")
         if resource.get("Type") == "AWS::Lambda::Function":
             return self.function_name(logical_id)
+        if resource.get("Type") == "AWS::Cognito::UserPool":
+            return self.user_pool_id(logical_id)
         # Resources that exist only on AWS (APIs, roles, layers): a stable placeholder is enough locally.
         return f"local-{logical_id}"
 
@@ -121,6 +131,13 @@ class Stack:
         resource = self.translation.resources.get(logical_id, {})
         if resource.get("Type") == "AWS::Lambda::Function" and attribute == "Arn":
             return self.function_arn(logical_id)
+        if resource.get("Type") == "AWS::Cognito::UserPool":
+            pool = self.user_pool_id(logical_id)
+            provider = f"cognito-idp.{self.region}.amazonaws.com/{pool}"
+            arn = f"arn:aws:cognito-idp:{self.region}:{ACCOUNT_ID}:userpool/{pool}"
+            return {"Arn": arn, "ProviderURL": f"https://{provider}", "ProviderName": provider}.get(
+                attribute, arn
+            )
         return f"arn:aws:localcloud:{self.region}:{ACCOUNT_ID}:{logical_id}/{attribute}"
 
     def _moto_attribute(self, logical_id: str, attribute: str) -> Any:

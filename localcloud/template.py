@@ -76,11 +76,7 @@ def _samconfig_setting(template_path: Path, name: str) -> Any:
 
 def region_for(template_path: Path) -> str:
     """`AWS_REGION`, else samconfig.toml's region (deploy, then global), else eu-west-1."""
-    return (
-        os.environ.get("AWS_REGION")
-        or _samconfig_setting(template_path, "region")
-        or DEFAULT_REGION
-    )
+    return os.environ.get("AWS_REGION") or _samconfig_setting(template_path, "region") or DEFAULT_REGION
 
 
 def parse_overrides(overrides: str | list[str]) -> dict[str, str]:

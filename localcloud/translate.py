@@ -34,6 +34,7 @@ LEFT_OUT_PREFIXES = (
     "AWS::Serverless::",
     "AWS::CodeDeploy::",
     "AWS::Scheduler::",  # the local cloud fires schedules itself
+    "AWS::Cognito::",  # moto cannot create user pools from a template; the local cloud issues their tokens
 )
 
 # Properties that change nothing locally (deletion protection, encryption at rest, backups). moto 5.2.5

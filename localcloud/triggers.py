@@ -85,7 +85,9 @@ def plan_deliveries(stack: Stack) -> list[Delivery]:
         arn = _function_arn(properties.get("Endpoint"))
         if str(properties.get("Protocol", "")).lower() == "lambda" and arn:
             topic = resource_name(str(properties.get("TopicArn", "")))
-            deliveries.append(Delivery(logical_id, "sns", logical_id, arn, name=f"{topic} ({logical_id})"))
+            deliveries.append(
+                Delivery(logical_id, "sns", logical_id, arn, dict(properties), name=f"{topic} ({logical_id})")
+            )
     for logical_id in stack.of_type("AWS::Events::Rule"):
         properties = stack.properties(logical_id)
         if properties.get("State", "ENABLED") != "ENABLED":
@@ -121,8 +123,19 @@ def plan_deliveries(stack: Stack) -> list[Delivery]:
 
 
 def route_deliveries_through_queues(moto_template: dict[str, Any], deliveries: list[Delivery]) -> None:
-    """Give moto a queue per delivery and point the subscriptions and rule targets at it, not at Lambda."""
+    """Give moto a queue per delivery and point the rule targets at it, not at Lambda. (SNS subscriptions
+    moto's CloudFormation cannot create: `Triggers.subscribe` makes them through the API.)"""
     resources = moto_template["Resources"]
+    for resource in resources.values():
+        bus = (
+            resource.get("Properties", {}).get("EventBusName")
+            if resource.get("Type") == "AWS::Events::Rule"
+            else None
+        )
+        target = resources.get(bus.get("Ref", "")) if isinstance(bus, dict) else None
+        if target is not None and "Name" in target.get("Properties", {}):
+            # moto resolves a Ref to an event bus into its model object, not its name; give it the name.
+            resource["Properties"]["EventBusName"] = target["Properties"]["Name"]
     for delivery in deliveries:
         resources[delivery.queue_logical_id] = {
             "Type": "AWS::SQS::Queue",
@@ -134,9 +147,7 @@ def route_deliveries_through_queues(moto_template: dict[str, Any], deliveries: l
             continue
         properties = source.setdefault("Properties", {})
         if delivery.kind == "sns":
-            properties["Protocol"] = "sqs"
-            properties["Endpoint"] = queue_arn
-            properties.pop("RawMessageDelivery", None)
+            del resources[delivery.source]
         elif delivery.kind in ("rule", "schedule"):
             target_id = delivery.target.get("Id")
             targets = []
@@ -287,16 +298,41 @@ class Triggers:
 
     # ----- asynchronous sources -----
 
+    def subscribe(self) -> dict[str, str]:
+        """Subscribe each SNS delivery's queue to its topic, with the subscription's filter policy; the
+        subscription ARNs by logical id. SNS answers an existing subscription with its ARN (resumed state)."""
+        sns = self._client("sns")
+        arns = {}
+        for delivery in self.deliveries:
+            if delivery.kind != "sns":
+                continue
+            properties = self._stack.properties(delivery.source)  # now with the topic's real ARN
+            attributes = {}
+            for name in ("FilterPolicy", "FilterPolicyScope"):
+                if name in properties:
+                    value = properties[name]
+                    attributes[name] = value if isinstance(value, str) else json.dumps(value)
+            queue_arn = self._stack.get_att(delivery.queue_logical_id, "Arn")
+            arns[delivery.source] = sns.subscribe(
+                TopicArn=properties["TopicArn"],
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes=attributes,
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+        return arns
+
     def delivery_pollers(self) -> list[Poller]:
         pollers: list[Poller] = []
         invoke_configs = self._invoke_configs()
+        subscriptions = self.subscribe()
         for delivery in self.deliveries:
             queue_url = self._stack.ref(delivery.queue_logical_id)
             context = self._context(delivery.function_arn, resource_name(queue_url))
             if context is None:
                 continue
             if delivery.kind == "sns":
-                shape = sns_record(self._stack.ref(delivery.source))
+                shape = sns_record(subscriptions[delivery.source])
             elif delivery.kind == "scheduler":
                 shape = json.loads
             else:

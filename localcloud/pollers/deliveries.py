@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from localcloud.pollers.base import Poller
+from localcloud.template import ACCOUNT_ID
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -126,6 +127,8 @@ def eventbridge_input(target: dict[str, Any]) -> Callable[[str], Any]:
 
     def shape(body: str) -> Any:
         event = json.loads(body)
+        if "InputTransformer" not in target and isinstance(event, dict):
+            event = _eventbridge_event(event)
         if "Input" in target:
             return json.loads(target["Input"])
         if "InputPath" in target:
@@ -133,6 +136,15 @@ def eventbridge_input(target: dict[str, Any]) -> Callable[[str], Any]:
         return event
 
     return shape
+
+
+EVENT_FIELDS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
+
+
+def _eventbridge_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event in EventBridge's own field order, with the `account` moto's default template leaves out."""
+    event = {**event, "account": event.get("account") or ACCOUNT_ID}
+    return {name: event[name] for name in EVENT_FIELDS if name in event}
 
 
 def json_path(document: Any, path: str) -> Any:

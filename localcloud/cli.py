@@ -9,12 +9,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
-from localcloud.cloud import LocalCloud, StartError
 from localcloud.template import TemplateError, parse_overrides
+
+if TYPE_CHECKING:
+    from localcloud.cloud import LocalCloud
 
 __all__ = ["main"]
 
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("--port", type=int, default=3000, help="port of a running local cloud to use")
 
     args = parser.parse_args(argv)
+    from localcloud.cloud import StartError  # imported when needed: moto and the translator take seconds
+
     try:
         return {"run": _run, "token": _token, "invoke": _invoke}[args.command](args)
     except (TemplateError, StartError) as exc:
@@ -67,6 +71,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _cloud(args: argparse.Namespace, **options: Any) -> LocalCloud:
+    from localcloud.cloud import LocalCloud
+
+    return LocalCloud(args.template, parameter_overrides=parse_overrides(args.parameter_overrides), **options)
+
+
 def _run(args: argparse.Namespace) -> int:
     stopped = threading.Event()
 
@@ -75,11 +85,10 @@ def _run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    cloud = LocalCloud(
-        args.template,
+    cloud = _cloud(
+        args,
         port=args.port,
         moto_port=args.moto_port,
-        parameter_overrides=parse_overrides(args.parameter_overrides),
         state_dir=args.state_dir,
         fresh=args.fresh,
         verbose=args.verbose,
@@ -99,9 +108,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    cloud = LocalCloud(
-        args.template, parameter_overrides=parse_overrides(args.parameter_overrides), state_dir=args.state_dir
-    )
+    cloud = _cloud(args, state_dir=args.state_dir)
     assert cloud.state is not None  # the signing key is kept there, shared with `run`
     cloud.state.prepare(fresh=False)
     cloud.load()
@@ -129,21 +136,16 @@ def _invoke(args: argparse.Namespace) -> int:
             f"localcloud: no local cloud of {args.template} on port {args.port}; starting a fresh one",
             file=sys.stderr,
         )
-        with LocalCloud(
-            args.template,
-            port=0,
-            moto_port=0,
-            parameter_overrides=parse_overrides(args.parameter_overrides),
-            pollers=False,
-            gateway=False,
-            prewarm=False,
-            output=sys.stderr,
-        ) as cloud:
-            try:
-                invocation = cloud.invoke(args.function, event)
-            except KeyError as exc:
-                print(exc.args[0], file=sys.stderr)
-                return 2
+        cloud = _cloud(
+            args, port=0, moto_port=0, pollers=False, gateway=False, prewarm=False, output=sys.stderr
+        )
+        cloud.load()
+        known = {name for spec in cloud.specs.values() for name in (spec.logical_id, spec.name)}
+        if args.function not in known:
+            print(f"no function {args.function!r}; the template has {sorted(cloud.specs)}", file=sys.stderr)
+            return 2
+        with cloud:
+            invocation = cloud.invoke(args.function, event)
             result = {"status": invocation.status, "payload": invocation.payload, "error": invocation.error}
     if result["status"] != "ok":
         print(json.dumps(result["error"], indent=2))

@@ -35,6 +35,15 @@ def _nested_defaultdict(items: dict[Any, Any]) -> defaultdict[Any, Any]:
     return restored
 
 
+def _defaultdict_subclass(cls: type, factory: Any, attributes: dict[str, Any], items: dict[Any, Any]) -> Any:
+    """A defaultdict subclass whose __init__ takes other arguments (moto's ParameterDict), rebuilt."""
+    restored = cls.__new__(cls)
+    defaultdict.__init__(restored, factory)
+    restored.__dict__.update(attributes)
+    restored.update(items)
+    return restored
+
+
 class _StatePickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, _RLOCK):
@@ -43,6 +52,8 @@ class _StatePickler(pickle.Pickler):
             return (threading.Lock, ())
         if isinstance(obj, defaultdict) and getattr(obj.default_factory, "__name__", "") == "<lambda>":
             return (_nested_defaultdict, (dict(obj),))
+        if isinstance(obj, defaultdict) and type(obj) is not defaultdict:
+            return (_defaultdict_subclass, (type(obj), obj.default_factory, dict(obj.__dict__), dict(obj)))
         return NotImplemented
 
 

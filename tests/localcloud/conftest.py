@@ -1,4 +1,7 @@
-"""One local cloud over the sample template for the whole module: starting one costs a few seconds."""
+"""One local cloud over the sample template per module that asks for it: starting one costs a few seconds.
+
+A module, not the package: moto keeps its state per process, so only one local cloud may run at a time, and
+the modules with sample templates of their own (REST, async events, state) start theirs."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 SAMPLE = Path(__file__).parent / "sample"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(SAMPLE / "template.yaml", port=0, moto_port=0, output=io.StringIO()) as running:
         yield running

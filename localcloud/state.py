@@ -35,7 +35,9 @@ def _nested_defaultdict(items: dict[Any, Any]) -> defaultdict[Any, Any]:
     return restored
 
 
-def _defaultdict_subclass(cls: type, factory: Any, attributes: dict[str, Any], items: dict[Any, Any]) -> Any:
+def _defaultdict_subclass(
+    cls: type[defaultdict[Any, Any]], factory: Any, attributes: dict[str, Any], items: dict[Any, Any]
+) -> Any:
     """A defaultdict subclass whose __init__ takes other arguments (moto's ParameterDict), rebuilt."""
     restored = cls.__new__(cls)
     defaultdict.__init__(restored, factory)

@@ -21,7 +21,7 @@ async function refreshOverview() {
   document.getElementById("template").textContent = data.template;
   document.getElementById("region").textContent = `region ${data.region}` + (data.state ? ` · state ${data.state}` : "");
   fill("functions", data.functions.map((f) => row([
-    cell(f.logical_id), cell(f.handler), cell(f.workers), cell(f.ready ? "ready" : "starting", f.ready ? "ok" : "error"),
+    cell(f.logical_id), cell(f.workers), cell(f.ready ? "ready" : "starting", f.ready ? "ok" : "error"),
   ])));
   fill("triggers", data.triggers.map((t) => row([cell(t.trigger), cell(t.function), cell(t.lag)])));
   fill("schedules", data.schedules.map((s) => {

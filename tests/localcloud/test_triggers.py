@@ -229,3 +229,62 @@ def test_sqs_records_have_the_lambda_shape(cloud: LocalCloud) -> None:
     eventually(lambda: seen(cloud, "CommandConsumerFunction", run))
     invocation = next(i for i in reversed(cloud.invocations) if i.function == "CommandConsumerFunction")
     assert invocation.ok
+
+
+class TestWorkerLifecycle:
+    def test_a_message_reaching_a_function_whose_workers_were_killed_idle_is_delivered_once(
+        self, cloud: LocalCloud
+    ) -> None:
+        import os
+        import signal
+
+        run = f"kill-{uuid.uuid4().hex[:8]}"
+        runtime = cloud.functions["CommandConsumerFunction"]
+        runtime.wait_ready(timeout=DEADLINE)
+        # GIVEN every worker of the queue's function killed while idle
+        for pid in runtime.pids:
+            os.kill(pid, signal.SIGKILL)
+        failures_before = sum(
+            1 for i in cloud.invocations if i.function == "CommandConsumerFunction" and not i.ok
+        )
+        # WHEN a message arrives at once
+        cloud.client("sqs").send_message(
+            QueueUrl=cloud.physical_id("FifoQueue"),
+            MessageBody=json.dumps({"id": f"{run}-1"}),
+            MessageGroupId=run,
+        )
+        # THEN a replacement takes it: one delivery, no failed invocation, no receive burnt
+        eventually(lambda: seen(cloud, "CommandConsumerFunction", run))
+        cloud.wait_until_idle()
+        assert id_lists(seen(cloud, "CommandConsumerFunction", run)) == [[f"{run}-1"]]
+        failures = sum(1 for i in cloud.invocations if i.function == "CommandConsumerFunction" and not i.ok)
+        assert failures == failures_before
+
+
+class TestDeadLetterQueues:
+    def test_the_console_lists_them_with_their_depth_and_redrives_one(self, cloud: LocalCloud) -> None:
+        import requests
+
+        run = f"redrive-{uuid.uuid4().hex[:8]}"
+        sqs = cloud.client("sqs")
+        dlq_name = cloud.physical_id("WorkDeadLetters").rsplit("/", 1)[-1]
+        # GIVEN a message parked in the work queue's dead-letter queue
+        body = json.dumps({"id": f"{run}-parked", "kind": "x"})
+        sqs.send_message(QueueUrl=cloud.physical_id("WorkDeadLetters"), MessageBody=body)
+        overview = requests.get(f"{cloud.gateway_url}/_localcloud/api/overview", timeout=60).json()
+        listed = {queue["name"]: queue for queue in overview["dead_letter_queues"]}
+        assert set(listed) == {
+            dlq_name,
+            cloud.physical_id("FifoDeadLetters").rsplit("/", 1)[-1],
+            cloud.physical_id("FailureQueue").rsplit("/", 1)[-1],
+        }
+        assert listed[dlq_name]["depth"] >= 1
+        assert listed[dlq_name]["redrivable"] is True
+        # WHEN it is redriven
+        moved = requests.post(
+            f"{cloud.gateway_url}/_localcloud/api/dlq/{dlq_name}/redrive", timeout=60
+        ).json()
+        # THEN it goes back through its source queue to the function
+        assert moved["moved"] >= 1
+        eventually(lambda: seen(cloud, "WorkConsumerFunction", run))
+        assert [b["ids"] for b in seen(cloud, "WorkConsumerFunction", run)] == [[f"{run}-parked"]]

@@ -1,4 +1,4 @@
-"""One local cloud over the project's own template for the whole module: starting one costs a few seconds.
+"""One local cloud over the project's own template for the whole package: starting one costs seconds.
 
 `start()` returns only once every function has a worker past its init phase, so the first request finds
 a warm function even on a loaded machine; the health endpoint must say so too. Only one LocalCloud may run
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as running:
         health = requests.get(f"{running.gateway_url}/_localcloud/health", timeout=30).json()

@@ -173,10 +173,10 @@ class TestStandardQueueDelays:
         marker = str(uuid.uuid4())
         sent = time.time()
         cloud.client("sqs").send_message(
-            QueueUrl=cloud.physical_id("Deadlines"), MessageBody=json.dumps({"due": marker}), DelaySeconds=3
+            QueueUrl=cloud.physical_id("Deadlines"), MessageBody=json.dumps({"due": marker}), DelaySeconds=2
         )
         (delivery,) = wait_until(lambda: seen(cloud, "DeadlineFunction", marker), timeout=30)
-        assert delivery["at"] - sent >= 3
+        assert delivery["at"] - sent >= 2
         assert delivery["event"]["Records"][0]["eventSource"] == "aws:sqs"
 
     def test_the_queues_delay_holds_back_a_message_without_one(self, cloud: LocalCloud) -> None:

@@ -1,4 +1,5 @@
-"""The command line: token and invoke, against a running local cloud and against a fresh one."""
+"""The command line: token and invoke, against a running local cloud and against a fresh one. In this
+process where no second local cloud is started (only one may run per process), in a child where one is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import sys
 from typing import TYPE_CHECKING
 
 import jwt
+import pytest
 
+from localcloud.cli import main
 from localcloud.tokens import SigningKey
 from tests.localcloud.conftest import SAMPLE
 
@@ -22,12 +25,27 @@ ROOT = SAMPLE.parents[2]
 
 def localcloud(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "localcloud", *args, "--template", str(SAMPLE / "template.yaml")]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
 
 
-def test_token_prints_only_an_rs256_jwt_for_the_templates_authorizer(tmp_path: Path) -> None:
-    result = localcloud(
-        "token", "--customer", "wh-1", "--scope", "sample/staff,sample/admin", "--state-dir", str(tmp_path)
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    code = main([*args, "--template", str(SAMPLE / "template.yaml")])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, captured.out, captured.err)
+
+
+def test_token_prints_only_an_rs256_jwt_for_the_templates_authorizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = in_process(
+        capsys,
+        "token",
+        "--customer",
+        "wh-1",
+        "--scope",
+        "sample/staff,sample/admin",
+        "--state-dir",
+        str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 1
@@ -43,10 +61,12 @@ def test_token_prints_only_an_rs256_jwt_for_the_templates_authorizer(tmp_path: P
     assert claims["exp"] - claims["iat"] == 12 * 3600
 
 
-def test_invoke_uses_the_running_cloud(cloud: LocalCloud) -> None:
+def test_invoke_uses_the_running_cloud(cloud: LocalCloud, capsys: pytest.CaptureFixture[str]) -> None:
     assert cloud.gateway is not None
     port = str(cloud.gateway.port)
-    result = localcloud("invoke", "ApiFunction", "--event", str(SAMPLE / "events/echo.json"), "--port", port)
+    result = in_process(
+        capsys, "invoke", "ApiFunction", "--event", str(SAMPLE / "events/echo.json"), "--port", port
+    )
     assert result.returncode == 0, result.stderr
     body = json.loads(json.loads(result.stdout)["body"])  # stdout holds the answer and nothing else
     assert body["event"]["rawQueryString"] == "from=file"
@@ -61,7 +81,7 @@ def test_invoke_starts_a_fresh_cloud_when_none_runs() -> None:
     assert "starting a fresh one" in result.stderr
 
 
-def test_invoke_of_an_unknown_function_says_which_exist() -> None:
-    result = localcloud("invoke", "Nope", "--port", "1")
+def test_invoke_of_an_unknown_function_says_which_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    result = in_process(capsys, "invoke", "Nope", "--port", "1")
     assert result.returncode == 2
     assert "ApiFunction" in result.stderr

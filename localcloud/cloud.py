@@ -6,14 +6,14 @@ with LocalCloud("template.yaml", port=0, moto_port=0) as cloud:
 
 The parts, each in a module of its own: the stack (`stack.py`: the translated template, its data resources
 in moto, every intrinsic resolved), the functions (`functions.py`, `workers.py`), the HTTP routes and their
-gateway (`routes.py`, `gateway.py`), the triggers (`triggers.py`, `pollers/`, `schedules.py`), the state
-folder (`state.py`) and the console (`console/`). This class puts them together and in order.
+gateway (`routes.py`, `gateway.py`, `apigateway.py`), the triggers (`triggers.py` for event source mappings,
+`async_sources.py` for SNS, EventBridge and schedules, `pollers/`, `schedules.py`), the state folder
+(`state.py`), the tokens (`tokens.py`), the control paths and the console (`control.py`, `console/`). This
+class puts them together and in order.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 import time
@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import boto3
 from botocore.config import Config
-from werkzeug.wrappers import Response
 
-from localcloud.console import ConsoleApi
+from localcloud.async_sources import AsyncSources, plan_deliveries, route_deliveries_through_queues
+from localcloud.control import Control
 from localcloud.deadletters import DeadLetterQueues
 from localcloud.functions import FAKE_CREDENTIALS, Functions, function_specs
 from localcloud.motoserver import MotoServer, WriteSignal
@@ -34,14 +34,12 @@ from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
 from localcloud.state import AutoSave, StateFolder
 from localcloud.template import TemplateError, load_template, parameter_values, region_for
-from localcloud.tokens import SigningKey, TokenIssuer, discovery_document
+from localcloud.tokens import SigningKey, TokenIssuer
 from localcloud.translate import data_resources_template, translate
-from localcloud.triggers import Triggers, plan_deliveries, route_deliveries_through_queues
+from localcloud.triggers import Triggers
 from localcloud.workers import INIT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Request
-
     from localcloud.gateway import Gateway
     from localcloud.pollers import Poller
     from localcloud.workers import Invocation
@@ -272,7 +270,7 @@ class LocalCloud:
                 self.region,
                 self.reporter.invocation,
                 self.reporter.refusal,
-                self._control,
+                Control(self).handle,
                 self._host,
                 self._port,
             )
@@ -285,13 +283,13 @@ class LocalCloud:
             self.reporter.invocation,
             self.reporter.say,
             self._poll_interval,
-            self._deliveries,
         )
+        async_sources = AsyncSources(self.stack, triggers, self._deliveries)
         destinations = self._destination_arns()
         self.dead_letters = DeadLetterQueues(self.stack, self.client, destinations)
         if self._with_pollers:
-            self.pollers = triggers.mapping_pollers(self._positions) + triggers.delivery_pollers()
-            self.scheduler = Scheduler(triggers.schedules(), self.reporter.say)
+            self.pollers = triggers.mapping_pollers(self._positions) + async_sources.delivery_pollers()
+            self.scheduler = Scheduler(async_sources.schedules(), self.reporter.say)
         if self._prewarm:
             try:
                 self.functions.wait_ready(INIT_TIMEOUT_SECONDS + 30)
@@ -383,73 +381,7 @@ class LocalCloud:
     # ----- what it tells -----
 
     def health(self) -> dict[str, Any]:
-        functions = self.functions.runtimes if hasattr(self, "functions") else {}
-        return {
-            "ready": self.ready and all(runtime.ready for runtime in functions.values()),
-            "template": str(self.template_path),
-            "region": self.region,
-            "pid": os.getpid(),
-            "gateway": self.gateway.url if self.gateway else None,
-            "state": str(self.state.path) if self.state else None,
-            "functions": {
-                logical_id: {
-                    "ready": runtime.ready,
-                    "workers": runtime.workers,
-                    "init_error": runtime.last_init_error,
-                }
-                for logical_id, runtime in functions.items()
-            },
-        }
+        return Control(self).health()
 
     def banner(self) -> str:
-        lines = [f"localcloud: {self.template_path} (region {self.region}) is ready"]
-        if self.gateway is not None:
-            lines.append(f"  gateway   {self.gateway_url}")
-            for route in self.gateway.routes:
-                auth = route.authorizer.kind if route.authorizer else "open"
-                scopes = f" scopes {' '.join(route.scopes)}" if route.scopes else ""
-                function = route.function_arn.rsplit(":", 1)[-1]
-                lines.append(f"            {route.display:<40} -> {function} ({auth}{scopes})")
-            lines.append(f"  console   {self.gateway_url}/_localcloud/console/")
-        lines.append(f"  moto      {self.endpoint_url}  (AWS_ENDPOINT_URL for your own clients)")
-        lines.append(f"  functions {len(self.specs)}: {', '.join(sorted(self.specs))}")
-        for note in self.skipped:
-            lines.append(f"            skipped {note}")
-        kinds = sorted({poller.trigger.split(" ")[0] for poller in self.pollers})
-        lines.append(f"  triggers  {len(self.pollers)} pollers ({', '.join(kinds) or 'none'})")
-        if self.scheduler is not None and self.scheduler.schedules:
-            lines.append(f"  schedules {', '.join(self.scheduler.schedules)}")
-        if self.state is not None:
-            lines.append(f"  state     {self.state.path} (function logs: {self.state.function_logs_file})")
-        try:
-            self.authorizer()
-            lines.append(f"  token     {sys.executable} -m localcloud token --customer alice")
-        except TemplateError:
-            pass
-        lines.append("  stop      Ctrl-C")
-        return "\n".join(lines)
-
-    # ----- /_localcloud/ -----
-
-    def _control(self, path: str, request: Request) -> Response | None:
-        if path == "health":
-            return _json(self.health())
-        if path.startswith("invoke/") and request.method == "POST":
-            try:
-                invocation = self.invoke(path[len("invoke/") :], json.loads(request.get_data() or b"{}"))
-            except KeyError as exc:
-                return _json({"message": str(exc.args[0])}, 404)
-            body = {"status": invocation.status, "payload": invocation.payload, "error": invocation.error}
-            return _json(body)
-        if path == "oidc/.well-known/openid-configuration":
-            issuer, _ = self.token_settings()
-            return _json(
-                discovery_document(issuer, f"{request.host_url.rstrip('/')}/_localcloud/oidc/jwks.json")
-            )
-        if path == "oidc/jwks.json":
-            return _json(self.issuer.key.jwks())
-        return ConsoleApi(self).handle(path, request)
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, default=str), status=status, content_type="application/json")
+        return Control(self).banner()

@@ -125,8 +125,9 @@ def _invoke(args: argparse.Namespace) -> int:
     event = json.loads(args.event.read_text()) if args.event else {}
     running = _running_cloud(args.port, args.template)
     if running is not None:
-        print(f"localcloud: invoking through the running local cloud at {running}", file=sys.stderr)
-        response = requests.post(f"{running}/_localcloud/invoke/{args.function}", json=event, timeout=900)
+        url, pid = running
+        print(f"localcloud: invoking through the running local cloud at {url} (pid {pid})", file=sys.stderr)
+        response = requests.post(f"{url}/_localcloud/invoke/{args.function}", json=event, timeout=900)
         if response.status_code == 404:
             print(response.json()["message"], file=sys.stderr)
             return 2
@@ -154,8 +155,8 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running_cloud(port: int, template: Path) -> str | None:
-    """The URL of a local cloud running this template on `port`, once it is ready; None if none runs there.
+def _running_cloud(port: int, template: Path) -> tuple[str, int] | None:
+    """The URL and pid of a local cloud running this template on `port`, once it is ready; None if none.
 
     A busy machine may take seconds to answer: the health check allows for it and is tried a few times, so
     that a running cloud is not mistaken for none."""
@@ -175,5 +176,5 @@ def _running_cloud(port: int, template: Path) -> str | None:
         if health.get("template") != str(template.resolve()):
             return None
         if health.get("ready") or time.monotonic() > deadline:
-            return url
+            return url, int(health.get("pid", 0))
         time.sleep(0.5)

@@ -70,7 +70,7 @@ def test_invoke_uses_the_running_cloud(cloud: LocalCloud, capsys: pytest.Capture
     assert result.returncode == 0, result.stderr
     body = json.loads(json.loads(result.stdout)["body"])  # stdout holds the answer and nothing else
     assert body["event"]["rawQueryString"] == "from=file"
-    assert f"running local cloud at http://127.0.0.1:{port}" in result.stderr
+    assert f"running local cloud at http://127.0.0.1:{port} (pid" in result.stderr
     assert any(i.trigger == "invoke" and i.function == "ApiFunction" for i in cloud.invocations)
 
 

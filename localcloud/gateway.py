@@ -93,7 +93,8 @@ class Gateway(BackgroundServer):
                 authorizer = self._authorize(route, request, parameters)
             except AuthorizationError as refusal:
                 body = {401: "Unauthorized", 403: "Forbidden"}[refusal.status]
-                headers = {"www-authenticate": refusal.www_authenticate} if route.kind == "http" else {}
+                jwt = route.authorizer is not None and route.authorizer.kind == "jwt"
+                headers = {"www-authenticate": refusal.www_authenticate} if jwt else {}
                 if route.kind == "rest" and refusal.status == 403:
                     body = "User is not authorized to access this resource with an explicit deny"
                 return self._refused(request, started, refusal.status, body, refusal.description, headers)
@@ -170,6 +171,10 @@ class Gateway(BackgroundServer):
             if authorizer.validation_expression and not re.fullmatch(authorizer.validation_expression, token):
                 raise AuthorizationError(401, "the token does not match the identity validation expression")
             event: dict[str, Any] = {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
+        elif authorizer.payload_version == "2.0":
+            http = http_event(request, route, parameters, None, f"local{route.api}")
+            event = {"version": "2.0", "type": "REQUEST", "routeArn": method_arn, "identitySource": identity}
+            event.update({key: value for key, value in http.items() if key != "version"})
         else:
             event = rest_event(request, route, parameters, None, f"local{route.api}")
             event = {"type": "REQUEST", "methodArn": method_arn, **event}
@@ -187,8 +192,14 @@ class Gateway(BackgroundServer):
                 raise AuthorizationError(401, "the authorizer failed or answered Unauthorized")
             policy = invocation.payload
             self._policy_cache[cache_key] = (time.monotonic() + DEFAULT_AUTHORIZER_TTL_SECONDS, policy)
-        if not _allows(policy.get("policyDocument", {}), method_arn):
-            raise AuthorizationError(403, "the authorizer's policy denies this method")
+        if authorizer.simple_responses:
+            allowed = policy.get("isAuthorized") is True
+        else:
+            allowed = _allows(policy.get("policyDocument", {}), method_arn)
+        if not allowed:
+            raise AuthorizationError(403, "the authorizer denied the request")
+        if route.kind == "http":  # HTTP APIs pass the context on as it is, under `lambda`
+            return {"lambda": policy.get("context") or {}}
         context = {key: _context_text(value) for key, value in (policy.get("context") or {}).items()}
         return {"principalId": policy.get("principalId"), "integrationLatency": 0, **context}
 

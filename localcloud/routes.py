@@ -35,6 +35,8 @@ class Authorizer:
     identity_sources: tuple[str, ...] = ("header:authorization",)  # header:NAME or query:NAME
     function: str | None = None  # the Lambda authorizer's function ARN
     validation_expression: str | None = None
+    payload_version: str = "1.0"  # a Lambda authorizer's event format (HTTP APIs may ask for 2.0)
+    simple_responses: bool = False  # an HTTP API Lambda authorizer answering {"isAuthorized": ...}
 
     @property
     def header(self) -> str:
@@ -202,6 +204,8 @@ def _authorizers(stack: Stack, api: str, kind: str, body: dict[str, Any]) -> dic
                 function=function.group(1),
                 identity_sources=sources,
                 validation_expression=config.get("identityValidationExpression"),
+                payload_version=str(config.get("authorizerPayloadFormatVersion", "1.0")),
+                simple_responses=bool(config.get("enableSimpleResponses", False)),
             )
     return found
 

@@ -1,6 +1,6 @@
 """A SAM template with a REST API (`Type: Api`): payload format 1.0 events exactly as `sam local
 generate-event apigateway aws-proxy` shapes them, the stage prefix as API Gateway serves it, the proxy
-response mapping, and its Cognito and Lambda token authorizers."""
+response mapping, and its Cognito and Lambda token authorizers; and an HTTP API's simple Lambda authorizer."""
 
 from __future__ import annotations
 
@@ -179,3 +179,26 @@ class TestLambdaTokenAuthorizer:
         )
         assert response.status_code == 401
         assert sum(1 for i in cloud.invocations if i.function == "AuthorizerFunction") == calls
+
+
+class TestHttpApiLambdaAuthorizer:
+    def test_a_simple_response_allows_and_its_context_reaches_the_function(self, cloud: LocalCloud) -> None:
+        allowed = requests.get(
+            f"{cloud.gateway_url}/v1/simple", headers={"Authorization": "Bearer allow"}, timeout=TIMEOUT
+        )
+        event = echoed(allowed)
+        assert event["requestContext"]["authorizer"] == {"lambda": {"tier": "gold", "level": 3}}
+        assert event["requestContext"]["stage"] == "v1"
+        assert event["rawPath"] == "/v1/simple"
+        asked = next(i for i in reversed(cloud.invocations) if i.function == "AuthorizerFunction")
+        assert asked.trigger == "authorizer SimpleAuth"
+
+    def test_a_simple_response_denying_is_forbidden(self, cloud: LocalCloud) -> None:
+        denied = requests.get(
+            f"{cloud.gateway_url}/v1/simple", headers={"Authorization": "Bearer deny"}, timeout=TIMEOUT
+        )
+        assert denied.status_code == 403
+        assert denied.json() == {"message": "Forbidden"}
+
+    def test_without_the_identity_source_it_is_unauthorized(self, cloud: LocalCloud) -> None:
+        assert requests.get(f"{cloud.gateway_url}/v1/simple", timeout=TIMEOUT).status_code == 401

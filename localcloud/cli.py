@@ -94,16 +94,20 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose,
     )
     print(f"localcloud: starting {args.template} ...", flush=True)
-    cloud.start()
+    try:
+        cloud.start()
+    except OSError as exc:
+        print(f"localcloud: cannot listen on port {args.port} or {args.moto_port}: {exc}", file=sys.stderr)
+        return 2
     try:
         cloud.reporter.say(cloud.banner())
         while not stopped.wait(0.5):
             pass
     finally:
-        cloud.reporter.say(
-            "localcloud: stopping (saving the state)" if cloud.state else "localcloud: stopping"
-        )
+        cloud.reporter.say("localcloud: stopping")
         cloud.stop()
+        if cloud.state is not None:
+            print(f"localcloud: stopped; the state is kept in {cloud.state.path} (FRESH=1 starts empty)")
     return 0
 
 

@@ -191,6 +191,12 @@ class FunctionRuntime:
         with self._condition:
             return [worker.pid for worker in [*self._idle, *self._busy]]
 
+    @property
+    def idle_pids(self) -> list[int]:
+        """The process ids of the workers waiting for an invocation."""
+        with self._condition:
+            return [worker.pid for worker in self._idle]
+
     def prewarm(self) -> None:
         """Start one worker now (in the background), so that the first invocation finds it warm."""
         with self._condition:

@@ -258,7 +258,7 @@ def test_a_worker_killed_while_idle_never_fails_the_next_request(cloud: LocalClo
 
     assert get(cloud, path).status_code == 200
     runtime = cloud.functions.find(cloud.invocations[-1].function)
-    for pid in runtime.pids:
+    for pid in runtime.idle_pids:
         os.kill(pid, signal.SIGKILL)
     # GIVEN every worker of the function was killed while idle, WHEN the next request comes at once
     response = get(cloud, path)

@@ -242,7 +242,7 @@ class TestWorkerLifecycle:
         runtime = cloud.functions["CommandConsumerFunction"]
         runtime.wait_ready(timeout=DEADLINE)
         # GIVEN every worker of the queue's function killed while idle
-        for pid in runtime.pids:
+        for pid in runtime.idle_pids:
             os.kill(pid, signal.SIGKILL)
         failures_before = sum(
             1 for i in cloud.invocations if i.function == "CommandConsumerFunction" and not i.ok

@@ -13,6 +13,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localcloud.tokens import SigningKey, TokenIssuer
+from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
     from localcloud import LocalCloud
@@ -258,6 +259,7 @@ def test_a_worker_killed_while_idle_never_fails_the_next_request(cloud: LocalClo
 
     assert get(cloud, path).status_code == 200
     runtime = cloud.functions.find(cloud.invocations[-1].function)
+    wait_until(lambda: runtime.idle_pids, timeout=60)
     for pid in runtime.idle_pids:
         os.kill(pid, signal.SIGKILL)
     # GIVEN every worker of the function was killed while idle, WHEN the next request comes at once

@@ -242,6 +242,7 @@ class TestWorkerLifecycle:
         runtime = cloud.functions["CommandConsumerFunction"]
         runtime.wait_ready(timeout=DEADLINE)
         # GIVEN every worker of the queue's function killed while idle
+        eventually(lambda: runtime.idle_pids)
         for pid in runtime.idle_pids:
             os.kill(pid, signal.SIGKILL)
         failures_before = sum(

@@ -5,6 +5,7 @@ const api = (path, options) => fetch(`/_localcloud/api/${path}`, options).then((
 const cell = (text, className) => {
   const td = document.createElement("td");
   td.textContent = text === null || text === undefined ? "" : String(text);
+  td.title = td.textContent; // the whole text where the column cuts it
   if (className) td.className = className;
   return td;
 };
@@ -14,7 +15,11 @@ const row = (cells, className) => {
   if (className) tr.className = className;
   return tr;
 };
-const fill = (id, rows) => document.querySelector(`#${id} tbody`).replaceChildren(...rows);
+const fill = (id, rows) => {
+  const table = document.getElementById(id);
+  table.querySelector("tbody").replaceChildren(...rows);
+  table.classList.toggle("empty", rows.length === 0 && id === "schedules");
+};
 
 async function refreshOverview() {
   const data = await api("overview");

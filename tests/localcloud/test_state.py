@@ -20,7 +20,10 @@ TEMPLATE = SAMPLE / "template.yaml"
 
 
 def start(state: Path, fresh: bool = False) -> LocalCloud:
-    cloud = LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO(), state_dir=state, fresh=fresh)
+    # No prewarm: only the two consumers the test feeds need a worker, and they get one on demand.
+    cloud = LocalCloud(
+        TEMPLATE, port=0, moto_port=0, output=io.StringIO(), state_dir=state, fresh=fresh, prewarm=False
+    )
     cloud.start()
     return cloud
 

@@ -288,4 +288,7 @@ class TestDeadLetterQueues:
         # THEN it goes back through its source queue to the function
         assert moved["moved"] >= 1
         eventually(lambda: seen(cloud, "WorkConsumerFunction", run))
-        assert [b["ids"] for b in seen(cloud, "WorkConsumerFunction", run)] == [[f"{run}-parked"]]
+        delivered = [i for batch in seen(cloud, "WorkConsumerFunction", run) for i in batch["ids"]]
+        assert [i for i in delivered if i.startswith(run)] == [
+            f"{run}-parked"
+        ]  # other tests' letters may join

@@ -27,6 +27,7 @@ from localcloud.async_sources import AsyncSources, plan_deliveries, route_delive
 from localcloud.control import Control
 from localcloud.deadletters import DeadLetterQueues
 from localcloud.functions import FAKE_CREDENTIALS, Functions, function_specs
+from localcloud.gateway import Gateway
 from localcloud.motoserver import MotoServer, WriteSignal
 from localcloud.output import Reporter
 from localcloud.routes import Authorizer, routes_of
@@ -40,7 +41,6 @@ from localcloud.triggers import Triggers
 from localcloud.workers import INIT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
-    from localcloud.gateway import Gateway
     from localcloud.pollers import Poller
     from localcloud.workers import Invocation
 
@@ -261,8 +261,6 @@ class LocalCloud:
         )
         self.functions.start(self._prewarm)
         if self._with_gateway:
-            from localcloud.gateway import Gateway
-
             self.gateway = Gateway(
                 self.routes,
                 self.functions.by_arn,

@@ -8,7 +8,8 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
-.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy clean
+.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy \
+	clean alarms dlq dlq-show redrive trace rebuild
 
 venv: $(STAMP)
 
@@ -17,9 +18,15 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
+TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
+	functions \
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud tests/localcloud demo
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
 
 test: lint browser
 	$(BIN)/pytest
@@ -33,7 +40,7 @@ test-integration: venv
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
 
-BENCHMARKS := bench/command_path.py bench/projection.py bench/end_to_end.py
+BENCHMARKS := bench/command_path.py bench/projection.py bench/end_to_end.py bench/cost.py
 
 # In-process benchmarks first: the end-to-end one starts a whole local cloud of worker processes.
 bench: venv
@@ -69,3 +76,24 @@ invoke: venv
 # The console's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# --- Operations (docs/operations.md): against `make run` by default, a deployed stack with STACK=<name> ---
+OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK))
+
+alarms: venv
+	$(BIN)/python -m ops alarms --write
+
+dlq: venv
+	$(OPS) dlq list
+
+dlq-show: venv
+	$(OPS) dlq show $(QUEUE)
+
+redrive: venv
+	$(OPS) dlq redrive $(QUEUE)
+
+trace: venv
+	$(OPS) trace $(ORDER)
+
+rebuild: venv
+	$(OPS) rebuild $(or $(VIEW),OrdersView)

@@ -28,9 +28,9 @@ import offline  # noqa: F401  (before the layers are imported: puts them on the 
 from moto import mock_aws
 
 from microsystem import Commit, DynamoDBEventStore, fingerprint
+from microsystem.changes import decode_change_record
 from microsystem.projection import Projection, Projector
 from microsystem.rebuild import rebuild, scan_log
-from microsystem.stream import decode_dynamodb_record
 from microsystem.viewstore import DynamoDBViewStore, ViewRow
 from tests.support.aws import create_table
 from tests.support.counter import Incremented, counter_decider
@@ -46,7 +46,7 @@ def project_counter(view: dict[str, Any] | None, event: Any) -> dict[str, Any]:
     return {"value": view["value"] + event.by, "increments": view["increments"] + 1}
 
 
-projection = Projection("counters", decider.aggregate, "order_id", decider.registry, project_counter)
+projection = Projection(decider.aggregate, "order_id", decider.registry, project_counter)
 
 
 class Requests:
@@ -69,7 +69,7 @@ def history(prefix: str, aggregates: int, events_each: int) -> list[Commit]:
     queues = {
         f"{prefix}{a:04d}": [
             Commit(
-                stream=decider.stream_id(f"{prefix}{a:04d}"),
+                stream_id=decider.stream_id(f"{prefix}{a:04d}"),
                 version=v,
                 events=(
                     decider.registry.encode(
@@ -109,7 +109,7 @@ def per_event_baseline(
     """The naive projector: read the row, apply one event, write the row, for every event."""
     for record in records:
         commit = record.require_commit()
-        key = projection.key(commit.stream)
+        key = projection.key(commit.stream_id)
         stored = views.get_many([key]).get(key)
         row = projection.apply(stored, commit)
         if row is not None and row is not stored:
@@ -130,7 +130,7 @@ def main() -> dict[str, Any]:
         small = history("s", 10, 10)
         store = log_of(client, "log-small", small)
         views = fresh_view(client, "view-small")
-        records = [decode_dynamodb_record(ddb_record(c, 10**20 + i)) for i, c in enumerate(small)]
+        records = [decode_change_record(ddb_record(c, 10**20 + i)) for i, c in enumerate(small)]
         requests.reset()
         result = Projector(projection, store, views).handle(records)
         assert not result.failures, result.failures
@@ -140,8 +140,8 @@ def main() -> dict[str, Any]:
         # 1,000 records over 100 aggregates: the projector (one batch), the per-event baseline, the rebuild.
         large = history("l", 100, 10)
         store = log_of(client, "log-large", large)
-        keys = sorted({projection.key(c.stream) for c in large})
-        records = [decode_dynamodb_record(ddb_record(c, 10**20 + i)) for i, c in enumerate(large)]
+        keys = sorted({projection.key(c.stream_id) for c in large})
+        records = [decode_change_record(ddb_record(c, 10**20 + i)) for i, c in enumerate(large)]
         projector_s, baseline_s, rebuild_s, fresh_s, scan_s = [], [], [], [], []
         for run in range(REPEATS):
             views = fresh_view(client, f"view-projected-{run}")

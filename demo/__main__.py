@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import requests
 
@@ -69,7 +69,7 @@ def euros(cents: int | None) -> str:
 
 
 class Walk:
-    def __init__(self, cloud: LocalCloud, out: io.TextIOWrapper) -> None:
+    def __init__(self, cloud: LocalCloud, out: TextIO) -> None:
         self.cloud, self.out = cloud, out
         self.url = cloud.gateway_url
         self.headers = {"Authorization": f"Bearer {cloud.token(CUSTOMER)}"}
@@ -243,7 +243,9 @@ class Walk:
                 for name, value in sorted(counters.items())
             )
             self.say(f"  {pk:<22} {sk:<32} {shown}")
-        totals = next((v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {})
+        totals: dict[str, int] = next(
+            (v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {}
+        )
         self.check(totals.get("revenue") == expected_revenue, f"day's revenue is {euros(expected_revenue)}")
         self.check(
             rows.get(("campaign#WELCOME10", "total#EUR"), {}).get("orders") == 1, "WELCOME10 counted once"

@@ -123,6 +123,10 @@ class LocalCloud:
         """A resource's Ref value: table or stream name, queue URL, function name, ..."""
         return str(self.stack.resolver.resolve({"Ref": logical_id}))
 
+    def function_name(self, logical_id: str) -> str:
+        """A function's name, as the template gives it (FunctionName) or its logical id."""
+        return self.stack.function_name(logical_id)
+
     def attribute(self, logical_id: str, name: str) -> Any:
         return self.stack.resolver.resolve({"Fn::GetAtt": [logical_id, name]})
 

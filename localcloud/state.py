@@ -91,7 +91,7 @@ class StateFolder:
         if saved.get("version") != STATE_VERSION or saved.get("region") != region:
             raise ValueError(f"the state in {self.path} is for another version or region; start with --fresh")
         for service, backends in saved["backends"].items():
-            live = get_backend(service)  # type: ignore[call-overload]
+            live = get_backend(service)
             live.clear()
             live.update(backends)
         if self.positions_file.exists():

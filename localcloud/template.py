@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse  # type: ignore[import-untyped]
+from samcli.yamlhelper import yaml_parse
 
 DEFAULT_REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"

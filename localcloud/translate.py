@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
-from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 from localcloud.template import SSM_PARAMETER_TYPE_PREFIX, TemplateError
 
@@ -35,6 +35,10 @@ LEFT_OUT_PREFIXES = (
     "AWS::CodeDeploy::",
     "AWS::Scheduler::",  # the local cloud fires schedules itself
     "AWS::Cognito::",  # moto cannot create user pools from a template; the local cloud issues their tokens
+    # Alarms and subscriptions: moto's CloudFormation cannot create them (no physical id). The local cloud
+    # subscribes its own delivery queues for the subscriptions of functions (async_sources.py).
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Subscription",
 )
 
 # Properties that change nothing locally (deletion protection, encryption at rest, backups). moto 5.2.5

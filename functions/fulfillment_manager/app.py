@@ -1,60 +1,104 @@
-"""Order fulfillment process manager: consumes payment events from the `payment-events` Kinesis stream and
-sends the order command each outcome calls for (PaymentAuthorized -> ConfirmOrder, PaymentDeclined ->
-CancelOrder) to the `order-commands` SQS FIFO queue: one message group per order, deduplicated by a command
-id derived from the causing event. PaymentRequested and PaymentVoided need nothing from orders and are
-acknowledged; anything unknown fails and is parked."""
+"""Order-fulfilment process manager: hears order events (order-events), stock answers (inventory-events) and
+payment answers (payment-events) from Kinesis, and its own deadlines from the fulfilment-deadlines queue
+(SQS, delayed messages); for each, the fulfillment service decides and sends the commands that follow:
+reservations to inventory-commands, payment requests and voids to payment-commands, the confirmation or
+cancellation to order-commands. Every event type reaches it (no filter: a filter would silently drop
+unknown types); the ones it needs nothing from are acknowledged, anything unknown fails and is parked."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from microsystem.messages import consuming_event
-from orders.fulfillment import command_for_payment, command_message
+from microsystem import DeciderRunner, DynamoDBEventStore
+from microsystem.batches import process_batch
+from microsystem.messages import consuming_command, consuming_event
+from microsystem.outbox import SqsCommandSender
+from orders.fulfillment import decider
+from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, FulfillmentService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from orders.fulfillment_service import Reaction
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Failures are reported per record even when the whole batch failed: the checkpoint then stays on the first
-# failed record, rather than the batch being retried (and bisected) as a function error.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
-sqs = boto3.client("sqs")
-QUEUE_URL = os.environ["ORDER_COMMANDS_QUEUE_URL"]
+published = BatchProcessor(event_type=EventType.KinesisDataStreams)
+deadlines = BatchProcessor(event_type=EventType.SQS)
+service = FulfillmentService(
+    DeciderRunner(
+        decider(timedelta(seconds=int(os.environ["FULFILLMENT_DEADLINE_SECONDS"]))),
+        DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb")),
+    ),
+    SqsCommandSender(
+        boto3.client("sqs"),
+        {
+            ORDERS: os.environ["ORDER_COMMANDS_QUEUE_URL"],
+            PAYMENTS: os.environ["PAYMENT_COMMANDS_QUEUE_URL"],
+            INVENTORY: os.environ["INVENTORY_COMMANDS_QUEUE_URL"],
+            DEADLINES: os.environ["FULFILLMENT_DEADLINES_QUEUE_URL"],
+        },
+    ),
+    sources={
+        os.environ["ORDERS_EVENT_SOURCE"]: "orders",
+        os.environ["PAYMENTS_EVENT_SOURCE"]: "payments",
+        os.environ["INVENTORY_EVENT_SOURCE"]: "inventory",
+    },
+)
 
 
 @tracer.capture_method
-def record_handler(record: KinesisStreamRecord) -> None:
-    # Every payment event type reaches this function (no filter on the mapping: a filter would silently drop
-    # unknown types and garbage on AWS); the decision ignores the known ones orders needs nothing from.
+def published_record_handler(record: KinesisStreamRecord) -> None:
     with consuming_event(
         logger,
         record.kinesis.data_as_bytes(),
         data_keys=("order_id",),
         sequence_number=record.kinesis.sequence_number,
     ) as event:
-        command = command_for_payment(event.event_type, event.schema_version, event.data)
-        if command is None:
-            logger.info("payment event needs nothing from orders")
-            return
-        message = command_message(command, cause_id=event.event_id, correlation_id=event.correlation_id)
-        sqs.send_message(QueueUrl=QUEUE_URL, **message.sqs_entry(group_id=command.order_id))
-        logger.info("order command sent", command_type=message.command_type, command_id=message.command_id)
-        metrics.add_metric(name=f"{message.command_type}Sent", unit=MetricUnit.Count, value=1)
+        report(service.react(event))
+
+
+@tracer.capture_method
+def deadline_record_handler(record: SQSRecord) -> None:
+    with consuming_command(
+        logger, record.body, payload_keys=("order_id",), message_id=record.message_id
+    ) as message:
+        reaction = service.deadline(message)
+        report(reaction)
+        if "FulfillmentCancelled" in reaction.recorded:
+            metrics.add_metric(name="FulfillmentDeadlinesPassed", unit=MetricUnit.Count, value=1)
+
+
+def report(reaction: Reaction) -> None:
+    logger.info(
+        "fulfilment decided" if reaction.order_id else "nothing for the fulfilment to do",
+        recorded=reaction.recorded,
+        sent=reaction.sent,
+        replayed=reaction.replayed,
+    )
+    for event_type in reaction.recorded:
+        metrics.add_metric(name=event_type, unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # One function, four event source mappings: each invocation's batch comes from one of them.
+    records = event.get("Records") if isinstance(event, dict) else None
+    first = records[0] if isinstance(records, list) and records and isinstance(records[0], dict) else {}
+    if first.get("eventSource") == "aws:sqs":
+        return process_batch(
+            event, deadline_record_handler, deadlines, context, logger=logger, metrics=metrics
+        )
+    return process_batch(event, published_record_handler, published, context, logger=logger, metrics=metrics)

@@ -1,52 +1,50 @@
-"""Payments handler: consumes order events from the `order-events` Kinesis stream (CloudEvents). An order
-placed gets its payment requested and authorised (or declined); an order cancelled gets its payment voided,
-the saga's compensation. Order events payments has no business with (OrderConfirmed, OrderShipped) are
-acknowledged; anything unknown fails and is parked. Thin: read the record, hand it to the payments service,
-fail it on error."""
+"""Payments handler: applies the commands queued on `payment-commands` (SQS FIFO, one group per order):
+RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment (the
+saga's compensation) releases it. Thin: read the message, hand it to the payments service, fail it on error
+(retried, then parked in the DLQ by the queue's redrive policy)."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.messages import consuming_event
+from microsystem.batches import process_batch
+from microsystem.messages import consuming_command
 from payments import PaymentService, payment_decider, provider_from_environment
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Failures are reported per record even when the whole batch failed: the checkpoint then stays on the first
-# failed record, rather than the batch being retried (and bisected) as a function error.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
-runner = DeciderRunner(
-    payment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+service = PaymentService(
+    DeciderRunner(
+        payment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
+    ),
+    provider_from_environment(),
 )
-service = PaymentService(runner, provider_from_environment())
 
 
 @tracer.capture_method
-def record_handler(record: KinesisStreamRecord) -> None:
-    # Every order event type reaches this function (no filter on the mapping: a filter would silently drop
-    # unknown types and garbage on AWS). The service ignores the types payments has no business with and
-    # raises on anything it does not know, so that is reported and parked.
-    with consuming_event(
+def record_handler(record: SQSRecord) -> None:
+    with consuming_command(
         logger,
-        record.kinesis.data_as_bytes(),
-        data_keys=("order_id",),
-        sequence_number=record.kinesis.sequence_number,
-    ) as event:
-        outcome = service.handle(event)
-        logger.info("order event handled", outcome=outcome)
+        record.body,
+        payload_keys=("order_id",),
+        message_id=record.message_id,
+        message_group_id=record.attributes.message_group_id,
+    ) as message:
+        outcome = service.apply_queued(message)
+        logger.info("payment command applied", outcome=outcome)
         if outcome in ("authorized", "declined", "voided"):
             metrics.add_metric(name=f"Payments{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
 
@@ -54,7 +52,5 @@ def record_handler(record: KinesisStreamRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_batch(event, record_handler, processor, context, logger=logger, metrics=metrics)

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
+from microsystem.batches import process_batch
 from microsystem.counters import IdempotentCounters
 from microsystem.messages import read_published_event
 from orders.analytics import sales_contributions
@@ -26,9 +27,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-# Failures are reported per record even when the whole batch failed, as in the other Kinesis consumers: the
-# checkpoint then stays on the first failed record, rather than the batch being retried as a function error.
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 counters = IdempotentCounters(os.environ["ANALYTICS_TABLE"], boto3.client("dynamodb"))
 
 
@@ -53,6 +52,4 @@ def record_handler(record: KinesisStreamRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
+    return process_batch(event, record_handler, processor, context, logger=logger, metrics=metrics)

@@ -8,10 +8,14 @@ from microsystem import (
     Commit,
     CommitTooLargeError,
     ConcurrencyError,
+    CorruptStreamError,
+    DeciderRunner,
     DynamoDBEventStore,
     InMemoryEventStore,
     RecordedEvent,
+    fingerprint,
 )
+from tests.support.counter import Increment, counter_decider
 
 
 @pytest.fixture(params=["in-memory", "dynamodb"])
@@ -24,7 +28,7 @@ def store(request):
 
 def commit(stream: str, version: int, events: int = 1, data: str = "{}", **extra) -> Commit:
     return Commit(
-        stream=stream,
+        stream_id=stream,
         version=version,
         events=tuple(
             RecordedEvent(f"{stream}-{version + i}", "Happened", 1, data, "2026-11-26T10:00:00Z")
@@ -64,7 +68,7 @@ def test_a_multi_event_commit_is_all_or_nothing(store):
 def test_streams_are_independent(store):
     store.append(commit("a", 1))
     store.append(commit("b", 1))
-    assert [c.stream for c in store.read("a")] == ["a"]
+    assert [c.stream_id for c in store.read("a")] == ["a"]
 
 
 def test_everything_a_commit_carries_survives_storage(store):
@@ -90,3 +94,48 @@ def test_a_commit_over_the_item_limit_is_refused_before_writing(dynamodb, orders
     with pytest.raises(CommitTooLargeError, match="over the 409600-byte item limit"):
         store.append(commit("s", 1, events=5, data='"' + "x" * 90_000 + '"'))
     assert list(store.read("s")) == []
+
+
+class TestOverlappingCommits:
+    """A commit starting inside another one's versions (version 2 while a commit holds 1-3) would give two
+    facts one version. The in-memory store refuses it; DynamoDB's conditional write can only see its own
+    key, so there the guarantee is the runner's (it appends right after a commit it has read: see the
+    concurrency test in test_runner_dynamodb.py, whose versions come out exactly 1..n) and every reader
+    refuses a stream whose commits do not follow each other."""
+
+    def test_the_in_memory_store_refuses_a_commit_inside_another(self):
+        store = InMemoryEventStore()
+        store.append(commit("s", 1, events=3))
+        for version in (2, 3):
+            with pytest.raises(ConcurrencyError) as raised:
+                store.append(commit("s", version))
+            assert raised.value.existing == commit("s", 1, events=3)
+        store.append(commit("s", 4))
+        assert [c.version for c in store.read("s")] == [1, 4]
+
+    def test_the_runner_refuses_to_decide_on_a_stream_whose_commits_overlap(self, dynamodb, orders_log):
+        # GIVEN a damaged DynamoDB log (a hand edit, or a writer that bypassed the runner)
+        store = DynamoDBEventStore(orders_log, dynamodb)
+        incremented = '{"by":1}'
+        for version, events in ((1, 3), (2, 1)):
+            store.append(
+                Commit(
+                    stream_id="Counter-c",
+                    version=version,
+                    events=tuple(
+                        RecordedEvent(
+                            f"e-{version}-{i}", "Incremented", 1, incremented, "2026-11-26T10:00:00Z"
+                        )
+                        for i in range(events)
+                    ),
+                    command_id=f"cmd-{version}",
+                    fingerprint="f",
+                    committed_at="2026-11-26T10:00:00Z",
+                )
+            )
+        # WHEN a command is sent to it, THEN nothing is decided on the broken history
+        runner = DeciderRunner(counter_decider(), store)
+        command = Increment()
+        with pytest.raises(CorruptStreamError, match="expected a commit at version 4, found one at 2"):
+            runner.handle("c", command, command_id="next", fingerprint=fingerprint(command.model_dump()))
+        assert [c.version for c in store.read("Counter-c")] == [1, 2]

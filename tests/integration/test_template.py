@@ -98,10 +98,31 @@ def test_every_role_is_least_privilege_once_translated():
                     assert all(a.startswith("xray:") for a in actions), f"{name}: {actions} on every resource"
 
 
-def test_every_route_is_behind_the_jwt_authorizer():
+# Staff routes by path prefix, and the scope each needs; every other route is a customer's, with no scope.
+STAFF_SCOPES = {
+    "/inventory/": "orders/warehouse",
+    "/shipments": "orders/warehouse",
+    "/customers/{customer_id}": "orders/privacy",
+}
+
+
+def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_scope():
     api = template()["Resources"]["OrdersHttpApi"]["Properties"]
     assert api["Auth"]["DefaultAuthorizer"] == "OrdersJwt"
+    routes = 0
     for name, function in resources_of("AWS::Serverless::Function").items():
         for event in function["Properties"].get("Events", {}).values():
-            if event["Type"] == "HttpApi":
-                assert "Auth" not in event["Properties"], f"{name} overrides the authorizer"
+            if event["Type"] != "HttpApi":
+                continue
+            routes += 1
+            properties = event["Properties"]
+            auth = properties.get("Auth", {})
+            assert auth.get("Authorizer", "OrdersJwt") == "OrdersJwt", f"{name} overrides the authorizer"
+            scope = next(
+                (s for prefix, s in STAFF_SCOPES.items() if properties["Path"].startswith(prefix)), None
+            )
+            assert auth.get("AuthorizationScopes", []) == ([scope] if scope else []), (
+                name,
+                properties["Path"],
+            )
+    assert routes >= 7

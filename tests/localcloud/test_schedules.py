@@ -11,8 +11,8 @@ from localcloud.schedules import ScheduleError, next_fire
 CREATED = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)  # a Monday
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

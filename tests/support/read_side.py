@@ -90,7 +90,7 @@ def commit_of(
 ) -> Commit:
     moment = (at or T0 + timedelta(minutes=version)).isoformat(timespec="microseconds").replace("+00:00", "Z")
     return Commit(
-        stream=order_decider.stream_id(order_id),
+        stream_id=order_decider.stream_id(order_id),
         version=version,
         events=tuple(
             order_events.encode(

@@ -5,6 +5,8 @@ from microsystem.dynamodb import DynamoDBEventStore, commit_from_item, commit_to
 from microsystem.errors import (
     CommitTooLargeError,
     ConcurrencyError,
+    CorruptStreamError,
+    EventNotApplicableError,
     IdempotencyConflictError,
     MicrosystemError,
     TooManyConflictsError,
@@ -13,7 +15,7 @@ from microsystem.errors import (
 )
 from microsystem.events import Event, EventRegistry, RecordedEvent
 from microsystem.runner import Aggregate, CommandResult, DeciderRunner
-from microsystem.store import Commit, EventStore, InMemoryEventStore
+from microsystem.store import Commit, EventStore, InMemoryEventStore, aggregate_id
 
 __all__ = [
     "Aggregate",
@@ -21,10 +23,12 @@ __all__ = [
     "Commit",
     "CommitTooLargeError",
     "ConcurrencyError",
+    "CorruptStreamError",
     "Decider",
     "DeciderRunner",
     "DynamoDBEventStore",
     "Event",
+    "EventNotApplicableError",
     "EventRegistry",
     "EventStore",
     "IdempotencyConflictError",
@@ -34,6 +38,7 @@ __all__ = [
     "TooManyConflictsError",
     "UnknownEventTypeError",
     "UnsupportedSchemaVersionError",
+    "aggregate_id",
     "commit_from_item",
     "commit_to_item",
     "fingerprint",

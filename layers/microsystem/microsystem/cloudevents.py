@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from microsystem.errors import MicrosystemError
-from microsystem.stream import aggregate_id
+from microsystem.store import aggregate_id
 
 if TYPE_CHECKING:
     from microsystem.store import Commit
@@ -46,7 +46,7 @@ class CloudEventType:
 
 def commit_to_cloudevents(commit: Commit, *, source: str, type_prefix: str) -> list[dict[str, Any]]:
     """One CloudEvent per event of the commit, in version order."""
-    subject = aggregate_id(commit.stream)
+    subject = aggregate_id(commit.stream_id)
     documents = []
     for offset, recorded in enumerate(commit.events):
         document: dict[str, Any] = {

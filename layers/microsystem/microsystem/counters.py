@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 MARKER_PREFIX = "event#"
 
@@ -44,7 +45,7 @@ class IdempotentCounters:
         """Add the event's contributions once. False when the event was already counted."""
         if not contributions:
             return False
-        marker = {
+        marker: TransactWriteItemTypeDef = {
             "Put": {
                 "TableName": self.table_name,
                 "Item": {
@@ -55,7 +56,7 @@ class IdempotentCounters:
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        updates = [
+        updates: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
                     "TableName": self.table_name,

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from microsystem.events import Event, EventRegistry
+from microsystem.store import stream_id_of
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,11 @@ class Decider[C, S]:
         object.__setattr__(self, "_state_adapter", TypeAdapter(self.state_type))
 
     def stream_id(self, aggregate_id: str) -> str:
-        return f"{self.aggregate}-{aggregate_id}"
+        return stream_id_of(self.aggregate, aggregate_id)
+
+    def owns(self, stream_id: str) -> bool:
+        """True for the streams of this decider's aggregates."""
+        return stream_id.startswith(f"{self.aggregate}-")
 
     def fold(self, events: Iterable[Event], state: S) -> S:
         return reduce(self.evolve, events, state)
@@ -42,7 +47,8 @@ class Decider[C, S]:
         return self._state_adapter.dump_python(state, mode="json")
 
     def load_state(self, data: Any) -> S:
-        return self._state_adapter.validate_python(data)
+        state: S = self._state_adapter.validate_python(data)
+        return state
 
 
 def fingerprint(payload: Any) -> str:

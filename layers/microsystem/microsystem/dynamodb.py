@@ -1,12 +1,12 @@
 """The event store on DynamoDB: one item per commit, keyed (stream, version of its first event), written with
 one conditional PutItem so exactly one writer wins each version. Items are kept in DynamoDB's low-level JSON
-so the same decoding serves table reads and stream records (NEW_IMAGE)."""
+so the same decoding serves table reads and change records (DynamoDB Streams, NEW_IMAGE)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from microsystem.errors import CommitTooLargeError, ConcurrencyError
 from microsystem.events import RecordedEvent
@@ -22,7 +22,7 @@ Item = dict[str, Any]
 
 def commit_to_item(commit: Commit) -> Item:
     item: Item = {
-        "stream": {"S": commit.stream},
+        "stream": {"S": commit.stream_id},
         "version": {"N": str(commit.version)},
         "last": {"N": str(commit.last_version)},
         "events": {"S": encode_events(commit.events)},
@@ -41,7 +41,7 @@ def commit_to_item(commit: Commit) -> Item:
 
 def encode_events(events: tuple[RecordedEvent, ...]) -> str:
     """The commit's events as one JSON array: one string attribute is smaller than a list of typed maps, and
-    far cheaper to (de)serialise for botocore, moto and the stream. Event data is embedded as-is."""
+    far cheaper to (de)serialise for botocore, moto and DynamoDB Streams. Event data is embedded as-is."""
     return (
         "["
         + ",".join(
@@ -67,10 +67,10 @@ def decode_events(text: str) -> tuple[RecordedEvent, ...]:
 
 
 def commit_from_item(item: Item) -> Commit:
-    """Decode a commit item, from a table read or a stream record's NewImage."""
+    """Decode a commit item, from a table read or a change record's NewImage."""
     snapshot = item.get("snapshot")
     return Commit(
-        stream=item["stream"]["S"],
+        stream_id=item["stream"]["S"],
         version=int(item["version"]["N"]),
         events=decode_events(item["events"]["S"]),
         command_id=item["command_id"]["S"],
@@ -104,7 +104,12 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 class DynamoDBEventStore:
-    """The event store on one DynamoDB table with key (stream S, version N)."""
+    """The event store on one DynamoDB table with key (stream S, version N): `stream` holds the stream id.
+
+    The conditional write refuses a second commit at the same version. It cannot see a commit that would
+    start inside another one's versions (that needs a read of another item); the runner never writes one,
+    since it appends only right after the last version of a commit it has read or been handed, and
+    readers (the runner, projections, time travel) refuse a stream whose commits do not follow each other."""
 
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
         self.table_name = table_name
@@ -114,7 +119,7 @@ class DynamoDBEventStore:
         item = commit_to_item(commit)
         size = item_size(item)
         if size > ITEM_SIZE_LIMIT:
-            raise CommitTooLargeError(commit.stream, size, ITEM_SIZE_LIMIT)
+            raise CommitTooLargeError(commit.stream_id, size, ITEM_SIZE_LIMIT)
         try:
             self._client.put_item(
                 TableName=self.table_name,
@@ -126,23 +131,27 @@ class DynamoDBEventStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException as exc:
-            existing = exc.response.get("Item")
+            existing = cast("Item | None", exc.response.get("Item"))
             raise ConcurrencyError(
-                commit.stream, commit.version, commit_from_item(existing) if existing else None
+                commit.stream_id, commit.version, commit_from_item(existing) if existing else None
             ) from exc
 
-    def read(self, stream: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
+    def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         condition = "#stream = :stream AND #version > :after"
-        values: Item = {":stream": {"S": stream}, ":after": {"N": str(after)}}
+        values: Item = {":stream": {"S": stream_id}, ":after": {"N": str(after)}}
         if up_to is not None:
             condition = "#stream = :stream AND #version BETWEEN :from AND :up_to"
-            values = {":stream": {"S": stream}, ":from": {"N": str(after + 1)}, ":up_to": {"N": str(up_to)}}
+            values = {
+                ":stream": {"S": stream_id},
+                ":from": {"N": str(after + 1)},
+                ":up_to": {"N": str(up_to)},
+            }
         yield from self._query(KeyConditionExpression=condition, ExpressionAttributeValues=values)
 
-    def read_backwards(self, stream: str, *, page_size: int) -> Iterator[Commit]:
+    def read_backwards(self, stream_id: str, *, page_size: int) -> Iterator[Commit]:
         yield from self._query(
             KeyConditionExpression="#stream = :stream",
-            ExpressionAttributeValues={":stream": {"S": stream}},
+            ExpressionAttributeValues={":stream": {"S": stream_id}},
             ScanIndexForward=False,
             Limit=page_size,
         )

@@ -13,11 +13,12 @@ class MicrosystemError(Exception):
 
 
 class ConcurrencyError(MicrosystemError):
-    """Another writer appended at this version first; `existing` is its commit, when the store knows it."""
+    """Another writer appended at this version first (or a commit already holds this version);
+    `existing` is that commit, when the store knows it."""
 
-    def __init__(self, stream: str, version: int, existing: Commit | None = None) -> None:
-        super().__init__(f"stream {stream!r} already has a commit at version {version}")
-        self.stream = stream
+    def __init__(self, stream_id: str, version: int, existing: Commit | None = None) -> None:
+        super().__init__(f"stream {stream_id!r} already has a commit at version {version}")
+        self.stream_id = stream_id
         self.version = version
         self.existing = existing
 
@@ -25,9 +26,9 @@ class ConcurrencyError(MicrosystemError):
 class TooManyConflictsError(MicrosystemError):
     """The command lost the race for the stream's next version on every attempt."""
 
-    def __init__(self, stream: str, attempts: int) -> None:
-        super().__init__(f"stream {stream!r}: gave up after {attempts} conflicting attempts, retry later")
-        self.stream = stream
+    def __init__(self, stream_id: str, attempts: int) -> None:
+        super().__init__(f"stream {stream_id!r}: gave up after {attempts} conflicting attempts, retry later")
+        self.stream_id = stream_id
         self.attempts = attempts
 
 
@@ -42,9 +43,9 @@ class IdempotencyConflictError(MicrosystemError):
 class CommitTooLargeError(MicrosystemError):
     """The commit would not fit in one DynamoDB item (400 KB); nothing was written."""
 
-    def __init__(self, stream: str, size: int, limit: int) -> None:
-        super().__init__(f"commit to stream {stream!r} is {size} bytes, over the {limit}-byte item limit")
-        self.stream = stream
+    def __init__(self, stream_id: str, size: int, limit: int) -> None:
+        super().__init__(f"commit to stream {stream_id!r} is {size} bytes, over the {limit}-byte item limit")
+        self.stream_id = stream_id
         self.size = size
         self.limit = limit
 
@@ -64,3 +65,26 @@ class UnsupportedSchemaVersionError(MicrosystemError):
         super().__init__(f"{event_type} schema version {schema_version}: {reason}")
         self.event_type = event_type
         self.schema_version = schema_version
+
+
+class EventNotApplicableError(MicrosystemError):
+    """A decider's `evolve` was given an event its state cannot follow (a second creation, a change before
+    creation): only a damaged or misrouted stream gets here, and folding on would build a state the log does
+    not justify. Every decider raises this one error, so the core and the consumers treat it alike."""
+
+    def __init__(self, event: object, state: object) -> None:
+        super().__init__(f"cannot apply {type(event).__name__} to state {state!r}")
+        self.event_type = type(event).__name__
+        self.state = state
+
+
+class CorruptStreamError(MicrosystemError):
+    """The log holds commits that do not follow each other (a gap or an overlap in versions)."""
+
+    def __init__(self, stream_id: str, expected: int, found: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r}: expected a commit at version {expected}, found one at {found}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.found = found

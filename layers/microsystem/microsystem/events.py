@@ -38,7 +38,8 @@ class RecordedEvent:
     recorded_at: str
 
     def payload(self) -> dict[str, Any]:
-        return json.loads(self.data)
+        data: dict[str, Any] = json.loads(self.data)
+        return data
 
 
 class EventRegistry:

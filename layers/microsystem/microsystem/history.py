@@ -34,8 +34,8 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def state_at[S](
-    decider: Decider[object, S],
+def state_at[C, S](
+    decider: Decider[C, S],
     store: EventStore,
     aggregate_id: str,
     *,
@@ -55,12 +55,12 @@ def state_at[S](
 
 
 def entries(
-    store: EventStore, stream: str, *, after: int = 0, up_to: int | None = None, commit_after: int = 0
+    store: EventStore, stream_id: str, *, after: int = 0, up_to: int | None = None, commit_after: int = 0
 ) -> Iterator[HistoryEntry]:
     """The stream's events after version `after` (and at or before `up_to`), oldest first, read lazily.
     `commit_after` is where reading starts: a caller paging through the stream passes the version before
     the commit that holds `after + 1`, so earlier commits are not read again (commits hold several events)."""
-    for commit in store.read(stream, after=min(commit_after, after), up_to=up_to):
+    for commit in store.read(stream_id, after=min(commit_after, after), up_to=up_to):
         for offset, recorded in enumerate(commit.events):
             version = commit.version + offset
             if version <= after:

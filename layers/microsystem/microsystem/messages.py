@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from microsystem.cloudevents import CloudEventType, InvalidCloudEventError, parse_cloudevent
+from microsystem.validation import summary
 
 
 class MalformedMessageError(ValueError):
@@ -35,6 +36,7 @@ class PublishedEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: str
+    source: str
     event_type: str
     schema_version: int
     subject: str | None
@@ -61,6 +63,7 @@ def read_published_event(raw: bytes | str) -> PublishedEvent:
             raise MalformedMessageError(f"not a CloudEvents 1.0 JSON event: {name!r} must be a string")
     return PublishedEvent(
         event_id=document["id"],
+        source=document["source"],
         event_type=event_type.event_type,
         schema_version=event_type.schema_version,
         subject=document.get("subject"),
@@ -96,11 +99,13 @@ class InboundEvents[M: BaseModel]:
         try:
             return model.model_validate(data)
         except ValidationError as error:
-            raise MalformedMessageError(f"{event_type} v{schema_version} data is invalid: {error}") from error
+            raise MalformedMessageError(
+                f"{event_type} v{schema_version} data is invalid: {summary(error.errors())}"
+            ) from error
 
 
 class RecordLogger(Protocol):
-    """What `consuming_event` needs of a logger (Powertools' Logger has it)."""
+    """What the consuming frames need of a logger (Powertools' Logger has it)."""
 
     def set_correlation_id(self, value: str | None) -> None: ...
     def append_context_keys(self, **keys: Any) -> AbstractContextManager[Any]: ...
@@ -108,34 +113,50 @@ class RecordLogger(Protocol):
 
 
 @contextmanager
-def consuming_event(
-    logger: RecordLogger, raw: bytes | str, *, data_keys: Iterable[str] = (), **record_keys: Any
-) -> Iterator[PublishedEvent]:
-    """The frame of one Kinesis record's handling: the record's keys (`record_keys`, e.g. its sequence number)
-    and then the event's id, type, schema version, correlation id and the `data_keys` fields of its data on
-    every line logged; any
-    failure, unreadable data included, logged with its cause and re-raised, so the batch processor reports
-    the record and the event source mapping retries, then parks it."""
+def _consuming[M](
+    logger: RecordLogger,
+    read: Callable[[], M],
+    describe: Callable[[M], tuple[str, str | None, dict[str, Any]]],
+    record_keys: dict[str, Any],
+) -> Iterator[M]:
+    """The frame of one record's handling: the record's keys, then what the message says of itself (its
+    name, correlation id and keys) on every line logged; any failure, unreadable input included, logged
+    with its cause and re-raised, so the batch response reports the record and the event source mapping
+    retries, then parks it."""
     logger.set_correlation_id(None)
     with logger.append_context_keys(**record_keys):
         try:
-            event = read_published_event(raw)
+            message = read()
         except Exception:
             logger.exception("unreadable record: failed, to be parked after the retries")
             raise
+        name, correlation_id, keys = describe(message)
         # The id of the request that began the story: on every line logged for this record.
-        logger.set_correlation_id(event.correlation_id)
-        with logger.append_context_keys(
-            event_id=event.event_id,
-            event_type=event.event_type,
-            schema_version=event.schema_version,
-            **{key: event.data.get(key) for key in data_keys},
-        ):
+        logger.set_correlation_id(correlation_id)
+        with logger.append_context_keys(**keys):
             try:
-                yield event
+                yield message
             except Exception:
-                logger.exception(f"{event.event_type} failed: will be retried, then parked")
+                logger.exception(f"{name} failed: will be retried, then parked")
                 raise
+
+
+def consuming_event(
+    logger: RecordLogger, raw: bytes | str, *, data_keys: Iterable[str] = (), **record_keys: Any
+) -> AbstractContextManager[PublishedEvent]:
+    """The frame of one Kinesis record's handling (see `_consuming`): the event's id, type, schema version,
+    correlation id and the `data_keys` fields of its data are on every line logged."""
+
+    def describe(event: PublishedEvent) -> tuple[str, str | None, dict[str, Any]]:
+        keys = {
+            "event_id": event.event_id,
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+            **{key: event.data.get(key) for key in data_keys},
+        }
+        return event.event_type, event.correlation_id, keys
+
+    return _consuming(logger, lambda: read_published_event(raw), describe, record_keys)
 
 
 # -- commands on queues --------------------------------------------------------------------------------------
@@ -154,29 +175,49 @@ class CommandMessage(BaseModel):
     correlation_id: str | None = None
     causation_id: str | None = None
 
-    def sqs_entry(self, group_id: str) -> dict[str, str]:
+    def sqs_entry(self, group_id: str) -> FifoEntry:
         """SendMessage arguments (without the queue): one group per aggregate, deduplicated by command id."""
-        return {
-            "MessageBody": self.model_dump_json(),
-            "MessageGroupId": group_id,
-            "MessageDeduplicationId": deduplication_id(self.command_id),
-        }
+        return FifoEntry(
+            MessageBody=self.model_dump_json(),
+            MessageGroupId=group_id,
+            MessageDeduplicationId=deduplication_id(self.command_id),
+        )
+
+
+class FifoEntry(TypedDict):
+    """What SendMessage needs, besides the queue, to put a command on a FIFO queue."""
+
+    MessageBody: str
+    MessageGroupId: str
+    MessageDeduplicationId: str
 
 
 def parse_command_message(body: str) -> CommandMessage:
     try:
         return CommandMessage.model_validate_json(body)
     except ValidationError as error:
-        raise MalformedMessageError(f"not a command message: {_summary(error)}") from error
+        raise MalformedMessageError(
+            f"not a command message: {summary(error.errors(), whole='(message)')}"
+        ) from error
+
+
+def consuming_command(
+    logger: RecordLogger, body: str, *, payload_keys: Iterable[str] = (), **record_keys: Any
+) -> AbstractContextManager[CommandMessage]:
+    """The frame of one queued command's handling (see `_consuming`): its type, id, correlation id and the
+    `payload_keys` fields of its payload are on every line logged."""
+
+    def describe(message: CommandMessage) -> tuple[str, str | None, dict[str, Any]]:
+        keys = {
+            "command_type": message.command_type,
+            "command_id": message.command_id,
+            **{key: message.payload.get(key) for key in payload_keys},
+        }
+        return message.command_type, message.correlation_id, keys
+
+    return _consuming(logger, lambda: parse_command_message(body), describe, record_keys)
 
 
 def deduplication_id(command_id: str) -> str:
     """SQS allows 128 characters of [A-Za-z0-9] and punctuation; a hash of the command id always fits."""
     return hashlib.sha256(command_id.encode()).hexdigest()
-
-
-def _summary(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in problem['loc']) or '(message)'}: {problem['msg']}"
-        for problem in error.errors(include_url=False)[:5]
-    )

@@ -1,5 +1,6 @@
-"""Projections: read models fed by the event log's stream. The domain gives a pure function (view, event) ->
-view; the core delivers each aggregate's events to it exactly once and in order, whatever the stream does:
+"""Projections: read models fed by the event log's change records. The domain gives a pure function (view,
+event) -> view; the core delivers each aggregate's events to it exactly once and in order, whatever the
+delivery does:
 duplicates and already-applied versions are skipped, a gap is filled from the log, and a batch ends in one
 conditional write per aggregate it touched."""
 
@@ -7,29 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from microsystem.batches import RecordFailure
+from microsystem.changes import group_by_stream
 from microsystem.errors import MicrosystemError
-from microsystem.stream import aggregate_id, group_by_stream
+from microsystem.store import aggregate_id
 from microsystem.viewstore import View, ViewConflictError, ViewRow
 
 if TYPE_CHECKING:
+    from microsystem.changes import ChangeRecord
     from microsystem.events import Event, EventRegistry
     from microsystem.store import Commit, EventStore
-    from microsystem.stream import CommitRecord
     from microsystem.viewstore import ViewStore
 
 ProjectFunction = Callable[[View | None, "Event"], View]
 
 
 class GapError(MicrosystemError):
-    """The log does not hold the versions between what the view has applied and what the stream delivered."""
+    """The log does not hold the versions between what the view has applied and what was delivered."""
 
-    def __init__(self, stream: str, applied: int, delivered: int) -> None:
+    def __init__(self, stream_id: str, applied: int, delivered: int) -> None:
         super().__init__(
-            f"stream {stream!r}: view at version {applied}, log has no versions before {delivered}"
+            f"stream {stream_id!r}: view at version {applied}, log has no versions before {delivered}"
         )
-        self.stream = stream
+        self.stream_id = stream_id
         self.applied = applied
         self.delivered = delivered
 
@@ -39,17 +42,16 @@ class Projection:
     """A read model of one aggregate type: `project` folds its events into one view document per aggregate,
     stored under `key_attribute` = the aggregate id."""
 
-    name: str
     aggregate: str
     key_attribute: str
     registry: EventRegistry
     project: ProjectFunction
 
-    def handles(self, stream: str) -> bool:
-        return stream.startswith(f"{self.aggregate}-")
+    def handles(self, stream_id: str) -> bool:
+        return stream_id.startswith(f"{self.aggregate}-")
 
-    def key(self, stream: str) -> str:
-        return aggregate_id(stream)
+    def key(self, stream_id: str) -> str:
+        return aggregate_id(stream_id)
 
     def apply(self, row: ViewRow | None, commit: Commit) -> ViewRow | None:
         """The row after `commit`: events at or below the row's version are skipped (already applied); the
@@ -60,7 +62,7 @@ class Projection:
             if event_version <= version:
                 continue
             if event_version != version + 1:
-                raise GapError(commit.stream, version, event_version)
+                raise GapError(commit.stream_id, version, event_version)
             view = self.project(view, self.registry.decode(recorded))
             version = event_version
         return row if view is None else ViewRow(view, version)
@@ -72,13 +74,6 @@ class Projection:
         for commit in commits:
             row = self.apply(row, commit)
         return row
-
-
-@dataclass(frozen=True, slots=True)
-class RecordFailure:
-    sequence_number: str
-    stream: str
-    reason: str
 
 
 @dataclass
@@ -96,9 +91,29 @@ class BatchResult:
     def failed_sequence_numbers(self) -> list[str]:
         return [failure.sequence_number for failure in self.failures]
 
+    def figures(self) -> dict[str, int]:
+        return {
+            "ProjectedEvents": self.events_applied,
+            "ViewRowsWritten": self.rows_written,
+            "ViewWriteConflicts": self.conflicts,
+            "ProjectionGapsFilled": self.gaps_filled,
+            "ProjectionFailedRecords": len(self.failures),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    """One aggregate's records folded into its row: the row, how far it got, and what it cost."""
+
+    row: ViewRow | None
+    events: int = 0
+    gaps_filled: int = 0
+    failed_at: int | None = None  # position in the group of the first record that failed
+    error: Exception | None = None
+
 
 class Projector:
-    """Runs a projection over batches of stream records.
+    """Runs a projection over batches of change records.
 
     Why not one Powertools `record_handler` call per record: the unit of work here is the aggregate, not the
     record (read its row once, fold all its records, write once), and a failed record must hold back the
@@ -112,33 +127,28 @@ class Projector:
         self.views = views
         self._max_attempts = max_attempts
 
-    def handle(self, records: Sequence[CommitRecord]) -> BatchResult:
+    def handle(self, records: Sequence[ChangeRecord]) -> BatchResult:
         result = BatchResult()
-        groups = {
-            s: g for s, g in group_by_stream(records).items() if self.projection.handles(s) or s[0] == "?"
-        }
-        keys = [self.projection.key(s) for s in groups if self.projection.handles(s)]
-        rows = self.views.get_many(keys) if keys else {}
-        for stream, group in groups.items():
-            if not self.projection.handles(stream):
-                result.failures.extend(
-                    self._failed(group, 0, group[0].error or "record without a stream key")
-                )
-                continue
-            self._project_stream(stream, group, rows.get(self.projection.key(stream)), result)
+        grouped = group_by_stream(records)
+        for record in grouped.unattributed:
+            result.failures.append(RecordFailure(record.sequence_number, None, record.problem))
+        groups = {s: g for s, g in grouped.by_stream.items() if self.projection.handles(s)}
+        rows = self.views.get_many([self.projection.key(s) for s in groups]) if groups else {}
+        for stream_id, group in groups.items():
+            self._project_stream(stream_id, group, rows.get(self.projection.key(stream_id)), result)
         order = {record.sequence_number: position for position, record in enumerate(records)}
         result.failures.sort(key=lambda failure: order.get(failure.sequence_number, 0))
         return result
 
     def _project_stream(
-        self, stream: str, group: list[CommitRecord], stored: ViewRow | None, result: BatchResult
+        self, stream_id: str, group: list[ChangeRecord], stored: ViewRow | None, result: BatchResult
     ) -> None:
-        key = self.projection.key(stream)
+        key = self.projection.key(stream_id)
         for _ in range(self._max_attempts):
-            row, failed_at, error, events, gaps = self._fold(stream, group, stored)
+            fold = self._fold(stream_id, group, stored)
             try:
-                if row is not None and row is not stored:
-                    self.views.put(key, row, expected_version=stored.version if stored else 0)
+                if fold.row is not None and fold.row is not stored:
+                    self.views.put(key, fold.row, expected_version=stored.version if stored else 0)
                     result.rows_written += 1
             except ViewConflictError as conflict:
                 # Another writer (a rebuild, an overlapping invocation) moved the row on: start again from
@@ -151,18 +161,16 @@ class Projector:
             except Exception as exc:  # throttled, unavailable: nothing of this aggregate was written
                 result.failures.extend(self._failed(group, 0, exc))
                 return
-            result.events_applied += events
-            result.gaps_filled += gaps
-            if failed_at is not None:
-                result.failures.extend(self._failed(group, failed_at, error))
+            result.events_applied += fold.events
+            result.gaps_filled += fold.gaps_filled
+            if fold.failed_at is not None:
+                result.failures.extend(self._failed(group, fold.failed_at, fold.error))
             return
         result.failures.extend(
             self._failed(group, 0, f"view row kept changing over {self._max_attempts} tries")
         )
 
-    def _fold(
-        self, stream: str, group: list[CommitRecord], stored: ViewRow | None
-    ) -> tuple[ViewRow | None, int | None, Any, int, int]:
+    def _fold(self, stream_id: str, group: list[ChangeRecord], stored: ViewRow | None) -> _Fold:
         """Fold the group's records into the row, in order, filling gaps from the log. Stops at the first
         record that fails: what came before it is kept, it and everything after it is reported."""
         row, events, gaps = stored, 0, 0
@@ -173,17 +181,17 @@ class Projector:
                 if commit.last_version <= version:
                     continue  # delivered before: already in the row
                 if commit.version > version + 1:
-                    for missing in self.store.read(stream, after=version, up_to=commit.version - 1):
+                    for missing in self.store.read(stream_id, after=version, up_to=commit.version - 1):
                         row = self.projection.apply(row, missing)
                     gaps += 1
                 before = row.version if row else 0
                 row = self.projection.apply(row, commit)
                 events += (row.version if row else 0) - before
             except Exception as exc:  # reported, never swallowed: the batch response names the record
-                return row, position, exc, events, gaps
-        return row, None, None, events, gaps
+                return _Fold(row, events, gaps, failed_at=position, error=exc)
+        return _Fold(row, events, gaps)
 
     @staticmethod
-    def _failed(group: list[CommitRecord], start: int, error: Any) -> list[RecordFailure]:
+    def _failed(group: list[ChangeRecord], start: int, error: Exception | str | None) -> list[RecordFailure]:
         reason = f"{type(error).__name__}: {error}" if isinstance(error, Exception) else str(error)
-        return [RecordFailure(record.sequence_number, record.stream, reason) for record in group[start:]]
+        return [RecordFailure(record.sequence_number, record.stream_id, reason) for record in group[start:]]

@@ -1,5 +1,6 @@
-"""Publishing an event log's stream to Kinesis as CloudEvents, partition key = aggregate id, keeping each
-aggregate's order even when PutRecords partly fails. Knows no domain: the same code publishes any log."""
+"""Publishing an event log's change records to a Kinesis stream as CloudEvents, partition key = aggregate id,
+keeping each aggregate's order even when PutRecords partly fails. Knows no domain: the same code publishes
+any log."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from microsystem.batches import RecordFailure
+from microsystem.changes import group_by_stream
 from microsystem.cloudevents import commit_to_cloudevents, encode
-from microsystem.projection import RecordFailure
-from microsystem.stream import aggregate_id, group_by_stream
+from microsystem.store import aggregate_id
 
 if TYPE_CHECKING:
     from mypy_boto3_kinesis import KinesisClient
 
+    from microsystem.changes import ChangeRecord
     from microsystem.store import Commit
-    from microsystem.stream import CommitRecord
 
 PUT_RECORDS_LIMIT = 500  # entries per PutRecords request
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024  # a request's data and partition keys together
@@ -26,7 +28,7 @@ RECORD_MAX_BYTES = 1024 * 1024  # one entry's data and partition key together
 
 @dataclass(slots=True)
 class _Pending:
-    """One event waiting to be sent, with the stream record it came from."""
+    """One event waiting to be sent, with the position in the batch of the change record it came from."""
 
     record_index: int
     partition_key: str
@@ -49,6 +51,22 @@ class PublishResult:
     @property
     def failed_sequence_numbers(self) -> list[str]:
         return [failure.sequence_number for failure in self.failures]
+
+    def figures(self) -> dict[str, int]:
+        return {
+            "PublishedEvents": self.events_published,
+            "PublishRequests": self.requests,
+            "PublishRetries": self.retried,
+            "PublishFailedRecords": len(self.failures),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocked:
+    """Where an aggregate stopped: the first record (by batch position) not published, and why."""
+
+    first_index: int
+    reason: str
 
 
 class KinesisPublisher:
@@ -77,56 +95,60 @@ class KinesisPublisher:
         self._max_attempts = max_attempts
         self._sleep = sleep
 
-    def publish(self, records: Sequence[CommitRecord]) -> PublishResult:
+    def publish(self, records: Sequence[ChangeRecord]) -> PublishResult:
         result = PublishResult()
+        position = {record.sequence_number: index for index, record in enumerate(records)}
         queues: dict[str, deque[_Pending]] = {}
-        blocked: dict[str, tuple[int, str]] = {}  # stream -> (first record index not published, reason)
-        index_of = {id(record): i for i, record in enumerate(records)}
-        for stream, group in group_by_stream(records).items():
+        blocked: dict[str, _Blocked] = {}
+        grouped = group_by_stream(records)
+        for record in grouped.unattributed:
+            # No aggregate: nothing else waits behind it, so it fails alone.
+            result.failures.append(RecordFailure(record.sequence_number, None, record.problem))
+        for stream_id, group in grouped.by_stream.items():
             queue: deque[_Pending] = deque()
             for record in group:
-                if record.commit is None:
-                    blocked[stream] = (index_of[id(record)], f"{type(record.error).__name__}: {record.error}")
+                index = position[record.sequence_number]
+                reason = (
+                    record.problem if record.commit is None else self._enqueue(queue, index, record.commit)
+                )
+                if reason is not None:
+                    blocked[stream_id] = _Blocked(index, reason)
                     break
-                if reason := self._enqueue(queue, index_of[id(record)], stream, record.commit):
-                    blocked[stream] = (index_of[id(record)], reason)
-                    break
-            queues[stream] = queue
+            queues[stream_id] = queue
 
-        while heads := [(stream, queue[0]) for stream, queue in queues.items() if queue]:
+        while heads := [(stream_id, queue[0]) for stream_id, queue in queues.items() if queue]:
             if retries := [pending.attempts for _, pending in heads if pending.attempts]:
                 # Back off before resending what failed, by how often the most-failed of them has failed.
                 self._sleep(backoff(max(retries)))
             for chunk in requests(heads):
                 outcomes = self._put(chunk)
                 result.requests += 1
-                for (stream, pending), error in zip(chunk, outcomes, strict=True):
+                for (stream_id, pending), error in zip(chunk, outcomes, strict=True):
                     if error is None:
-                        queues[stream].popleft()
+                        queues[stream_id].popleft()
                         result.events_published += 1
                         continue
                     pending.attempts += 1
                     result.retried += 1
                     if pending.attempts >= self._max_attempts:
                         # Give up on this aggregate for now; what it has not sent goes back to Lambda.
-                        blocked[stream] = (pending.record_index, error)
-                        queues[stream].clear()
+                        blocked[stream_id] = _Blocked(pending.record_index, error)
+                        queues[stream_id].clear()
 
-        for stream, (first_index, reason) in blocked.items():
+        for stream_id, stop in blocked.items():
             result.failures.extend(
-                RecordFailure(record.sequence_number, stream, reason)
-                for i, record in enumerate(records)
-                if record.stream == stream and i >= first_index
+                RecordFailure(record.sequence_number, stream_id, stop.reason)
+                for record in grouped.by_stream[stream_id]
+                if position[record.sequence_number] >= stop.first_index
             )
-        position = {record.sequence_number: i for i, record in enumerate(records)}
         result.failures.sort(key=lambda failure: position.get(failure.sequence_number, len(records)))
         return result
 
-    def _enqueue(self, queue: deque[_Pending], record_index: int, stream: str, commit: Commit) -> str | None:
+    def _enqueue(self, queue: deque[_Pending], record_index: int, commit: Commit) -> str | None:
         """Queue the commit's events; or none of them, and the reason, if one is too large to publish."""
         entries = []
         for document in commit_to_cloudevents(commit, source=self.source, type_prefix=self.type_prefix):
-            pending = _Pending(record_index, aggregate_id(stream), encode(document))
+            pending = _Pending(record_index, aggregate_id(commit.stream_id), encode(document))
             if pending.size > RECORD_MAX_BYTES:
                 return (
                     f"RecordTooLarge: event {document['id']} is {pending.size} bytes as a CloudEvent with "
@@ -153,7 +175,7 @@ class KinesisPublisher:
 
 def backoff(attempts: int) -> float:
     """Seconds to wait before the next attempt of an entry that has failed `attempts` times (1, 2, ...)."""
-    return min(0.05 * 2 ** (attempts - 1), 1.0)
+    return min(0.05 * 2.0 ** (attempts - 1), 1.0)
 
 
 def requests(heads: list[tuple[str, _Pending]]) -> list[list[tuple[str, _Pending]]]:

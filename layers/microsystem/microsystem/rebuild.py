@@ -92,7 +92,7 @@ def scan_log(
                     damaged[stream] = f"commit {version} is not decodable: {type(exc).__name__}: {exc}"
             with lock:
                 for commit in commits:
-                    streams.setdefault(commit.stream, []).append(commit)
+                    streams.setdefault(commit.stream_id, []).append(commit)
                 for stream, reason in damaged.items():
                     undecodable.setdefault(stream, reason)  # type: ignore[union-attr]
             count += len(commits)
@@ -168,7 +168,8 @@ def rebuild(
 def load_projection(path: str) -> Projection:
     """`package.module:attribute` -> the Projection object."""
     module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    projection: Projection = getattr(importlib.import_module(module_name), attribute)
+    return projection
 
 
 def main(argv: list[str] | None = None) -> RebuildReport:

@@ -12,7 +12,12 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from microsystem.errors import ConcurrencyError, IdempotencyConflictError, TooManyConflictsError
+from microsystem.errors import (
+    ConcurrencyError,
+    CorruptStreamError,
+    IdempotencyConflictError,
+    TooManyConflictsError,
+)
 from microsystem.store import Commit
 
 if TYPE_CHECKING:
@@ -35,7 +40,7 @@ class Aggregate[S]:
     """An aggregate's state at `version`, with the ids of the commands that produced it (the idempotency
     window). `fresh` is True when the state was just read from the log, so nothing newer can exist unseen."""
 
-    stream: str
+    stream_id: str
     version: int
     state: S
     commands: Mapping[str, AppliedCommand]
@@ -95,10 +100,10 @@ class DeciderRunner[C, S]:
     ) -> CommandResult[S]:
         """Apply `command` to the aggregate. `expect_new` skips the read for a command that creates the
         aggregate: if the stream exists after all, the conditional write says so and hands back its head."""
-        stream = self.decider.stream_id(aggregate_id)
-        aggregate = self._cached(stream)
+        stream_id = self.decider.stream_id(aggregate_id)
+        aggregate = self._cached(stream_id)
         if aggregate is None:
-            aggregate = self._empty(stream) if expect_new else self._load(stream)
+            aggregate = self._empty(stream_id) if expect_new else self._load(stream_id)
         for _ in range(self._max_attempts):
             applied = aggregate.commands.get(command_id)
             if applied is not None:
@@ -131,8 +136,8 @@ class DeciderRunner[C, S]:
                 continue
             self._remember(after)
             return CommandResult(aggregate_id, after.state, after.version, events)
-        self._forget(stream)
-        raise TooManyConflictsError(stream, self._max_attempts)
+        self._forget(stream_id)
+        raise TooManyConflictsError(stream_id, self._max_attempts)
 
     def applied(self, aggregate_id: str, *, command_id: str, fingerprint: str) -> CommandResult[S] | None:
         """The answer to a command already applied to the aggregate (as `handle` would give it), or None if
@@ -141,6 +146,21 @@ class DeciderRunner[C, S]:
         if command_id not in aggregate.commands:
             return None
         return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+
+    def recorded(self, aggregate_id: str, command_id: str) -> tuple[Event, ...] | None:
+        """The events an applied command recorded, or None if the log holds no commit of it (never applied,
+        or satisfied without recording anything): for a consumer that must send again what a redelivered
+        command caused, since a crash may have come between the write and the sending."""
+        aggregate = self.load(aggregate_id)
+        applied = aggregate.commands.get(command_id)
+        if applied is None:
+            return None
+        for commit in self.store.read(
+            aggregate.stream_id, after=applied.first_version - 1, up_to=applied.first_version
+        ):
+            if commit.command_id == command_id:
+                return tuple(self.decider.registry.decode(event) for event in commit.events)
+        return ()
 
     def _replayed(
         self, aggregate_id: str, aggregate: Aggregate[S], command_id: str, fingerprint: str
@@ -157,19 +177,19 @@ class DeciderRunner[C, S]:
 
     # -- loading ---------------------------------------------------------------------------------------------
 
-    def _empty(self, stream: str) -> Aggregate[S]:
-        return Aggregate(stream, 0, self.decider.initial_state, MappingProxyType({}), fresh=False)
+    def _empty(self, stream_id: str) -> Aggregate[S]:
+        return Aggregate(stream_id, 0, self.decider.initial_state, MappingProxyType({}), fresh=False)
 
-    def _load(self, stream: str) -> Aggregate[S]:
+    def _load(self, stream_id: str) -> Aggregate[S]:
         """Newest first down to the latest usable snapshot: one query whatever the stream's length, since
         there are never more than `snapshot_every` commits after the latest snapshot."""
         tail: list[Commit] = []
-        base = self._empty(stream)
-        for commit in self.store.read_backwards(stream, page_size=self.decider.snapshot_every + 1):
+        base = self._empty(stream_id)
+        for commit in self.store.read_backwards(stream_id, page_size=self.decider.snapshot_every + 1):
             snapshot = commit.snapshot
             if snapshot is not None and snapshot.get("schema") == self.decider.state_schema:
                 base = Aggregate(
-                    stream,
+                    stream_id,
                     commit.last_version,
                     self.decider.load_state(snapshot["state"]),
                     MappingProxyType(
@@ -183,7 +203,7 @@ class DeciderRunner[C, S]:
 
     def _refresh(self, aggregate: Aggregate[S]) -> Aggregate[S]:
         return replace(
-            self._apply(aggregate, self.store.read(aggregate.stream, after=aggregate.version)), fresh=True
+            self._apply(aggregate, self.store.read(aggregate.stream_id, after=aggregate.version)), fresh=True
         )
 
     def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None) -> Aggregate[S]:
@@ -196,10 +216,13 @@ class DeciderRunner[C, S]:
         decode = self.decider.registry.decode
         state, version, commands = aggregate.state, aggregate.version, dict(aggregate.commands)
         for commit in commits:
+            if commit.version != version + 1:
+                # A gap or an overlap: deciding on it could grant what the log forbids.
+                raise CorruptStreamError(aggregate.stream_id, version + 1, commit.version)
             state = self.decider.fold((decode(e) for e in commit.events), state)
             version = commit.last_version
             commands[commit.command_id] = AppliedCommand(commit.fingerprint, commit.version, version)
-        return Aggregate(aggregate.stream, version, state, self._windowed(commands), aggregate.fresh)
+        return Aggregate(aggregate.stream_id, version, state, self._windowed(commands), aggregate.fresh)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -219,7 +242,7 @@ class DeciderRunner[C, S]:
         commands = self._windowed(
             {**aggregate.commands, command_id: AppliedCommand(fingerprint, first, last)}
         )
-        after = Aggregate(aggregate.stream, last, state, commands, fresh=True)
+        after = Aggregate(aggregate.stream_id, last, state, commands, fresh=True)
         every = self.decider.snapshot_every
         snapshot = None
         if aggregate.version // every != last // every:
@@ -231,7 +254,7 @@ class DeciderRunner[C, S]:
                 },
             }
         commit = Commit(
-            stream=aggregate.stream,
+            stream_id=aggregate.stream_id,
             version=first,
             events=tuple(
                 self.decider.registry.encode(e, event_id=self._new_id(), recorded_at=now) for e in events
@@ -254,22 +277,22 @@ class DeciderRunner[C, S]:
 
     # -- memory image ----------------------------------------------------------------------------------------
 
-    def _cached(self, stream: str) -> Aggregate[S] | None:
+    def _cached(self, stream_id: str) -> Aggregate[S] | None:
         with self._cache_lock:
-            aggregate = self._cache.get(stream)
+            aggregate = self._cache.get(stream_id)
             if aggregate is not None:
-                self._cache.move_to_end(stream)
+                self._cache.move_to_end(stream_id)
                 # From the cache it may be stale: trust it to decide, never to reject.
                 return replace(aggregate, fresh=False)
             return None
 
     def _remember(self, aggregate: Aggregate[S]) -> None:
         with self._cache_lock:
-            self._cache[aggregate.stream] = aggregate
-            self._cache.move_to_end(aggregate.stream)
+            self._cache[aggregate.stream_id] = aggregate
+            self._cache.move_to_end(aggregate.stream_id)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
-    def _forget(self, stream: str) -> None:
+    def _forget(self, stream_id: str) -> None:
         with self._cache_lock:
-            self._cache.pop(stream, None)
+            self._cache.pop(stream_id, None)

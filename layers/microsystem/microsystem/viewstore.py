@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -24,6 +24,25 @@ View = dict[str, Any]
 VERSION_ATTRIBUTE = "version"
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
+
+
+@dataclass(frozen=True, slots=True)
+class ViewIndex:
+    """A secondary index of a view: the rows of one `partition` value, ordered by `sort` (compared as text).
+    A position in it names the row's key, partition and sort values, as DynamoDB's LastEvaluatedKey does."""
+
+    name: str
+    partition: str
+    sort: str
+
+
+@dataclass(frozen=True, slots=True)
+class ViewPage:
+    """One page of an index: the documents (as the index projects them, with `version`), and where the next
+    page starts (None when this was the last one)."""
+
+    documents: list[View]
+    next_position: dict[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,17 @@ class ViewStore(Protocol):
         """The rows that exist among `keys`, read consistently."""
         ...
 
+    def get(self, key: str) -> ViewRow | None:
+        """One row, read eventually consistently (what a query answers from), or None."""
+        ...
+
+    def page(
+        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+    ) -> ViewPage:
+        """Up to `limit` documents of `index` whose partition is `value`, newest (greatest sort) first,
+        starting after the position `after` (a page's `next_position`)."""
+        ...
+
     def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
         """Write `row` if the stored row is at `expected_version` (0: absent); else `ViewConflictError`."""
         ...
@@ -62,7 +92,8 @@ class ViewStore(Protocol):
 class InMemoryViewStore:
     """The view store contract in a dict, for unit and property tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, key_attribute: str = "id") -> None:
+        self.key_attribute = key_attribute
         self.rows: dict[str, ViewRow] = {}
         self.writes = 0
         self._lock = threading.Lock()
@@ -70,6 +101,35 @@ class InMemoryViewStore:
     def get_many(self, keys: Sequence[str]) -> dict[str, ViewRow]:
         with self._lock:
             return {key: self.rows[key] for key in keys if key in self.rows}
+
+    def get(self, key: str) -> ViewRow | None:
+        with self._lock:
+            return self.rows.get(key)
+
+    def page(
+        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+    ) -> ViewPage:
+        with self._lock:
+            entries = sorted(
+                (
+                    (
+                        (str(row.view[index.sort]), key),
+                        {**row.view, self.key_attribute: key, VERSION_ATTRIBUTE: row.version},
+                    )
+                    for key, row in self.rows.items()
+                    if row.view.get(index.partition) == value and index.sort in row.view
+                ),
+                key=lambda entry: entry[0],
+                reverse=True,
+            )
+        if after is not None:
+            start = (after[index.sort], after[self.key_attribute])
+            entries = [entry for entry in entries if entry[0] < start]
+        page = entries[:limit]
+        more = len(entries) > limit
+        last = page[-1][1] if more else None
+        position = _position(index, self.key_attribute, last) if last is not None else None
+        return ViewPage([document for _, document in page], position)
 
     def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
         with self._lock:
@@ -89,6 +149,10 @@ class InMemoryViewStore:
                     self.rows[key] = row
                     written += 1
         return written
+
+
+def _position(index: ViewIndex, key_attribute: str, document: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(document[name]) for name in (index.partition, index.sort, key_attribute)}
 
 
 _serializer = TypeSerializer()
@@ -166,6 +230,31 @@ class DynamoDBViewStore:
                 )
         return rows
 
+    def get(self, key: str) -> ViewRow | None:
+        item = self._client.get_item(TableName=self.table_name, Key={self.key_attribute: {"S": key}}).get(
+            "Item"
+        )
+        return self._row(item)[1] if item else None
+
+    def page(
+        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+    ) -> ViewPage:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index.name,
+            "KeyConditionExpression": "#partition = :value",
+            "ExpressionAttributeNames": {"#partition": index.partition},
+            "ExpressionAttributeValues": {":value": {"S": value}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit + 1,  # one more than asked, to know whether there is a next page
+        }
+        if after is not None:
+            names = (index.partition, index.sort, self.key_attribute)
+            request["ExclusiveStartKey"] = {name: {"S": after[name]} for name in names}
+        documents = [from_item(item) for item in self._client.query(**request).get("Items", [])]
+        page, more = documents[:limit], len(documents) > limit
+        return ViewPage(page, _position(index, self.key_attribute, page[-1]) if more else None)
+
     def _row(self, item: Mapping[str, Any]) -> tuple[str, ViewRow]:
         document = from_item(item)
         version = int(document.pop(VERSION_ATTRIBUTE, 0))
@@ -184,19 +273,21 @@ class DynamoDBViewStore:
             names["#version"] = VERSION_ATTRIBUTE
             condition = "#version = :expected"
             values[":expected"] = {"N": str(expected_version)}
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": self.item(key, row),
+            # The row is still what this projector started from: nobody applied anything in between.
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {k: v for k, v in names.items() if k in condition},
+            # On a lost race the winner's row comes back, so the retry needs no extra read.
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item=self.item(key, row),
-                # The row is still what this projector started from: nobody applied anything in between.
-                ConditionExpression=condition,
-                ExpressionAttributeNames={k: v for k, v in names.items() if k in condition},
-                **({"ExpressionAttributeValues": values} if values else {}),
-                # On a lost race the winner's row comes back, so the retry needs no extra read.
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._client.put_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException as exc:
-            existing = exc.response.get("Item")
+            existing = cast("Mapping[str, Any] | None", exc.response.get("Item"))
             raise ViewConflictError(
                 key, expected_version, self._row(existing)[1] if existing else None
             ) from exc

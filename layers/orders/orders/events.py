@@ -8,7 +8,9 @@ from pydantic import AwareDatetime
 from microsystem import Event, EventRegistry
 from orders.pricing import OrderLine
 
-CancellationReason = Literal["customer_request", "payment_declined"]
+CancellationReason = Literal[
+    "customer_request", "payment_declined", "out_of_stock", "payment_timeout", "stock_timeout"
+]
 
 
 class OrderCreated(Event):

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event
+from microsystem import Decider, Event, EventNotApplicableError
 from orders.commands import CancelOrder, ConfirmOrder, OrderCommand, PlaceOrder, ShipOrder
 from orders.errors import (
     OrderAlreadyCancelledError,
@@ -86,10 +86,8 @@ def evolve(state: Order | None, event: Event) -> Order | None:
             )
         case Order() as order, OrderShipped() as shipped:
             return order.model_copy(update={"status": OrderStatus.SHIPPED, "updated_at": shipped.shipped_at})
-        case _:
-            # Only a damaged or misrouted stream gets here (a second creation, a change before creation):
-            # folding on would build a state the log does not justify.
-            raise ValueError(f"cannot apply {type(event).__name__} to order state {state!r}")
+    # Only a damaged or misrouted stream gets here (a second creation, a change before creation).
+    raise EventNotApplicableError(event, state)
 
 
 # -- decisions -----------------------------------------------------------------------------------------------

@@ -80,14 +80,15 @@ class PricingConfig(_Model):
 
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
-        for label, entries, key_of in (
-            ("catalog", self.catalog, lambda item: item.sku),
-            ("campaigns", self.campaigns, lambda campaign: campaign.code),
-            ("shipping", self.shipping, lambda rate: rate.country),
-        ):
-            for key, entry in entries.items():
-                if key != key_of(entry):
-                    raise ValueError(f"{label}: key {key!r} does not match its entry {key_of(entry)!r}")
+        keyed: tuple[tuple[str, dict[str, str]], ...] = (
+            ("catalog", {key: item.sku for key, item in self.catalog.items()}),
+            ("campaigns", {key: campaign.code for key, campaign in self.campaigns.items()}),
+            ("shipping", {key: rate.country for key, rate in self.shipping.items()}),
+        )
+        for label, entries in keyed:
+            for key, own_key in entries.items():
+                if key != own_key:
+                    raise ValueError(f"{label}: key {key!r} does not match its entry {own_key!r}")
         return self
 
 

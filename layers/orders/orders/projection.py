@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from microsystem import EventNotApplicableError
 from microsystem.projection import Projection
 from orders.events import order_events
 from orders.order import Order, evolve, order_decider
@@ -19,12 +20,11 @@ def project_order(view: dict[str, Any] | None, event: Event) -> dict[str, Any]:
     state = None if view is None else Order.model_validate(view)
     order = evolve(state, event)
     if order is None:  # evolve never forgets an order; a None here means a damaged stream
-        raise ValueError(f"{type(event).__name__} left no order")
+        raise EventNotApplicableError(event, view)
     return order_view(order)
 
 
 order_projection = Projection(
-    name="orders-view",
     aggregate=order_decider.aggregate,
     key_attribute="order_id",
     registry=order_events,

@@ -1,7 +1,6 @@
 """The payments domain: the Payment decider, the payment provider port with its fake adapter, and the
-service that reacts to order events. Knows the orders context only through its published events."""
+service that applies the payment commands other contexts queue. Knows no other context's code."""
 
-from microsystem.messages import UnexpectedEventError
 from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
 from payments.errors import (
     PaymentAlreadySettledError,
@@ -19,7 +18,6 @@ from payments.events import (
     PaymentVoided,
     payment_events,
 )
-from payments.inbound import OrderPlaced, OrderWithdrawn, read_order_event
 from payments.payment import Payment, PaymentStatus, decide, evolve, payment_decider, payment_id_for
 from payments.provider import (
     Approved,
@@ -31,6 +29,7 @@ from payments.provider import (
     PaymentProvider,
     provider_from_environment,
 )
+from payments.queued import PaymentRequest, PaymentVoid, read_queued_command
 from payments.service import PaymentService, card_on_file
 
 __all__ = [
@@ -42,8 +41,6 @@ __all__ = [
     "Declined",
     "FakePaymentProvider",
     "LedgerEntry",
-    "OrderPlaced",
-    "OrderWithdrawn",
     "Payment",
     "PaymentAlreadySettledError",
     "PaymentAuthorized",
@@ -53,15 +50,16 @@ __all__ = [
     "PaymentEvent",
     "PaymentNotRequestedError",
     "PaymentProvider",
+    "PaymentRequest",
     "PaymentRequestMismatchError",
     "PaymentRequested",
     "PaymentService",
     "PaymentStatus",
+    "PaymentVoid",
     "PaymentVoided",
     "ProviderError",
     "ProviderUnavailableError",
     "RequestPayment",
-    "UnexpectedEventError",
     "VoidPayment",
     "card_on_file",
     "decide",
@@ -70,5 +68,5 @@ __all__ = [
     "payment_events",
     "payment_id_for",
     "provider_from_environment",
-    "read_order_event",
+    "read_queued_command",
 ]

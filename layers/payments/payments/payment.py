@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event
+from microsystem import Decider, Event, EventNotApplicableError
 from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
 from payments.errors import PaymentAlreadySettledError, PaymentNotRequestedError, PaymentRequestMismatchError
 from payments.events import (
@@ -100,7 +100,8 @@ def evolve(state: Payment | None, event: Event) -> Payment | None:
                     "updated_at": voided.voided_at,
                 }
             )
-    raise TypeError(f"cannot apply {type(event).__name__} to payment state {state!r}")
+    # Only a damaged or misrouted stream gets here (a second request, a change before the request).
+    raise EventNotApplicableError(event, state)
 
 
 # -- decisions -----------------------------------------------------------------------------------------------

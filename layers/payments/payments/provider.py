@@ -72,12 +72,14 @@ class LedgerEntry:
 class FakePaymentProvider:
     """Deterministic stand-in for a card payment provider. Declines amounts above `decline_above` (minor
     units) and the card `declined_card`; fails transiently the first `transient_failures` calls of each key on
-    the card `flaky_card`. Keeps a ledger by idempotency key, so tests can assert a payment was authorised
+    the card `flaky_card`; never answers an authorisation on the card `unresponsive_card` (an outage longer
+    than any retry). Keeps a ledger by idempotency key, so tests can assert a payment was authorised
     once. The ledger lives in memory: one per container, which is all a fake needs."""
 
     decline_above: int | None = 100_000
     declined_card: str = "customer-card-declined"
     flaky_card: str = "customer-card-flaky"
+    unresponsive_card: str = "customer-card-unresponsive"
     transient_failures: int = 2
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict, repr=False)
@@ -87,13 +89,14 @@ class FakePaymentProvider:
     @classmethod
     def from_environment(cls) -> FakePaymentProvider:
         """FAKE_PROVIDER_DECLINE_ABOVE (minor units, empty for no limit), FAKE_PROVIDER_DECLINED_CARD,
-        FAKE_PROVIDER_FLAKY_CARD, FAKE_PROVIDER_TRANSIENT_FAILURES."""
+        FAKE_PROVIDER_FLAKY_CARD, FAKE_PROVIDER_UNRESPONSIVE_CARD, FAKE_PROVIDER_TRANSIENT_FAILURES."""
         defaults = cls()
         limit = os.environ.get("FAKE_PROVIDER_DECLINE_ABOVE", str(defaults.decline_above))
         return cls(
             decline_above=int(limit) if limit.strip() else None,
             declined_card=os.environ.get("FAKE_PROVIDER_DECLINED_CARD") or defaults.declined_card,
             flaky_card=os.environ.get("FAKE_PROVIDER_FLAKY_CARD") or defaults.flaky_card,
+            unresponsive_card=os.environ.get("FAKE_PROVIDER_UNRESPONSIVE_CARD") or defaults.unresponsive_card,
             transient_failures=int(
                 os.environ.get("FAKE_PROVIDER_TRANSIENT_FAILURES") or defaults.transient_failures
             ),
@@ -150,6 +153,8 @@ class FakePaymentProvider:
         if self._outage > 0:
             self._outage -= 1
             raise ProviderUnavailableError("payment provider unavailable (simulated outage)")
+        if card_token is not None and card_token == self.unresponsive_card:
+            raise ProviderUnavailableError("payment provider did not answer (simulated, it never does)")
         if card_token is not None and card_token == self.flaky_card:
             attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
             if attempts <= self.transient_failures:

@@ -1,26 +1,25 @@
-"""The payments application service: what payments does when an order is placed or cancelled. It runs the
-Payment decider through the core's runner and calls the provider port; the function around it only parses
-records. Every command id derives from the causing event's id, so a redelivered event writes nothing new."""
+"""The payments application service: what payments does when it is asked to authorise an order's payment
+or to void it. It runs the Payment decider through the core's runner and calls the provider port; the
+function around it only parses messages. Every command id derives from the queued command's id, so a
+redelivered message writes nothing new and charges nothing twice."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from microsystem import fingerprint
+from microsystem.commands import Cause, react
 from payments.commands import AuthorizePayment, DeclinePayment, RequestPayment, VoidPayment
 from payments.errors import PaymentAlreadySettledError
-from payments.inbound import OrderPlaced, OrderWithdrawn, read_order_event
 from payments.payment import Payment, PaymentStatus, payment_id_for
 from payments.provider import Approved, AuthorizationRequest, PaymentProvider
+from payments.queued import PaymentRequest, PaymentVoid, read_queued_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pydantic import BaseModel
-
     from microsystem import CommandResult, DeciderRunner
-    from microsystem.messages import PublishedEvent
+    from microsystem.messages import CommandMessage
     from payments.commands import PaymentCommand
 
 
@@ -42,29 +41,28 @@ class PaymentService:
         self.provider = provider
         self._clock = clock
 
-    def handle(self, event: PublishedEvent) -> str:
-        """React to one published order event; return what was done, for the log. Raises on anything that
-        must be retried (provider unavailable, contention) or parked (unexpected event)."""
-        match read_order_event(event.event_type, event.schema_version, event.data):
-            case OrderPlaced() as order:
-                return self.order_placed(order, event)
-            case OrderWithdrawn() as cancellation:
-                return self.order_cancelled(cancellation, event)
-            case _:
-                return "ignored"
+    def apply_queued(self, message: CommandMessage) -> str:
+        """Apply one queued command; return what was done, for the log. Raises on anything that must be
+        retried (provider unavailable, contention) or parked (an unreadable message)."""
+        cause = Cause.of_queued(message)
+        match read_queued_command(message):
+            case PaymentRequest() as request:
+                return self.authorize(request, cause)
+            case PaymentVoid() as void:
+                return self.void(void, cause)
 
-    def order_placed(self, order: OrderPlaced, event: PublishedEvent) -> str:
-        payment_id = payment_id_for(order.order_id)
-        request = RequestPayment(
+    def authorize(self, request: PaymentRequest, cause: Cause) -> str:
+        payment_id = payment_id_for(request.order_id)
+        requested = RequestPayment(
             payment_id=payment_id,
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            amount=order.total,
-            currency=order.currency,
-            card_token=card_on_file(order.customer_id),
-            at=order.placed_at,
+            order_id=request.order_id,
+            customer_id=request.customer_id,
+            amount=request.amount,
+            currency=request.currency,
+            card_token=card_on_file(request.customer_id),
+            at=self._clock(),
         )
-        payment = self._apply(payment_id, request, event).state
+        payment = self._apply(payment_id, requested, cause).state
         if payment is None or payment.status is not PaymentStatus.REQUESTED:
             # Already settled by an earlier delivery, or voided before it arrived: never call the provider.
             return f"payment already {payment.status.value if payment else 'absent'}"
@@ -73,10 +71,10 @@ class PaymentService:
         answer = self.provider.authorize(
             AuthorizationRequest(
                 idempotency_key=payment_id,
-                amount=request.amount,
-                currency=request.currency,
-                card_token=request.card_token,
-                reference=order.order_id,
+                amount=requested.amount,
+                currency=requested.currency,
+                card_token=requested.card_token,
+                reference=request.order_id,
             )
         )
         outcome: AuthorizePayment | DeclinePayment
@@ -87,15 +85,15 @@ class PaymentService:
         else:
             outcome = DeclinePayment(payment_id=payment_id, reason=answer.reason, at=self._clock())
         try:
-            self._apply(payment_id, outcome, event)
+            self._apply(payment_id, outcome, cause)
         except PaymentAlreadySettledError:
             # Voided while the provider was answering: make sure the late authorisation is released too.
             self.provider.void(idempotency_key=payment_id)
             raise
         return "authorized" if isinstance(outcome, AuthorizePayment) else "declined"
 
-    def order_cancelled(self, cancellation: OrderWithdrawn, event: PublishedEvent) -> str:
-        payment_id = payment_id_for(cancellation.order_id)
+    def void(self, void: PaymentVoid, cause: Cause) -> str:
+        payment_id = payment_id_for(void.order_id)
         payment = self.runner.load(payment_id).state
         if payment is not None and payment.status in (PaymentStatus.DECLINED, PaymentStatus.VOIDED):
             return f"nothing to void: payment {payment.status.value}"
@@ -104,23 +102,10 @@ class PaymentService:
         self.provider.void(idempotency_key=payment_id)
         self._apply(
             payment_id,
-            VoidPayment(
-                payment_id=payment_id,
-                order_id=cancellation.order_id,
-                reason=f"order cancelled: {cancellation.reason}",
-                at=cancellation.cancelled_at,
-            ),
-            event,
+            VoidPayment(payment_id=payment_id, order_id=void.order_id, reason=void.reason, at=self._clock()),
+            cause,
         )
         return "voided"
 
-    def _apply(self, payment_id: str, command: BaseModel, event: PublishedEvent) -> CommandResult[Any]:
-        return self.runner.handle(
-            payment_id,
-            command,
-            command_id=f"{type(command).__name__}:{event.event_id}",
-            # The time is left out: a redelivery decides at another moment and is still the same command.
-            fingerprint=fingerprint(command.model_dump(mode="json", exclude={"at"})),
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-        )
+    def _apply(self, payment_id: str, command: PaymentCommand, cause: Cause) -> CommandResult[Payment | None]:
+        return react(self.runner, payment_id, command, cause)

@@ -4,6 +4,7 @@ function loaded through its real handler with the environment the template gives
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -54,17 +55,33 @@ def template_env(monkeypatch: pytest.MonkeyPatch, logical_id: str, **resolved: s
 
 @dataclass
 class ReadSide:
-    """The command API writing the log, and every read-side handler, with helpers to move the streams."""
+    """The command API writing the log, and every read-side handler, with helpers to move the streams. Each
+    handler module is loaded (a cold start) the first time a test uses it, not before."""
 
     dynamodb: Any
     log_table: str
     view_table: str
-    api: Any
-    projector: Any
-    publisher: Any
-    analytics: Any
-    query: Any
     context: LambdaContext
+
+    @functools.cached_property
+    def api(self) -> Any:
+        return load_function("orders_api")
+
+    @functools.cached_property
+    def projector(self) -> Any:
+        return load_function("order_projector")
+
+    @functools.cached_property
+    def publisher(self) -> Any:
+        return load_function("event_publisher")
+
+    @functools.cached_property
+    def analytics(self) -> Any:
+        return load_function("sales_analytics")
+
+    @functools.cached_property
+    def query(self) -> Any:
+        return load_function("orders_query")
 
     @property
     def store(self) -> DynamoDBEventStore:
@@ -144,16 +161,11 @@ def read_side(
     pricing_parameters,
     lambda_context,
 ) -> ReadSide:
+    # Every read-side function's environment at once (they agree on every name they share), so each
+    # handler can be loaded lazily by the test that needs it.
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
-    api = load_function("orders_api")
     template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
-    projector = load_function("order_projector")
     template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
-    publisher = load_function("event_publisher")
     template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
-    analytics = load_function("sales_analytics")
     template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
-    query = load_function("orders_query")
-    return ReadSide(
-        dynamodb, orders_log, view_table, api, projector, publisher, analytics, query, lambda_context
-    )
+    return ReadSide(dynamodb, orders_log, view_table, lambda_context)

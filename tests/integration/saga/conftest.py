@@ -1,5 +1,6 @@
-"""The whole saga on moto: both event logs, both Kinesis streams, the order-commands FIFO queue with its DLQ,
-and the real handlers of every function, wired by emulated event source mappings (tests/support/payments)."""
+"""The whole order-fulfilment saga on moto: the three event logs, the three published Kinesis streams, the
+command queues with their DLQs and the deadline queue, and the real handler of every function, wired by
+emulated event source mappings (tests/support/payments) the way the template wires them."""
 
 from __future__ import annotations
 
@@ -11,32 +12,33 @@ from typing import Any
 import boto3
 import pytest
 
-from microsystem import DynamoDBEventStore
+from inventory import stock_decider
+from microsystem import DeciderRunner, DynamoDBEventStore
 from payments import FakePaymentProvider, payment_id_for
 from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
-from tests.support.payments import KinesisFeed, QueueFeed, TableStreamFeed
+from tests.support.saga import KinesisFeed, QueueFeed, TableStreamFeed
 
 DECLINE_ABOVE = 10_000  # 100.00 EUR: the fake provider declines anything dearer
 BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}  # 29.95 EUR
-DEAR_BASKET = {"lines": [{"sku": "SKU-KET-001", "quantity": 2}], "destination_country": "NL"}  # 178.00 EUR
+DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "destination_country": "NL"}  # 108.00 EUR
+KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "destination_country": "NL"}  # 10 in stock
+PATIENT = 300  # seconds: a deadline no test waits for
 
 
-def create_fifo_queues(sqs: Any) -> tuple[str, str]:
-    """order-commands and its DLQ, with the template's attributes and redrive policy."""
-    dlq = sqs.create_queue(QueueName="order-commands-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+def create_queue(sqs: Any, logical_id: str, name: str, suffix: str = "") -> tuple[str, str]:
+    """A queue of the template and its DLQ, with the template's attributes and redrive policy."""
+    props = resource(logical_id)["Properties"]
+    fifo = bool(props.get("FifoQueue"))
+    suffix = f"{suffix}.fifo" if fifo else suffix
+    dlq_attributes = {"FifoQueue": "true"} if fifo else {}
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq{suffix}", Attributes=dlq_attributes)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    props = resource("OrderCommandsQueue")["Properties"]
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": props["RedrivePolicy"]["maxReceiveCount"]}
-    queue = sqs.create_queue(
-        QueueName="order-commands.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "ContentBasedDeduplication": str(props["ContentBasedDeduplication"]).lower(),
-            "VisibilityTimeout": str(props["VisibilityTimeout"]),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
+    attributes = {"VisibilityTimeout": str(props["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)}
+    if fifo:
+        attributes |= {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
+    queue = sqs.create_queue(QueueName=f"{name}{suffix}", Attributes=attributes)["QueueUrl"]
     return queue, dlq
 
 
@@ -45,58 +47,91 @@ def attempts_of(function: str, event: str) -> int:
     return 1 + resource(function)["Properties"]["Events"][event]["Properties"]["MaximumRetryAttempts"]
 
 
+def source_of(logical_id: str) -> str:
+    return resource(logical_id)["Properties"]["Environment"]["Variables"]["CLOUDEVENTS_SOURCE"]
+
+
 @dataclass
 class Saga:
-    """Both microsystems and the mappings between them. `run()` moves everything until nothing is left."""
+    """Every context and the mappings between them. `run()` moves everything until nothing is left."""
 
     monkeypatch: pytest.MonkeyPatch
     dynamodb: Any
     provider: FakePaymentProvider
-    orders_log: str = "orders-event-log"
-    payments_log: str = "payments-event-log"
+    parameters: dict[str, str]
+    deadline_seconds: int = PATIENT
+    suffix: str = ""  # appended to every resource name, for several sagas in one moto
     context: LambdaContext = field(default_factory=LambdaContext)
 
     def __post_init__(self) -> None:
-        create_table(self.dynamodb, "OrdersEventLog", self.orders_log)
-        create_table(self.dynamodb, "PaymentsEventLog", self.payments_log)
+        self.logs = {
+            name: create_table(self.dynamodb, f"{name}EventLog", f"{name.lower()}-event-log{self.suffix}")
+            for name in ("Orders", "Payments", "Inventory")
+        }
         self.kinesis = boto3.client("kinesis")
         self.sqs = boto3.client("sqs")
         self.streams = boto3.client("dynamodbstreams")
-        for name in ("order-events", "payment-events"):
+        self.event_streams = {
+            name: f"{name}{self.suffix}" for name in ("order-events", "payment-events", "inventory-events")
+        }
+        for name in self.event_streams.values():
             self.kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-        self.queue_url, self.dlq_url = create_fifo_queues(self.sqs)
-        self.orders_store = DynamoDBEventStore(self.orders_log, self.dynamodb)
-        self.payments_store = DynamoDBEventStore(self.payments_log, self.dynamodb)
+        self.queues = {
+            "orders": create_queue(self.sqs, "OrderCommandsQueue", "order-commands", self.suffix),
+            "payments": create_queue(self.sqs, "PaymentCommandsQueue", "payment-commands", self.suffix),
+            "inventory": create_queue(self.sqs, "InventoryCommandsQueue", "inventory-commands", self.suffix),
+            "deadlines": create_queue(
+                self.sqs, "FulfillmentDeadlinesQueue", "fulfillment-deadlines", self.suffix
+            ),
+        }
+        self.orders_store = DynamoDBEventStore(self.logs["Orders"], self.dynamodb)
+        self.payments_store = DynamoDBEventStore(self.logs["Payments"], self.dynamodb)
+        self.inventory_store = DynamoDBEventStore(self.logs["Inventory"], self.dynamodb)
         self.monkeypatch.setenv("FAKE_PROVIDER_DECLINE_ABOVE", str(DECLINE_ABOVE))
-        self.api = self._load("orders_api", EVENT_LOG_TABLE=self.orders_log)
-        self.publish_orders = TableStreamFeed(
-            self.streams,
-            self._stream_arn(self.orders_log),
-            self._publisher("OrderPublisherFunction", "order-events"),
-            self.context,
+        self.monkeypatch.setenv("INITIAL_STOCK_PARAMETER", self.parameters["InitialStockParameter"])
+        self.api = self._load("orders_api", EVENT_LOG_TABLE=self.logs["Orders"])
+        self.publishers = [
+            TableStreamFeed(
+                self.streams,
+                self._stream_arn(self.logs[log]),
+                self._publisher(fn, self.event_streams[stream]),
+                self.context,
+            )
+            for log, fn, stream in (
+                ("Orders", "OrderPublisherFunction", "order-events"),
+                ("Payments", "PaymentPublisherFunction", "payment-events"),
+                ("Inventory", "InventoryPublisherFunction", "inventory-events"),
+            )
+        ]
+        self.fulfillment_feeds = [
+            KinesisFeed(
+                self.kinesis,
+                self.event_streams[stream],
+                self._fulfillment_handler,
+                self.context,
+                max_attempts=attempts_of("FulfillmentManagerFunction", event),
+            )
+            for stream, event in (
+                ("order-events", "OrderEvents"),
+                ("payment-events", "PaymentEvents"),
+                ("inventory-events", "InventoryEvents"),
+            )
+        ]
+        self.deadlines = QueueFeed(
+            self.sqs, self.queues["deadlines"][0], self._fulfillment_handler, self.context
         )
-        self.publish_payments = TableStreamFeed(
-            self.streams,
-            self._stream_arn(self.payments_log),
-            self._publisher("PaymentPublisherFunction", "payment-events"),
-            self.context,
+        self.order_commands = QueueFeed(
+            self.sqs, self.queues["orders"][0], self._command_handler, self.context
         )
-        self.payments = KinesisFeed(
-            self.kinesis,
-            "order-events",
-            self._payments_handler,
-            self.context,
-            max_attempts=attempts_of("PaymentsHandlerFunction", "OrderEvents"),
+        self.payment_commands = QueueFeed(
+            self.sqs, self.queues["payments"][0], self._payments_handler, self.context
         )
-        self.fulfillment = KinesisFeed(
-            self.kinesis,
-            "payment-events",
-            self._fulfillment_handler,
-            self.context,
-            max_attempts=attempts_of("FulfillmentManagerFunction", "PaymentEvents"),
+        self.inventory_commands = QueueFeed(
+            self.sqs, self.queues["inventory"][0], self._inventory_handler, self.context
         )
-        self.commands = QueueFeed(self.sqs, self.queue_url, self._command_handler, self.context)
-        self.cold_start("payments_handler", "fulfillment_manager", "order_command_handler")
+        self.cold_start(
+            "payments_handler", "fulfillment_manager", "order_command_handler", "inventory_handler"
+        )
 
     # -- functions -------------------------------------------------------------------------------------------
 
@@ -104,12 +139,25 @@ class Saga:
         """A fresh container for each function named: its module imported again, its memory image empty."""
         for name in names:
             if name == "payments_handler":
-                self.payments_module = self._load(name, EVENT_LOG_TABLE=self.payments_log)
+                self.payments_module = self._load(name, EVENT_LOG_TABLE=self.logs["Payments"])
                 self.payments_module.service.provider = self.provider  # the provider outlives containers
             elif name == "fulfillment_manager":
-                self.fulfillment_module = self._load(name, ORDER_COMMANDS_QUEUE_URL=self.queue_url)
+                self.fulfillment_module = self._load(
+                    name,
+                    EVENT_LOG_TABLE=self.logs["Orders"],
+                    FULFILLMENT_DEADLINE_SECONDS=str(self.deadline_seconds),
+                    ORDER_COMMANDS_QUEUE_URL=self.queues["orders"][0],
+                    PAYMENT_COMMANDS_QUEUE_URL=self.queues["payments"][0],
+                    INVENTORY_COMMANDS_QUEUE_URL=self.queues["inventory"][0],
+                    FULFILLMENT_DEADLINES_QUEUE_URL=self.queues["deadlines"][0],
+                    ORDERS_EVENT_SOURCE=source_of("OrderPublisherFunction"),
+                    PAYMENTS_EVENT_SOURCE=source_of("PaymentPublisherFunction"),
+                    INVENTORY_EVENT_SOURCE=source_of("InventoryPublisherFunction"),
+                )
             elif name == "order_command_handler":
-                self.command_module = self._load(name, EVENT_LOG_TABLE=self.orders_log)
+                self.command_module = self._load(name, EVENT_LOG_TABLE=self.logs["Orders"])
+            elif name == "inventory_handler":
+                self.inventory_module = self._load(name, EVENT_LOG_TABLE=self.logs["Inventory"])
 
     def _payments_handler(self, event: dict, context: Any) -> dict:
         return self.payments_module.lambda_handler(event, context)
@@ -119,6 +167,9 @@ class Saga:
 
     def _command_handler(self, event: dict, context: Any) -> dict:
         return self.command_module.lambda_handler(event, context)
+
+    def _inventory_handler(self, event: dict, context: Any) -> dict:
+        return self.inventory_module.lambda_handler(event, context)
 
     def _load(self, name: str, **environment: str) -> Any:
         for key, value in environment.items():
@@ -134,12 +185,23 @@ class Saga:
             CLOUDEVENTS_SOURCE=environment["CLOUDEVENTS_SOURCE"],
             CLOUDEVENTS_TYPE_PREFIX=environment["CLOUDEVENTS_TYPE_PREFIX"],
         )
-        return module.lambda_handler
+        publish = module.lambda_handler
+        if logical_id != "OrderPublisherFunction":
+            return publish
+
+        def orders_only(event: dict, context: Any) -> dict:
+            # The template's filter on the orders log: only Order-* streams are published.
+            records = [
+                r for r in event["Records"] if r["dynamodb"]["Keys"]["stream"]["S"].startswith("Order-")
+            ]
+            return publish({"Records": records}, context) if records else {"batchItemFailures": []}
+
+        return orders_only
 
     def _stream_arn(self, table: str) -> str:
         return self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
 
-    # -- what customers do -----------------------------------------------------------------------------------
+    # -- what customers and staff do -------------------------------------------------------------------------
 
     def place_order(self, basket: dict | None = None, customer: str = "customer-alice") -> tuple[str, str]:
         """POST /orders through the orders API; returns (order id, the request's correlation id)."""
@@ -155,26 +217,24 @@ class Saga:
 
     # -- moving the saga along -------------------------------------------------------------------------------
 
-    def run(self, *, rounds: int = 50) -> None:
-        for _ in range(rounds):
-            moved = self.publish_orders.pump()
-            self.payments.drain()
-            moved += self.publish_payments.pump()
-            self.fulfillment.drain()
-            moved += self.commands.deliver()
-            if not moved and not self.commands.receive(1):
-                return
-            self._release_all()
-        raise AssertionError(f"the saga did not settle in {rounds} rounds")
+    @property
+    def command_feeds(self) -> list[QueueFeed]:
+        return [self.inventory_commands, self.payment_commands, self.order_commands, self.deadlines]
 
-    def _release_all(self) -> None:
-        # receive(1) above may have taken a message: make it visible again for the next round.
-        for message in self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
+    def step(self) -> int:
+        """One round: publish what the logs hold, let the process manager hear it, apply the commands."""
+        moved = sum(publisher.pump() for publisher in self.publishers)
+        for feed in self.fulfillment_feeds:
+            moved += feed.drain()
+        for queue in self.command_feeds:
+            moved += queue.deliver()
+        return moved
+
+    def run(self, *, rounds: int = 80) -> None:
+        for _ in range(rounds):
+            if not self.step():
+                return
+        raise AssertionError(f"the saga did not settle in {rounds} rounds")
 
     # -- what happened ---------------------------------------------------------------------------------------
 
@@ -186,14 +246,27 @@ class Saga:
     def order_commits(self, order_id: str) -> list[Any]:
         return list(self.orders_store.read(f"Order-{order_id}"))
 
+    def process_events(self, order_id: str) -> list[str]:
+        return [e.event_type for c in self.orders_store.read(f"Fulfillment-{order_id}") for e in c.events]
+
     def payment_commits(self, order_id: str) -> list[Any]:
         return list(self.payments_store.read(f"Payment-{payment_id_for(order_id)}"))
 
     def payment_events(self, order_id: str) -> list[str]:
         return [e.event_type for c in self.payment_commits(order_id) for e in c.events]
 
-    def parked_commands(self) -> list[dict]:
-        return self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+    def stock(self, sku: str) -> Any:
+        return DeciderRunner(stock_decider, self.inventory_store).load(sku).state
+
+    def stock_events(self, sku: str) -> list[tuple[str, dict]]:
+        return [
+            (e.event_type, e.payload()) for c in self.inventory_store.read(f"Stock-{sku}") for e in c.events
+        ]
+
+    def parked(self, queue: str) -> list[Any]:
+        return self.sqs.receive_message(QueueUrl=self.queues[queue][1], MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
 
 
 @pytest.fixture
@@ -203,7 +276,7 @@ def provider() -> FakePaymentProvider:
 
 @pytest.fixture
 def saga(dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
-    return Saga(monkeypatch, dynamodb, provider)
+    return Saga(monkeypatch, dynamodb, provider, pricing_parameters)
 
 
 def new_customer() -> str:

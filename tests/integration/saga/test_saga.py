@@ -1,6 +1,6 @@
-"""The order fulfillment saga through its real handlers, on moto: the orders API places an order, the
-publisher puts it on `order-events`, payments authorises or declines, the process manager queues the order
-command, and the order command handler applies it."""
+"""The order-fulfilment saga through its real handlers, on moto: the orders API places an order, the
+publisher puts it on `order-events`, the process manager asks inventory and payments, hears their answers on
+their streams, and the order command handler applies its decision; compensations undo what succeeded."""
 
 from __future__ import annotations
 
@@ -8,103 +8,149 @@ import io
 import json
 import logging
 
+import pytest
+
 from payments import payment_id_for
-from tests.integration.saga.conftest import BASKET, DEAR_BASKET, new_customer
+from tests.integration.saga.conftest import BASKET, DEAR_BASKET, KETTLE, Saga, new_customer
+from tests.support.polling import wait_until
 
 
-class TestAnOrderUnderTheLimit:
-    def test_ends_confirmed_with_one_authorisation(self, saga, provider):
-        # GIVEN an order the card can pay
+def terminal(saga: Saga, order_id: str) -> list[str]:
+    return [t for t, _ in saga.order_events(order_id)]
+
+
+class TestAnOrderThatCanBeFulfilled:
+    def test_ends_confirmed_with_its_stock_held_and_one_authorisation(self, saga, provider):
         order_id, _ = saga.place_order(BASKET)
-        # WHEN the saga runs
         saga.run()
-        # THEN the order is confirmed by its payment, authorised exactly once
         events = saga.order_events(order_id)
         assert [t for t, _ in events] == ["OrderCreated", "OrderConfirmed"]
         assert events[1][1]["payment_id"] == payment_id_for(order_id)
         assert saga.payment_events(order_id) == ["PaymentRequested", "PaymentAuthorized"]
+        assert saga.stock("SKU-TEA-001").reservations == {order_id: 2}
         entry = provider.ledger[payment_id_for(order_id)]
         assert (entry.status, entry.authorizations, entry.amount) == ("authorized", 1, events[0][1]["total"])
+        process = saga.process_events(order_id)
+        assert (process[0], sorted(process[1:3]), process[3:]) == (
+            "FulfillmentStarted",
+            ["PaymentAnswered", "StockAnswered"],  # in whichever order they arrived
+            ["FulfillmentCompleted"],
+        )
 
     def test_running_everything_again_changes_nothing(self, saga, provider):
         order_id, _ = saga.place_order(BASKET)
         saga.run()
-        before = (saga.order_commits(order_id), saga.payment_commits(order_id))
-        # WHEN every consumer gets its whole stream again from the start (a replay)
-        for feed in (saga.payments, saga.fulfillment):
+        before = (
+            saga.order_commits(order_id),
+            saga.payment_commits(order_id),
+            saga.stock_events("SKU-TEA-001"),
+        )
+        # WHEN the process manager hears every stream again from the start (a replay)
+        for feed in saga.fulfillment_feeds:
             feed._checkpoints.clear()
         saga.run()
-        # THEN nothing new is written and the card is not charged again
-        assert (saga.order_commits(order_id), saga.payment_commits(order_id)) == before
+        # THEN nothing new is written, no stock held twice, and the card is not charged again
+        assert (
+            saga.order_commits(order_id),
+            saga.payment_commits(order_id),
+            saga.stock_events("SKU-TEA-001"),
+        ) == before
         assert provider.ledger[payment_id_for(order_id)].authorizations == 1
 
 
-class TestAnOrderAboveTheLimit:
-    def test_ends_cancelled_as_payment_declined_with_no_charge(self, saga, provider):
+class TestOutOfStock:
+    def test_eleven_kettles_for_ten_in_stock_cancel_the_eleventh_and_void_its_payment(self, saga, provider):
+        orders = [saga.place_order(KETTLE, customer=new_customer())[0] for _ in range(11)]
+        saga.run()
+        outcomes = [terminal(saga, order_id)[-1] for order_id in orders]
+        assert outcomes.count("OrderConfirmed") == 10
+        (refused,) = [o for o, outcome in zip(orders, outcomes, strict=True) if outcome == "OrderCancelled"]
+        assert saga.order_events(refused)[-1][1]["reason"] == "out_of_stock"
+        assert saga.payment_events(refused)[-1] == "PaymentVoided"
+        assert not provider.authorized(payment_id_for(refused))
+        stock = saga.stock("SKU-KET-001")
+        assert (stock.on_hand, stock.available, len(stock.reservations)) == (10, 0, 10)
+        assert refused not in stock.reservations
+
+
+class TestADeclinedPayment:
+    def test_ends_cancelled_with_no_charge_and_its_stock_released(self, saga, provider):
         order_id, _ = saga.place_order(DEAR_BASKET)
         saga.run()
         events = saga.order_events(order_id)
         assert [t for t, _ in events] == ["OrderCreated", "OrderCancelled"]
         assert events[1][1]["reason"] == "payment_declined"
-        assert saga.payment_events(order_id) == ["PaymentRequested", "PaymentDeclined"]
         entry = provider.ledger[payment_id_for(order_id)]
         assert (entry.status, entry.authorizations) == ("declined", 0)
-
-    def test_a_declined_test_card_is_cancelled_too(self, saga, provider):
-        order_id, _ = saga.place_order(BASKET, customer=provider.declined_card)
-        saga.run()
-        assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderCancelled"]
-        assert provider.ledger[payment_id_for(order_id)].authorizations == 0
+        assert saga.stock("SKU-POT-001").reservations == {}
+        assert [t for t, _ in saga.stock_events("SKU-POT-001")][-1] == "StockReleased"
 
 
 class TestACustomerCancellation:
-    def test_after_authorisation_voids_the_payment(self, saga, provider):
-        # GIVEN a confirmed, paid order
+    def test_after_confirmation_releases_the_stock_and_voids_the_payment(self, saga, provider):
         customer = new_customer()
         order_id, _ = saga.place_order(BASKET, customer=customer)
         saga.run()
         assert provider.authorized(payment_id_for(order_id))
-        # WHEN the customer cancels it
         assert saga.cancel_order(order_id, customer=customer) == 200
         saga.run()
-        # THEN the order is cancelled and the authorisation released: the compensation
-        assert [t for t, _ in saga.order_events(order_id)] == [
-            "OrderCreated",
-            "OrderConfirmed",
-            "OrderCancelled",
-        ]
-        assert saga.payment_events(order_id) == ["PaymentRequested", "PaymentAuthorized", "PaymentVoided"]
-        entry = provider.ledger[payment_id_for(order_id)]
-        assert (entry.status, entry.authorizations) == ("voided", 1)
+        assert terminal(saga, order_id) == ["OrderCreated", "OrderConfirmed", "OrderCancelled"]
+        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        assert (provider.ledger[payment_id_for(order_id)].status, saga.stock("SKU-TEA-001").reservations) == (
+            "voided",
+            {},
+        )
 
-    def test_before_the_confirmation_arrives_the_confirmation_is_refused_and_the_payment_voided(
+    def test_before_the_answers_the_late_confirmation_is_refused_and_everything_compensated(
         self, saga, provider
     ):
         customer = new_customer()
         order_id, _ = saga.place_order(BASKET, customer=customer)
-        # GIVEN payments has authorised, but the order command has not been applied yet
-        saga.publish_orders.pump()
-        saga.payments.drain()
-        saga.publish_payments.pump()
-        saga.fulfillment.drain()
+        # GIVEN the process manager has asked, but nothing has answered yet
+        for publisher in saga.publishers:
+            publisher.pump()
+        for feed in saga.fulfillment_feeds:
+            feed.drain()
         # WHEN the customer cancels first
         assert saga.cancel_order(order_id, customer=customer) == 200
         saga.run()
-        # THEN ConfirmOrder is a final "no" (not retried, not parked) and the payment is voided
-        assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderCancelled"]
-        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        # THEN the order stays cancelled by the customer, nothing is held, nothing authorised, nothing parked
+        assert terminal(saga, order_id) == ["OrderCreated", "OrderCancelled"]
+        assert saga.order_events(order_id)[-1][1]["reason"] == "customer_request"
+        assert saga.stock("SKU-TEA-001").reservations == {}
         assert not provider.authorized(payment_id_for(order_id))
-        assert saga.parked_commands() == []
+        assert [saga.parked(queue) for queue in ("orders", "payments", "inventory")] == [[], [], []]
+
+
+class TestDeadlines:
+    @pytest.fixture
+    def saga(self, dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
+        return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=2)
+
+    def test_a_provider_that_never_answers_cancels_the_order_and_releases_its_stock(self, saga, provider):
+        order_id, _ = saga.place_order(BASKET, customer=provider.unresponsive_card)
+        saga.run()  # the request fails until it is parked; the order waits for its deadline
+
+        def settled() -> bool:
+            saga.step()
+            return terminal(saga, order_id)[-1] == "OrderCancelled"
+
+        wait_until(settled, timeout=60)
+        saga.run()
+        assert saga.order_events(order_id)[-1][1]["reason"] == "payment_timeout"
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        assert not provider.authorized(payment_id_for(order_id))
+        assert len(saga.parked("payments")) == 1  # the unanswered request, for a person to look at
 
 
 class TestTransientProviderFailures:
     def test_are_retried_until_the_payment_is_authorised_once(self, saga, provider):
         order_id, _ = saga.place_order(BASKET, customer=provider.flaky_card)
         saga.run()
-        assert [t for t, _ in saga.order_events(order_id)] == ["OrderCreated", "OrderConfirmed"]
+        assert terminal(saga, order_id) == ["OrderCreated", "OrderConfirmed"]
         entry = provider.ledger[payment_id_for(order_id)]
         assert (entry.authorizations, entry.calls) == (1, 1)
-        assert saga.payments.parked == []
+        assert saga.parked("payments") == []
 
 
 class TestCorrelation:
@@ -114,18 +160,26 @@ class TestCorrelation:
         for handler in logging.getLogger(
             "tests"
         ).handlers:  # the functions' Powertools loggers (service "tests")
-            handler.setStream(output)  # type: ignore[attr-defined]
+            handler.setStream(output)
         saga.run()
         logged = [json.loads(line) for line in output.getvalue().splitlines() if line.startswith("{")]
-        # every commit of both logs
-        commits = saga.order_commits(order_id) + saga.payment_commits(order_id)
+        # every commit of every log about this order
+        commits = (
+            saga.order_commits(order_id)
+            + saga.payment_commits(order_id)
+            + [c for c in saga.inventory_store.read("Stock-SKU-TEA-001") if c.correlation_id]
+            + list(saga.orders_store.read(f"Fulfillment-{order_id}"))
+        )
         assert {c.correlation_id for c in commits} == {correlation_id}
-        # every log line of the three consumers about this order
         about_order = [line for line in logged if line.get("order_id") == order_id]
         messages = {line["message"] for line in about_order}
-        assert {"order event handled", "order command sent", "order command applied"} <= messages
+        assert {
+            "fulfilment decided",
+            "payment command applied",
+            "stock command applied",
+            "order command applied",
+        } <= messages
         assert {line.get("correlation_id") for line in about_order} == {correlation_id}
-        # and causation links each commit to the event that caused it
+        # and causation links the confirmation to the answer that completed the process
         confirmed = saga.order_commits(order_id)[-1]
-        authorized = saga.payment_commits(order_id)[-1]
-        assert confirmed.causation_id == authorized.events[0].event_id
+        assert confirmed.causation_id is not None

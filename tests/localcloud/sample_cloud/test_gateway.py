@@ -221,8 +221,10 @@ class TestMisbehavingFunctions:
         reported = [i for i in cloud.invocations if i.trigger == "http GET /misbehave/{how}"]
         assert reported[-1].status == "error"
         assert reported[-1].http_status == 500
-        assert reported[-1].error["errorType"] == "ValueError"
-        assert any("asked to raise" in frame for frame in reported[-1].error["stackTrace"])
+        error = reported[-1].error
+        assert error is not None
+        assert error["errorType"] == "ValueError"
+        assert any("asked to raise" in frame for frame in error["stackTrace"])
 
     def test_a_timeout_kills_the_worker_and_the_next_call_starts_cold(self, cloud: LocalCloud) -> None:
         response = get(cloud, "/misbehave/timeout")
@@ -236,7 +238,7 @@ class TestMisbehavingFunctions:
     def test_garbage_and_bad_shapes_are_500s(self, cloud: LocalCloud) -> None:
         garbage = get(cloud, "/misbehave/garbage")
         assert garbage.status_code == 500
-        assert cloud.invocations[-1].error["errorType"] == "Runtime.MarshalError"
+        assert (cloud.invocations[-1].error or {})["errorType"] == "Runtime.MarshalError"
         assert get(cloud, "/misbehave/badshape").status_code == 500
 
     def test_a_plain_json_result_is_a_200_with_that_body(self, cloud: LocalCloud) -> None:
@@ -248,7 +250,7 @@ class TestMisbehavingFunctions:
         self, cloud: LocalCloud
     ) -> None:
         assert get(cloud, "/misbehave/exit").status_code == 500
-        assert cloud.invocations[-1].error["errorType"] == "Runtime.ExitError"
+        assert (cloud.invocations[-1].error or {})["errorType"] == "Runtime.ExitError"
         assert get(cloud, "/misbehave/fine").status_code == 200
 
 

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microsystem import InMemoryEventStore
+from microsystem.batches import batch_response
+from microsystem.changes import decode_change_record
 from microsystem.projection import Projection, Projector
-from microsystem.stream import batch_response, decode_dynamodb_record
 from microsystem.viewstore import InMemoryViewStore, ViewConflictError, ViewRow
 from orders.projection import order_projection, project_order
 from tests.support.read_side import commits_for, ddb_record, deliver, lifecycle, sequence_number
@@ -34,9 +35,7 @@ def records_of(commits: list) -> list[dict[str, Any]]:
 
 
 def handle(projector: Projector, batch: list[dict[str, Any]]) -> dict[str, Any]:
-    return batch_response(
-        projector.handle([decode_dynamodb_record(r) for r in batch]).failed_sequence_numbers
-    )
+    return batch_response(projector.handle([decode_change_record(r) for r in batch]).failed_sequence_numbers)
 
 
 def replayed(commits: list) -> ViewRow | None:
@@ -51,7 +50,7 @@ class TestProjector:
         projector = Projector(order_projection, store, views)
         interleaved = [c for pair in zip(commits["a"], commits["b"], strict=True) for c in pair]
         # WHEN one batch delivers all six
-        result = projector.handle([decode_dynamodb_record(r) for r in records_of(interleaved)])
+        result = projector.handle([decode_change_record(r) for r in records_of(interleaved)])
         # THEN each order's row is its replay, written once
         assert result.failures == []
         assert (views.writes, result.rows_written, result.events_applied) == (2, 2, 6)
@@ -64,9 +63,9 @@ class TestProjector:
         store, commits = log_with(("a", 3, 1))
         views = InMemoryViewStore()
         projector = Projector(order_projection, store, views)
-        projector.handle([decode_dynamodb_record(r) for r in records_of(commits["a"])])
+        projector.handle([decode_change_record(r) for r in records_of(commits["a"])])
         # WHEN the same records come again (a redelivery)
-        result = projector.handle([decode_dynamodb_record(r) for r in records_of(commits["a"])])
+        result = projector.handle([decode_change_record(r) for r in records_of(commits["a"])])
         # THEN nothing is applied or written
         assert (result.events_applied, result.rows_written, views.writes) == (0, 0, 1)
 
@@ -75,7 +74,7 @@ class TestProjector:
         views = InMemoryViewStore()
         projector = Projector(order_projection, store, views)
         # WHEN only the last commit is delivered (the stream skipped ahead)
-        result = projector.handle([decode_dynamodb_record(ddb_record(commits["a"][2], sequence_number(0)))])
+        result = projector.handle([decode_change_record(ddb_record(commits["a"][2], sequence_number(0)))])
         # THEN the missing versions were read from the log and applied first
         assert result.gaps_filled == 1
         assert views.rows["a"] == replayed(commits["a"])
@@ -85,7 +84,7 @@ class TestProjector:
         lost = InMemoryEventStore()  # a log that lacks versions 1-2
         views = InMemoryViewStore()
         result = Projector(order_projection, lost, views).handle(
-            [decode_dynamodb_record(ddb_record(commits["a"][2], sequence_number(0)))]
+            [decode_change_record(ddb_record(commits["a"][2], sequence_number(0)))]
         )
         assert result.failed_sequence_numbers == [sequence_number(0)]
         assert "GapError" in result.failures[0].reason
@@ -95,7 +94,7 @@ class TestProjector:
         store, commits = log_with(("a", 3, 2))  # commits at versions 1 (two events) and 3
         views = InMemoryViewStore()
         projector = Projector(order_projection, store, views)
-        projector.handle([decode_dynamodb_record(r) for r in records_of(commits["a"])])
+        projector.handle([decode_change_record(r) for r in records_of(commits["a"])])
         assert views.rows["a"] == replayed(commits["a"])
         assert views.rows["a"].version == 3
 
@@ -108,9 +107,7 @@ class TestProjector:
         del records[2]["dynamodb"]["NewImage"]["events"]
         views = InMemoryViewStore()
         # WHEN the batch is projected
-        result = Projector(order_projection, store, views).handle(
-            [decode_dynamodb_record(r) for r in records]
-        )
+        result = Projector(order_projection, store, views).handle([decode_change_record(r) for r in records])
         # THEN a's damaged record and a's later record are reported; a keeps version 1, b is complete
         assert result.failed_sequence_numbers == [sequence_number(2), sequence_number(4)]
         assert "UndecodableRecordError" in result.failures[0].reason
@@ -123,8 +120,8 @@ class TestProjector:
         views = InMemoryViewStore()
         result = Projector(order_projection, store, views).handle(
             [
-                decode_dynamodb_record(junk),
-                decode_dynamodb_record(ddb_record(commits["a"][0], sequence_number(1))),
+                decode_change_record(junk),
+                decode_change_record(ddb_record(commits["a"][0], sequence_number(1))),
             ]
         )
         assert result.failed_sequence_numbers == [sequence_number(0)]
@@ -140,13 +137,15 @@ class TestProjector:
             def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
                 if not self.raced:
                     self.raced = True
-                    self.put_if_newer({key: replayed(commits["a"][:2])})
+                    rival = replayed(commits["a"][:2])
+                    assert rival is not None
+                    self.put_if_newer({key: rival})
                 super().put(key, row, expected_version=expected_version)
 
         views = RacingViews()
         # WHEN the projector handles versions 1..3
         result = Projector(order_projection, store, views).handle(
-            [decode_dynamodb_record(r) for r in records_of(commits["a"])]
+            [decode_change_record(r) for r in records_of(commits["a"])]
         )
         # THEN it lost the race once, started again from version 2 and wrote version 3
         assert result.conflicts == 1
@@ -164,17 +163,15 @@ class TestProjector:
 
         views = ThrottledForA()
         records = records_of([commits["a"][0], commits["b"][0], commits["a"][1]])
-        result = Projector(order_projection, store, views).handle(
-            [decode_dynamodb_record(r) for r in records]
-        )
+        result = Projector(order_projection, store, views).handle([decode_change_record(r) for r in records])
         assert result.failed_sequence_numbers == [sequence_number(0), sequence_number(2)]
         assert set(views.rows) == {"b"}
 
     def test_records_of_other_aggregates_are_ignored(self):
         store, commits = log_with(("a", 1, 1))
-        other = Projection("counters", "Counter", "id", order_projection.registry, project_order)
+        other = Projection("Counter", "id", order_projection.registry, project_order)
         views = InMemoryViewStore()
-        result = Projector(other, store, views).handle([decode_dynamodb_record(records_of(commits["a"])[0])])
+        result = Projector(other, store, views).handle([decode_change_record(records_of(commits["a"])[0])])
         assert (result.failures, views.rows) == ([], {})
 
 
@@ -243,7 +240,9 @@ class FlakyViews(InMemoryViewStore):
         if call in self._failing:
             raise RuntimeError("throttled")
         if call in self._rivals:
-            self.put_if_newer({key: order_projection.replay(self._commits[key])})
+            rival = order_projection.replay(self._commits[key])
+            assert rival is not None
+            self.put_if_newer({key: rival})
         super().put(key, row, expected_version=expected_version)
 
 
@@ -258,7 +257,7 @@ def test_every_delivery_converges_to_a_replay_of_the_log(case: dict[str, Any]):
             raise RuntimeError("transient fault")
         return project_order(view, event)
 
-    projection = Projection("orders-view", "Order", "order_id", order_projection.registry, flaky_project)
+    projection = Projection("Order", "order_id", order_projection.registry, flaky_project)
     views = FlakyViews(case["failing_writes"], case["rival_writes"], case["commits"])
     projector = Projector(projection, case["store"], views)
     records = [ddb_record(commit, sequence_number(i)) for i, commit in enumerate(case["shard"])]

@@ -7,12 +7,13 @@ import json
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 
+from microsystem.changes import ChangeRecord, decode_change_record
 from microsystem.cloudevents import (
     CloudEventType,
     InvalidCloudEventError,
@@ -20,8 +21,10 @@ from microsystem.cloudevents import (
     parse_cloudevent,
 )
 from microsystem.publishing import KinesisPublisher, backoff
-from microsystem.stream import CommitRecord, decode_dynamodb_record
 from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis import KinesisClient
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "support" / "cloudevents.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(
@@ -71,13 +74,18 @@ def batch(*histories: tuple[str, int]) -> tuple[list, dict[str, list]]:
     }
     longest = max(len(c) for c in commits.values())
     interleaved = [c[i] for i in range(longest) for c in commits.values() if i < len(c)]
-    records = [decode_dynamodb_record(ddb_record(c, sequence_number(i))) for i, c in enumerate(interleaved)]
+    records = [decode_change_record(ddb_record(c, sequence_number(i))) for i, c in enumerate(interleaved)]
     return records, commits
 
 
 def publisher(kinesis: FakeKinesis, **options: Any) -> KinesisPublisher:
     return KinesisPublisher(
-        "order-events", kinesis, source=SOURCE, type_prefix=PREFIX, sleep=lambda _: None, **options
+        "order-events",
+        cast("KinesisClient", kinesis),
+        source=SOURCE,
+        type_prefix=PREFIX,
+        sleep=lambda _: None,
+        **options,
     )
 
 
@@ -207,7 +215,7 @@ class TestPublisher:
     def test_an_undecodable_record_blocks_only_its_own_aggregate(self):
         records, _ = batch(("a", 2), ("b", 2))
         raw = ddb_record(None, sequence_number(0), image={"stream": {"S": "Order-a"}, "version": {"N": "1"}})
-        records[0] = decode_dynamodb_record(raw)
+        records[0] = decode_change_record(raw)
         kinesis = FakeKinesis()
         result = publisher(kinesis).publish(records)
         assert result.failed_sequence_numbers == [sequence_number(0), sequence_number(2)]
@@ -225,8 +233,8 @@ def padded(commit, size: int, *, event: int = 0):
     return replace(commit, events=tuple(events))
 
 
-def records_of(*commits) -> list[CommitRecord]:
-    return [CommitRecord(sequence_number(i), c.stream, c) for i, c in enumerate(commits)]
+def records_of(*commits) -> list[ChangeRecord]:
+    return [ChangeRecord(sequence_number(i), c.stream_id, c) for i, c in enumerate(commits)]
 
 
 class TestBackoffAndLimits:

@@ -174,7 +174,7 @@ class TestConflicts:
     def test_gives_up_after_the_bounded_number_of_attempts(self):
         class AlwaysConflicting(InMemoryEventStore):
             def append(self, commit):
-                raise ConcurrencyError(commit.stream, commit.version)
+                raise ConcurrencyError(commit.stream_id, commit.version)
 
         runner = DeciderRunner(counter_decider(), AlwaysConflicting(), max_attempts=3)
         with pytest.raises(TooManyConflictsError, match="3 conflicting attempts"):

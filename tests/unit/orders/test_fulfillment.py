@@ -1,9 +1,15 @@
-"""The fulfillment process manager's pure decisions, and the command messages it queues."""
+"""The order-fulfilment process manager's decisions (given what it heard, when a fact or its deadline, then
+what it records), how it reads the other contexts' events, and the command messages it queues."""
 
-from datetime import UTC, datetime
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from inventory.events import StockCommitted, StockOpened, StockReceived, StockReleased
+from inventory.events import StockReservationRefused as InventoryRefused
+from inventory.events import StockReserved as InventoryReserved
 from microsystem.messages import (
     MalformedMessageError,
     UnexpectedEventError,
@@ -11,44 +17,210 @@ from microsystem.messages import (
     parse_command_message,
     read_published_event,
 )
-from orders import CancelOrder, ConfirmOrder
-from orders.fulfillment import PAYMENT_EVENTS, command_for_payment, command_message, read_queued_command
-from payments.events import PaymentAuthorized, PaymentDeclined, PaymentRequested, PaymentVoided
+from orders import ConfirmOrder, OrderCancelled, OrderCreated
+from orders.fulfillment import (
+    PAYMENT_EVENTS,
+    STOCK_EVENTS,
+    DeadlinePassed,
+    FulfillmentCancelled,
+    FulfillmentCompleted,
+    FulfillmentLine,
+    FulfillmentNotStartedError,
+    FulfillmentStarted,
+    LateAnswerCompensated,
+    PaymentAnswered,
+    PaymentAuthorized,
+    PaymentDeclined,
+    StockAnswered,
+    StockReservationRefused,
+    StockReserved,
+    decider,
+)
+from orders.pricing import OrderLine
+from orders.service import read_queued_command
+from payments.events import PaymentAuthorized as PaymentsAuthorized
+from payments.events import PaymentDeclined as PaymentsDeclined
+from payments.events import PaymentRequested, PaymentVoided
+from tests.support.deciders import DeciderSpec
 
+ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+DEADLINE = timedelta(minutes=5)
+T1, T2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+AFTER_DEADLINE = T0 + DEADLINE + timedelta(seconds=1)
 AT = "2026-03-01T09:00:00Z"
 
+spec = DeciderSpec(decider(DEADLINE))
 
-class TestCommandForPayment:
-    def test_an_authorised_payment_confirms_the_order(self):
-        command = command_for_payment(
-            "PaymentAuthorized", 1, {"payment_id": "p-1", "order_id": "o-1", "authorized_at": AT, "amount": 5}
+created = OrderCreated(
+    order_id=ORDER,
+    customer_id="alice",
+    lines=(
+        OrderLine(sku="SKU-TEA-001", name="Green tea", quantity=2, unit_price=1250, line_total=2500),
+        OrderLine(sku="SKU-MUG-001", name="Mug", quantity=1, unit_price=1800, line_total=1800),
+    ),
+    currency="EUR",
+    subtotal=4300,
+    discount=0,
+    campaign_code=None,
+    shipping=495,
+    total=4795,
+    destination_country="NL",
+    placed_at=T0,
+)
+started = FulfillmentStarted(
+    order_id=ORDER,
+    customer_id="alice",
+    lines=(FulfillmentLine(sku="SKU-TEA-001", quantity=2), FulfillmentLine(sku="SKU-MUG-001", quantity=1)),
+    amount=4795,
+    currency="EUR",
+    deadline_at=T0 + DEADLINE,
+    started_at=T0,
+)
+
+
+def stock_reserved(sku: str, at: datetime = T1) -> StockReserved:
+    return StockReserved(sku=sku, order_id=ORDER, reserved_at=at)
+
+
+def held(sku: str, at: datetime = T1) -> StockAnswered:
+    return StockAnswered(order_id=ORDER, sku=sku, reserved=True, answered_at=at)
+
+
+authorized = PaymentAuthorized(payment_id="p-1", order_id=ORDER, authorized_at=T1)
+paid = PaymentAnswered(order_id=ORDER, payment_id="p-1", authorized=True, reason=None, answered_at=T1)
+
+
+def cancelled(reason: str, at: datetime = T1, *, cancel_order: bool = True) -> FulfillmentCancelled:
+    return FulfillmentCancelled(order_id=ORDER, reason=reason, cancel_order=cancel_order, cancelled_at=at)
+
+
+class TestStart:
+    def test_a_placed_order_starts_its_fulfilment_with_a_deadline(self):
+        spec.given().when(created).then(started)
+
+    def test_a_redelivered_order_starts_nothing_again(self):
+        spec.given(started).when(created).then()
+
+    def test_an_answer_before_the_start_waits_for_the_order(self):
+        spec.given().when(authorized).then_raises(FulfillmentNotStartedError)
+
+
+class TestConfirmation:
+    def test_every_line_held_and_the_payment_authorised_completes_it(self):
+        spec.given(started, held("SKU-TEA-001"), paid).when(stock_reserved("SKU-MUG-001", T2)).then(
+            held("SKU-MUG-001", T2),
+            FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T2),
         )
-        assert command == ConfirmOrder(
-            order_id="o-1", payment_id="p-1", at=datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+    def test_the_answers_in_any_order_complete_it_once(self):
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"))
+        given.when(authorized).then(
+            paid, FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
         )
 
-    def test_a_declined_payment_cancels_the_order_as_payment_declined(self):
-        command = command_for_payment(
-            "PaymentDeclined", 1, {"payment_id": "p-1", "order_id": "o-1", "declined_at": AT}
+    def test_a_repeated_answer_changes_nothing(self):
+        spec.given(started, held("SKU-TEA-001")).when(stock_reserved("SKU-TEA-001", T2)).then()
+        spec.given(started, paid).when(authorized).then()
+
+
+class TestCancellation:
+    def test_a_refused_line_cancels_the_order_out_of_stock(self):
+        refused = StockReservationRefused(sku="SKU-MUG-001", order_id=ORDER, available=0, refused_at=T1)
+        spec.given(started, held("SKU-TEA-001")).when(refused).then(
+            StockAnswered(order_id=ORDER, sku="SKU-MUG-001", reserved=False, answered_at=T1),
+            cancelled("out_of_stock"),
         )
-        assert isinstance(command, CancelOrder)
-        assert (command.reason, command.requested_by) == ("payment_declined", None)
 
-    def test_requests_and_voids_need_nothing(self):
-        assert command_for_payment("PaymentRequested", 1, {}) is None
-        assert command_for_payment("PaymentVoided", 1, {}) is None
+    def test_a_declined_payment_cancels_the_order(self):
+        declined = PaymentDeclined(payment_id="p-1", order_id=ORDER, reason="card declined", declined_at=T1)
+        spec.given(started).when(declined).then(
+            PaymentAnswered(
+                order_id=ORDER, payment_id="p-1", authorized=False, reason="card declined", answered_at=T1
+            ),
+            cancelled("payment_declined"),
+        )
 
-    def test_every_payment_event_type_is_either_acted_on_or_ignored_explicitly(self):
-        # No filter on the event source mapping: every type published on payment-events reaches the manager.
-        published = {
-            e.event_type() for e in (PaymentRequested, PaymentAuthorized, PaymentDeclined, PaymentVoided)
+    def test_the_customers_cancellation_compensates_without_cancelling_again(self):
+        by_customer = OrderCancelled(order_id=ORDER, reason="customer_request", cancelled_at=T2)
+        spec.given(started, held("SKU-TEA-001")).when(by_customer).then(
+            cancelled("customer_request", T2, cancel_order=False)
+        )
+        # after the confirmation too: what is held must go back, the payment be voided
+        done = FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
+        spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, done).when(by_customer).then(
+            cancelled("customer_request", T2, cancel_order=False)
+        )
+
+    def test_the_cancellation_it_caused_itself_is_not_compensated_twice(self):
+        own = OrderCancelled(order_id=ORDER, reason="out_of_stock", cancelled_at=T2)
+        spec.given(started, cancelled("out_of_stock")).when(own).then()
+
+
+class TestDeadline:
+    def test_no_stock_answer_by_the_deadline_is_a_stock_timeout(self):
+        spec.given(started, paid).when(DeadlinePassed(order_id=ORDER, at=AFTER_DEADLINE)).then(
+            cancelled("stock_timeout", AFTER_DEADLINE)
+        )
+
+    def test_no_payment_answer_by_the_deadline_is_a_payment_timeout(self):
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"))
+        given.when(DeadlinePassed(order_id=ORDER, at=AFTER_DEADLINE)).then(
+            cancelled("payment_timeout", AFTER_DEADLINE)
+        )
+
+    def test_a_deadline_read_early_or_after_the_outcome_changes_nothing(self):
+        spec.given(started).when(DeadlinePassed(order_id=ORDER, at=T2)).then()
+        done = FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
+        spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, done).when(
+            DeadlinePassed(order_id=ORDER, at=AFTER_DEADLINE)
+        ).then()
+
+    def test_a_late_authorisation_is_compensated_not_applied(self):
+        late = PaymentAuthorized(payment_id="p-1", order_id=ORDER, authorized_at=AFTER_DEADLINE)
+        spec.given(started, cancelled("payment_timeout", AFTER_DEADLINE)).when(late).then(
+            LateAnswerCompensated(order_id=ORDER, kind="payment", sku=None, compensated_at=AFTER_DEADLINE)
+        )
+
+    def test_a_late_reservation_is_given_back(self):
+        late = stock_reserved("SKU-MUG-001", AFTER_DEADLINE)
+        spec.given(started, cancelled("stock_timeout", AFTER_DEADLINE)).when(late).then(
+            LateAnswerCompensated(
+                order_id=ORDER, kind="stock", sku="SKU-MUG-001", compensated_at=AFTER_DEADLINE
+            )
+        )
+
+    def test_a_late_refusal_or_decline_needs_nothing(self):
+        given = spec.given(started, cancelled("stock_timeout", AFTER_DEADLINE))
+        given.when(
+            StockReservationRefused(sku="SKU-MUG-001", order_id=ORDER, available=0, refused_at=T2)
+        ).then()
+        given.when(PaymentDeclined(payment_id="p-1", order_id=ORDER, reason="no", declined_at=T2)).then()
+
+
+class TestInboundEvents:
+    def test_every_payment_and_inventory_event_type_is_either_acted_on_or_ignored_explicitly(self):
+        # No filter on the event source mappings: every type published reaches the process manager.
+        payments = {
+            e.event_type() for e in (PaymentRequested, PaymentsAuthorized, PaymentsDeclined, PaymentVoided)
         }
-        assert published == set(PAYMENT_EVENTS.handled) | PAYMENT_EVENTS.ignored
-        assert not set(PAYMENT_EVENTS.handled) & PAYMENT_EVENTS.ignored
+        assert payments == set(PAYMENT_EVENTS.handled) | PAYMENT_EVENTS.ignored
+        stock = {
+            e.event_type()
+            for e in (
+                StockOpened,
+                StockReceived,
+                InventoryReserved,
+                InventoryRefused,
+                StockReleased,
+                StockCommitted,
+            )
+        }
+        assert stock == set(STOCK_EVENTS.handled) | STOCK_EVENTS.ignored
 
     def test_data_that_breaks_the_schema_is_malformed(self):
         with pytest.raises(MalformedMessageError, match="PaymentAuthorized v1 data is invalid"):
-            command_for_payment("PaymentAuthorized", 1, {"order_id": "o-1"})
+            PAYMENT_EVENTS.read("PaymentAuthorized", 1, {"order_id": "o-1"})
 
     @pytest.mark.parametrize(
         ("event_type", "version", "match"),
@@ -56,24 +228,26 @@ class TestCommandForPayment:
     )
     def test_anything_else_is_unexpected(self, event_type, version, match):
         with pytest.raises(UnexpectedEventError, match=match):
-            command_for_payment(event_type, version, {})
+            PAYMENT_EVENTS.read(event_type, version, {})
 
 
-class TestCommandMessages:
-    def test_round_trip_with_ids_derived_from_the_cause(self):
+class TestQueuedOrderCommands:
+    def test_a_queued_confirmation_round_trips(self):
+        from microsystem.messages import CommandMessage
+
         command = ConfirmOrder(order_id="o-1", payment_id="p-1", at=datetime(2026, 3, 1, tzinfo=UTC))
-        message = command_message(command, cause_id="e-9", correlation_id="corr-1")
+        message = CommandMessage(
+            command_type="ConfirmOrder",
+            command_id="ConfirmOrder:e-9",
+            payload=command.model_dump(mode="json"),
+            correlation_id="corr-1",
+            causation_id="e-9",
+        )
         entry = message.sqs_entry(group_id="o-1")
         assert entry["MessageGroupId"] == "o-1"
         assert entry["MessageDeduplicationId"] == deduplication_id("ConfirmOrder:e-9")
         assert len(entry["MessageDeduplicationId"]) <= 128
-        parsed = parse_command_message(entry["MessageBody"])
-        assert (parsed.command_id, parsed.causation_id, parsed.correlation_id) == (
-            "ConfirmOrder:e-9",
-            "e-9",
-            "corr-1",
-        )
-        assert read_queued_command(parsed) == command
+        assert read_queued_command(parse_command_message(entry["MessageBody"])) == command
 
     @pytest.mark.parametrize(
         "body",
@@ -95,7 +269,7 @@ class TestCloudEvents:
         from microsystem.cloudevents import commit_to_cloudevents, encode
 
         commit = Commit(
-            stream="Payment-p-1",
+            stream_id="Payment-p-1",
             version=2,
             events=(RecordedEvent("e-1", "PaymentAuthorized", 1, '{"order_id": "o-1"}', AT),),
             command_id="c-1",
@@ -108,7 +282,12 @@ class TestCloudEvents:
             commit, source="urn:x:payments", type_prefix="com.example.payments"
         )
         event = read_published_event(encode(document))
-        assert (event.event_type, event.schema_version, event.event_id) == ("PaymentAuthorized", 1, "e-1")
+        assert (event.source, event.event_type, event.schema_version, event.event_id) == (
+            "urn:x:payments",
+            "PaymentAuthorized",
+            1,
+            "e-1",
+        )
         assert (event.correlation_id, event.causation_id, event.data) == (
             "corr-1",
             "e-0",

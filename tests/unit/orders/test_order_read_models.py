@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from microsystem import EventNotApplicableError
 from microsystem.counters import Contribution
 from orders import OrderCancelled, OrderConfirmed, order_decider
 from orders.analytics import sales_contributions
@@ -34,7 +35,7 @@ class TestOrderView:
         assert view["placed_at"] < later
 
     def test_an_event_the_order_cannot_follow_is_refused(self):
-        with pytest.raises(ValueError, match="cannot apply"):
+        with pytest.raises(EventNotApplicableError, match="cannot apply"):
             project_order(None, OrderConfirmed(order_id="o-1", payment_id="p", confirmed_at=T0))
 
 

@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-from microsystem.testing import DeciderSpec
+import pytest
+
+from microsystem import EventNotApplicableError
 from payments import (
     AuthorizePayment,
     DeclinePayment,
@@ -20,6 +22,7 @@ from payments import (
     payment_events,
     payment_id_for,
 )
+from tests.support.deciders import DeciderSpec
 
 ORDER = "5b0e4a3e-8a31-4a0c-9d4e-6f1e0c1f0a01"
 PAYMENT = payment_id_for(ORDER)
@@ -151,3 +154,13 @@ class TestEvents:
         for event in (requested, authorized, declined, voided("auth-1")):
             recorded = payment_events.encode(event, event_id="e-1", recorded_at="2026-03-01T09:00:00Z")
             assert payment_events.decode(recorded) == event
+
+
+class TestEvolve:
+    def test_an_authorisation_before_the_request_is_a_broken_log(self):
+        with pytest.raises(EventNotApplicableError, match="PaymentAuthorized"):
+            payment_decider.fold([authorized], None)
+
+    def test_a_second_request_is_a_broken_log(self):
+        with pytest.raises(EventNotApplicableError, match="PaymentRequested"):
+            payment_decider.fold([requested, requested], None)

@@ -1,4 +1,4 @@
-"""The saga's plumbing for tests: moto resources for both microsystems, and the event source mappings that
+"""The saga's plumbing for tests: moto resources for every context, and the event source mappings that
 connect them, emulated the way Lambda runs them (DynamoDB stream -> publisher -> Kinesis -> consumer with
 checkpoints at the first reported failure, retries then an on-failure destination; SQS FIFO -> consumer with
 deletion of successes, visibility expiry for failures, and the queue's redrive policy). Every handler gets
@@ -220,10 +220,14 @@ class KinesisFeed:
         self._checkpoints[shard_id] = last_good
         return len(records)
 
-    def drain(self, *, limit: int = 200) -> None:
+    def drain(self, *, limit: int = 200) -> int:
+        """Deliver until every shard is read up to its end; return how many records were delivered."""
+        delivered = 0
         for _ in range(limit):
-            if not any(self.deliver(shard) for shard in self.shards()):
-                return
+            moved = sum(self.deliver(shard) for shard in self.shards())
+            if not moved:
+                return delivered
+            delivered += moved
         raise AssertionError(f"{self.stream_name}: still records after {limit} rounds")
 
 
@@ -272,8 +276,11 @@ class QueueFeed:
                 )
         return len(messages)
 
-    def drain(self, *, limit: int = 200) -> None:
+    def drain(self, *, limit: int = 200) -> int:
+        delivered = 0
         for _ in range(limit):
-            if not self.deliver():
-                return
+            moved = self.deliver()
+            if not moved:
+                return delivered
+            delivered += moved
         raise AssertionError(f"{self.queue_url}: still messages after {limit} rounds")

@@ -1,5 +1,6 @@
-"""Given/when/then for deciders: given past events, when a command, then new events or an error.
-Pure: no store, no runner, so a decider's every rule is tested in microseconds."""
+"""Given/when/then for deciders: given past events, when a command, then new events or an error. Pure: no
+store, no runner, so a decider's every rule is tested in microseconds. A test helper: it imports pytest, so
+it lives here, not in the deployed layer."""
 
 from __future__ import annotations
 

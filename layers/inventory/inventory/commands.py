@@ -1,0 +1,62 @@
+"""What can be asked of a SKU's stock: imperative commands carrying everything a decision needs, including
+the time, so deciding stays pure."""
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenStock(_Command):
+    """Start keeping the SKU's stock, with its opening balance from the configuration."""
+
+    sku: Sku
+    quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+    at: AwareDatetime
+
+
+class ReceiveStock(_Command):
+    """Goods arrived at the warehouse."""
+
+    sku: Sku
+    receipt_id: Id
+    quantity: Quantity
+    at: AwareDatetime
+
+
+class ReserveStock(_Command):
+    """Hold `quantity` for an order until it ships or is released. The request is valid until `expires_at`
+    (the order's fulfilment deadline): after it, the order's process manager has given up on the answer."""
+
+    sku: Sku
+    order_id: Id
+    quantity: Quantity
+    expires_at: AwareDatetime
+    at: AwareDatetime
+
+
+class ReleaseStock(_Command):
+    """Give back what an order holds (it was cancelled)."""
+
+    sku: Sku
+    order_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=64)]
+    at: AwareDatetime
+
+
+class CommitStock(_Command):
+    """The order's goods left the warehouse: what it holds is no longer on hand."""
+
+    sku: Sku
+    order_id: Id
+    at: AwareDatetime
+
+
+StockCommand = OpenStock | ReceiveStock | ReserveStock | ReleaseStock | CommitStock

@@ -1,0 +1,165 @@
+"""The Stock aggregate as a decider, one per SKU: what is on hand and what each order holds. Stock is
+never reserved beyond what is on hand, and an order holds a SKU at most once. Pure: time arrives with the
+command.
+
+What the state keeps is bounded by the orders holding stock right now (reserved, not yet shipped or
+released); a reservation asked for after its order's deadline is ignored, since the order's process manager
+has given up on it by then (and compensates any late answer)."""
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, StockCommand
+from inventory.errors import ReservationMismatchError, StockNotOpenedError
+from inventory.events import (
+    StockCommitted,
+    StockOpened,
+    StockReceived,
+    StockReleased,
+    StockReservationRefused,
+    StockReserved,
+    stock_events,
+)
+from microsystem import Decider, Event, EventNotApplicableError
+
+# -- state ---------------------------------------------------------------------------------------------------
+
+
+class Stock(BaseModel):
+    """A SKU's stock once opened (before that, None). `reservations`: order id -> quantity it holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: str
+    on_hand: int
+    reservations: dict[str, int]
+    updated_at: AwareDatetime
+
+    @property
+    def reserved(self) -> int:
+        return sum(self.reservations.values())
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def _holding(stock: Stock, order_id: str, quantity: int | None, at: AwareDatetime) -> Stock:
+    """The stock with the order holding `quantity` (None: holding nothing)."""
+    reservations = dict(stock.reservations)
+    if quantity is None:
+        reservations.pop(order_id, None)
+    else:
+        reservations[order_id] = quantity
+    return stock.model_copy(update={"reservations": reservations, "updated_at": at})
+
+
+def evolve(state: Stock | None, event: Event) -> Stock | None:
+    match state, event:
+        case None, StockOpened() as opened:
+            return Stock(
+                sku=opened.sku, on_hand=opened.quantity, reservations={}, updated_at=opened.opened_at
+            )
+        case Stock() as stock, StockReceived() as received:
+            return stock.model_copy(
+                update={"on_hand": stock.on_hand + received.quantity, "updated_at": received.received_at}
+            )
+        case Stock() as stock, StockReserved() as reserved:
+            return _holding(stock, reserved.order_id, reserved.quantity, reserved.reserved_at)
+        case Stock() as stock, StockReservationRefused() as refused:
+            return stock.model_copy(update={"updated_at": refused.refused_at})
+        case Stock() as stock, StockReleased() as released:
+            return _holding(stock, released.order_id, None, released.released_at)
+        case Stock() as stock, StockCommitted() as committed:
+            shipped = _holding(stock, committed.order_id, None, committed.committed_at)
+            return shipped.model_copy(update={"on_hand": stock.on_hand - committed.quantity})
+    # Only a damaged or misrouted stream gets here (a second opening, a change before the opening).
+    raise EventNotApplicableError(event, state)
+
+
+# -- decisions -----------------------------------------------------------------------------------------------
+
+
+def decide(command: StockCommand, state: Stock | None) -> list[Event]:
+    match command, state:
+        case OpenStock() as open_, None:
+            return [StockOpened(sku=open_.sku, quantity=open_.quantity, opened_at=open_.at)]
+        case OpenStock(), Stock():
+            return []  # opened already: the opening balance is a fact of the past
+        case _, None:
+            raise StockNotOpenedError(command.sku)
+
+        case ReceiveStock() as receive, Stock():
+            return [
+                StockReceived(
+                    sku=receive.sku,
+                    receipt_id=receive.receipt_id,
+                    quantity=receive.quantity,
+                    received_at=receive.at,
+                )
+            ]
+
+        case ReserveStock() as reserve, Stock() as stock if reserve.order_id in stock.reservations:
+            held = stock.reservations[reserve.order_id]
+            if held != reserve.quantity:
+                raise ReservationMismatchError(stock.sku, reserve.order_id, held, reserve.quantity)
+            return []  # already held for this order: a redelivered request
+        case ReserveStock() as reserve, Stock() if reserve.at > reserve.expires_at:
+            return []  # too late: the order's deadline has passed and its process manager gave up on it
+        case ReserveStock() as reserve, Stock() as stock if stock.available >= reserve.quantity:
+            return [
+                StockReserved(
+                    sku=stock.sku,
+                    order_id=reserve.order_id,
+                    quantity=reserve.quantity,
+                    reserved_at=reserve.at,
+                )
+            ]
+        case ReserveStock() as reserve, Stock() as stock:
+            return [
+                StockReservationRefused(
+                    sku=stock.sku,
+                    order_id=reserve.order_id,
+                    requested=reserve.quantity,
+                    available=stock.available,
+                    refused_at=reserve.at,
+                )
+            ]
+
+        case ReleaseStock() as release, Stock() as stock if release.order_id in stock.reservations:
+            return [
+                StockReleased(
+                    sku=stock.sku,
+                    order_id=release.order_id,
+                    quantity=stock.reservations[release.order_id],
+                    reason=release.reason,
+                    released_at=release.at,
+                )
+            ]
+        case ReleaseStock(), Stock():
+            return []  # the order holds nothing: never reserved, refused, released or shipped already
+
+        case CommitStock() as commit, Stock() as stock if commit.order_id in stock.reservations:
+            return [
+                StockCommitted(
+                    sku=stock.sku,
+                    order_id=commit.order_id,
+                    quantity=stock.reservations[commit.order_id],
+                    committed_at=commit.at,
+                )
+            ]
+        case CommitStock(), Stock():
+            return []  # committed already (a redelivery), or released: nothing is held to ship
+    raise TypeError(f"not a stock command: {command!r}")
+
+
+stock_decider: Decider[StockCommand, Stock | None] = Decider(
+    aggregate="Stock",
+    initial_state=None,
+    decide=decide,
+    evolve=evolve,
+    registry=stock_events,
+    state_type=Stock | None,
+    # The state grows with the orders holding stock; a snapshot every 100 events keeps the cold load one
+    # query and the snapshot writes rare on a busy SKU.
+    snapshot_every=100,
+)

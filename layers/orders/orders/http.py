@@ -1,0 +1,50 @@
+"""How the orders API answers each refusal of the orders context, in the one error shape (docs/api.md). Both
+orders API functions install these, so an order that is not the caller's reads the same everywhere."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+
+from microsystem.http import field_error, install_problem_handlers, problem
+from orders.errors import OrderError, OrderNotFoundError
+from orders.ids import is_order_id
+from orders.pricing import PricingError
+from orders.service import PricingUnavailableError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+RETRY_PRICING_AFTER_SECONDS = 30
+logger = Logger(child=True)
+
+
+def install_order_problem_handlers(app: APIGatewayHttpResolver) -> None:
+    install_problem_handlers(app)
+
+    @app.exception_handler(OrderNotFoundError)
+    def _not_found(error: OrderNotFoundError) -> Response[str]:
+        # Another customer's order answers exactly like a missing one, so order ids do not leak; and only
+        # an id of the form the system hands out is echoed back.
+        if not is_order_id(error.order_id):
+            return problem(404, "Order not found.")
+        return problem(404, f"{error.message[0].upper()}{error.message[1:]}.")
+
+    @app.exception_handler(OrderError)
+    def _order_rule(error: OrderError) -> Response[str]:
+        return problem(409, str(error), [field_error("status", type(error).__name__)])
+
+    @app.exception_handler(PricingError)
+    def _cannot_price(error: PricingError) -> Response[str]:
+        return problem(422, "The order cannot be priced.", [field_error(error.field, error.message)])
+
+    @app.exception_handler(PricingUnavailableError)
+    def _pricing_unavailable(error: PricingUnavailableError) -> Response[str]:
+        # The operator's problem, not the caller's: the log names the parameter to fix.
+        logger.error("pricing configuration unavailable", parameter=error.parameter, reason=str(error))
+        return problem(
+            503,
+            "Orders cannot be priced right now; retry later.",
+            headers={"Retry-After": str(RETRY_PRICING_AFTER_SECONDS)},
+        )

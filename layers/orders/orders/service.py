@@ -1,0 +1,244 @@
+"""The orders application service: what the orders context does when a customer places or cancels an order,
+and when another context queues a command for an order. It prices, derives ids and command ids, runs the
+Order decider through the core's runner, and decides what a retry or a refusal means; the functions around
+it only parse requests and messages and shape answers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from microsystem import fingerprint
+from microsystem.commands import derived_id
+from microsystem.messages import MalformedMessageError
+from microsystem.validation import summary
+from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder
+from orders.config import PricingConfigError
+from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
+from orders.ids import is_order_id
+from orders.pricing import PricingError, price_order
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from microsystem import CommandResult, DeciderRunner
+    from microsystem.messages import CommandMessage
+    from orders.commands import OrderCommand
+    from orders.order import Order
+    from orders.pricing import PricingConfig, RequestedLine
+
+# Fixed forever: changing it would give every retried checkout a second order.
+ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
+
+# The order's refusals of a queued command that are final and safe to acknowledge: retrying cannot change
+# them, and nothing is left dangling. A ConfirmOrder for an order the customer cancelled first: its payment
+# is voided when payments sees OrderCancelled. A CancelOrder (payment declined) for an order already
+# shipped: the declined payment charged nothing, and a shipped order is never cancelled. Every other refusal
+# fails the message, to be retried and then parked for a person.
+FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
+    "ConfirmOrder": (OrderAlreadyCancelledError,),
+    "CancelOrder": (OrderAlreadyShippedError,),
+}
+
+
+# The order commands other contexts may queue, by the `command_type` of their message: the orders context's
+# public command contract (docs/event-catalogue.md).
+QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder]] = {
+    "ConfirmOrder": ConfirmOrder,
+    "CancelOrder": CancelOrder,
+}
+
+
+class PricingUnavailableError(Exception):
+    """The pricing configuration cannot be read or is broken: nothing new can be priced until it is fixed.
+    The request may be retried later; `parameter` names what to fix."""
+
+    def __init__(self, cause: PricingConfigError) -> None:
+        super().__init__(str(cause))
+        self.parameter = cause.parameter
+
+
+def order_id_for(customer_id: str, idempotency_key: str) -> str:
+    """The order a checkout with this idempotency key creates: the same id for every retry of it. The parts
+    are JSON-encoded, so no other (customer, key) pair names the same order."""
+    return str(uuid.uuid5(ORDER_ID_NAMESPACE, json.dumps([customer_id, idempotency_key])))
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """What a customer asks for when placing an order, before it is priced."""
+
+    lines: tuple[RequestedLine, ...]
+    destination_country: str
+    campaign_code: str | None = None
+
+    def fingerprint(self) -> str:
+        return fingerprint(
+            {
+                "lines": [line.model_dump(mode="json") for line in self.lines],
+                "destination_country": self.destination_country,
+                "campaign_code": self.campaign_code,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAnswer:
+    """An order after a command: its state and version, how many events the command recorded (0 when it
+    was already satisfied), and whether this was a retry answered from the log."""
+
+    order: Order
+    version: int
+    recorded: int
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCommandApplied:
+    """A queued command applied to its order (or found already applied: `answer.replayed`)."""
+
+    command: OrderCommand
+    answer: OrderAnswer
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCommandRefused:
+    """A queued command the order refused finally: acknowledge it, nothing is left to do."""
+
+    command: OrderCommand
+    rejection: OrderError
+
+
+QueuedOutcome = QueuedCommandApplied | QueuedCommandRefused
+
+
+class OrderService:
+    def __init__(
+        self,
+        runner: DeciderRunner[OrderCommand, Order | None],
+        pricing: Callable[[], PricingConfig],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.runner = runner
+        self._pricing = pricing
+        self._clock = clock
+        self._new_id = new_id
+
+    def place(
+        self,
+        customer_id: str,
+        checkout: Checkout,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None = None,
+    ) -> OrderAnswer:
+        """Price the checkout and create the order. With an idempotency key, a retry lands on the same order
+        and answers with it, even when the order could no longer be priced (a campaign ended, a SKU left the
+        catalog, the pricing configuration is broken)."""
+        order_id = order_id_for(customer_id, idempotency_key) if idempotency_key else self._new_id()
+        command_id = derived_id("PlaceOrder", idempotency_key or self._new_id())
+        request_fingerprint = checkout.fingerprint()
+        now = self._clock()
+        try:
+            config = self._pricing()
+            priced = price_order(
+                list(checkout.lines),
+                destination_country=checkout.destination_country,
+                campaign_code=checkout.campaign_code,
+                config=config,
+                at=now,
+            )
+        except (PricingError, PricingConfigError) as error:
+            placed = idempotency_key and self.runner.applied(
+                order_id, command_id=command_id, fingerprint=request_fingerprint
+            )
+            if placed:
+                return _answer(placed)
+            if isinstance(error, PricingConfigError):
+                raise PricingUnavailableError(error) from error
+            raise
+        command = PlaceOrder(
+            order_id=order_id,
+            customer_id=customer_id,
+            priced=priced,
+            destination_country=checkout.destination_country,
+            at=now,
+        )
+        result = self.runner.handle(
+            order_id,
+            command,
+            command_id=command_id,
+            fingerprint=request_fingerprint,
+            correlation_id=correlation_id,
+            expect_new=True,
+        )
+        return _answer(result)
+
+    def cancel(
+        self,
+        order_id: str,
+        customer_id: str,
+        *,
+        idempotency_key: str | None,
+        correlation_id: str | None = None,
+    ) -> OrderAnswer:
+        """The customer's cancellation. Another customer's order answers as a missing one."""
+        if not is_order_id(order_id):
+            raise OrderNotFoundError(order_id)
+        command = CancelOrder(
+            order_id=order_id, reason="customer_request", requested_by=customer_id, at=self._clock()
+        )
+        result = self.runner.handle(
+            order_id,
+            command,
+            # Scoped to the caller: another customer's key never matches, so it cannot probe.
+            command_id=derived_id("CancelOrder", customer_id, idempotency_key or self._new_id()),
+            fingerprint=fingerprint({"order_id": order_id, "customer_id": customer_id}),
+            correlation_id=correlation_id,
+        )
+        return _answer(result)
+
+    def apply_queued(self, message: CommandMessage) -> QueuedOutcome:
+        """Apply a command another context queued for an order, idempotently by its command id. A refusal
+        in FINAL_REJECTIONS is returned (to acknowledge the message); any other refusal raises."""
+        command = read_queued_command(message)
+        try:
+            result = self.runner.handle(
+                command.order_id,
+                command,
+                command_id=message.command_id,
+                fingerprint=fingerprint(message.payload),
+                correlation_id=message.correlation_id,
+                causation_id=message.causation_id,
+            )
+        except FINAL_REJECTIONS.get(message.command_type, ()) as rejection:
+            return QueuedCommandRefused(command, rejection)
+        return QueuedCommandApplied(command, _answer(result))
+
+
+def _answer(result: CommandResult[Order | None]) -> OrderAnswer:
+    if result.state is None:  # every order command either creates the order or needs one
+        raise RuntimeError(f"order {result.aggregate_id} has no state after a command")
+    return OrderAnswer(result.state, result.version, len(result.events), result.duplicate)
+
+
+def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder:
+    model = QUEUED_COMMANDS.get(message.command_type)
+    if model is None:
+        known = sorted(QUEUED_COMMANDS)
+        raise MalformedMessageError(
+            f"unknown command type {message.command_type!r}; queued order commands: {known}"
+        )
+    try:
+        return model.model_validate(message.payload)
+    except ValidationError as error:
+        raise MalformedMessageError(
+            f"{message.command_type} payload is invalid: {summary(error.errors())}"
+        ) from error

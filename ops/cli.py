@@ -1,0 +1,335 @@
+"""`python -m ops`: the operator's command line. Against the running local cloud by default (`make run`:
+moto on 127.0.0.1:4566, gateway on :3000), or a deployed stack with `--stack NAME` (plus `--region`,
+`--profile`). Results go to stdout (`--json` for scripts), progress to stderr.
+
+Exit status: 0 all is well; 1 the command found problems (a DLQ holds messages with `--check`, messages
+left parked by a redrive, an order with no events, streams a rebuild could not replay); 2 usage or
+configuration errors (no local cloud, unknown stack or queue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.target import LOCAL_ENDPOINT, LOCAL_GATEWAY, TargetError, aws_target, local_target
+from ops.template import TEMPLATE, TemplateError
+
+if TYPE_CHECKING:
+    from ops.target import Target
+
+OK, PROBLEMS, USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(_with_default_rebuild_action(arguments))
+    try:
+        return int(args.handler(args))
+    except (TargetError, TemplateError) as error:
+        print(f"ops: {error}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("ops: interrupted", file=sys.stderr)
+        return PROBLEMS
+
+
+def _with_default_rebuild_action(arguments: list[str]) -> list[str]:
+    """`ops rebuild VIEW` is `ops rebuild run VIEW` (later actions: status, switch, drop)."""
+    from ops.rebuild import ACTIONS
+
+    if "rebuild" in arguments:
+        index = arguments.index("rebuild") + 1
+        if (
+            index < len(arguments)
+            and arguments[index] not in ACTIONS
+            and not arguments[index].startswith("-")
+        ):
+            return [*arguments[:index], "run", *arguments[index:]]
+    return arguments
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    where = parser.add_argument_group("target (default: the local cloud)")
+    where.add_argument("--stack", help="a deployed stack's name (AWS credentials from the usual chain)")
+    where.add_argument("--region", help="AWS region of --stack")
+    where.add_argument("--profile", help="AWS profile for --stack")
+    where.add_argument(
+        "--endpoint-url", default=LOCAL_ENDPOINT, help=f"local moto (default {LOCAL_ENDPOINT})"
+    )
+    where.add_argument(
+        "--gateway-url", default=LOCAL_GATEWAY, help=f"local gateway (default {LOCAL_GATEWAY})"
+    )
+    where.add_argument("--template", type=Path, default=TEMPLATE, help="the local cloud's template")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+    # `--json` also after the command (`dlq list --json`), without overriding one given before it.
+    scripted = argparse.ArgumentParser(add_help=False)
+    scripted.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+
+    alarms = commands.add_parser("alarms", help="the template's generated alarms and dashboard")
+    mode = alarms.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="replace the section in the template")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the template's section is stale")
+    alarms.set_defaults(handler=_alarms)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="action", required=True)
+    listing = dlq.add_parser("list", parents=[scripted], help="every DLQ with its depth and oldest message")
+    listing.add_argument("--check", action="store_true", help="exit 1 if any DLQ holds a message")
+    listing.set_defaults(handler=_dlq_list)
+    show = dlq.add_parser("show", parents=[scripted], help="the parked messages, decoded (left in the queue)")
+    show.add_argument("name", help="the DLQ's logical id (e.g. OrderCommandsDLQ), name or URL")
+    show.add_argument("--max", type=int, default=10, help="messages to show (default 10)")
+    show.set_defaults(handler=_dlq_show)
+    redrive = dlq.add_parser(
+        "redrive", parents=[scripted], help="put parked messages back to work, FIFO-safe"
+    )
+    redrive.add_argument("name", help="the DLQ's logical id, name or URL")
+    redrive.add_argument("--max", type=int, default=1000, help="messages to redrive at most (default 1000)")
+    redrive.set_defaults(handler=_dlq_redrive)
+
+    trace = commands.add_parser(
+        "trace", parents=[scripted], help="an order's whole story across every context's log"
+    )
+    trace.add_argument("order_id")
+    trace.add_argument("--logs", type=Path, help="locally: a file of the functions' JSON log lines")
+    trace.add_argument("--no-logs", action="store_true", help="on AWS: skip CloudWatch Logs")
+    trace.add_argument("--max-pages", type=int, default=1000, help="Scan pages per event log at most")
+    trace.set_defaults(handler=_trace)
+
+    rebuild = commands.add_parser("rebuild", help="rebuild a read model from its event log")
+    actions = rebuild.add_subparsers(dest="action", required=True)
+    run = actions.add_parser("run", parents=[scripted], help="rebuild in place (the default action)")
+    run.add_argument("view", help="the view table's logical id, e.g. OrdersView")
+    run.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
+    run.add_argument("--fresh", action="store_true", help="the table is new and empty: unconditional writes")
+    run.set_defaults(handler=_rebuild)
+    return parser
+
+
+def _target(args: argparse.Namespace) -> Target:
+    if args.stack:
+        return aws_target(args.stack, args.region, args.profile)
+    return local_target(args.endpoint_url, args.template, args.gateway_url)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _progress(total: int | None, description: str) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task(description, total=total)
+    return progress, lambda advance=1: progress.advance(task, advance)
+
+
+def _status(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+
+
+def _alarms(args: argparse.Namespace) -> int:
+    from ops.alarms import current_section, generate, replace_section
+
+    section = generate(args.template)
+    text = args.template.read_text()
+    if args.check:
+        if current_section(text) != section:
+            print(f"{args.template}: the operations section is stale; run `make alarms`", file=sys.stderr)
+            return PROBLEMS
+        return OK
+    if args.write:
+        args.template.write_text(replace_section(text, section))
+        print(
+            f"{args.template}: operations section written ({section.count('AWS::CloudWatch::Alarm')} alarms)"
+        )
+        return OK
+    print(section, end="")
+    return OK
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    from ops.dlq import list_queues
+
+    statuses = list_queues(_target(args))
+    if args.json:
+        _print_json([{**vars(s), "depth": s.depth} for s in statuses])
+    else:
+        print(f"{'dead-letter queue':<26}{'depth':>7}{'oldest':>12}  parked by")
+        for s in statuses:
+            age = "-" if s.oldest_age_seconds is None else _duration(s.oldest_age_seconds)
+            source = f" ({s.age_source})" if s.age_source == "peek" else ""
+            print(f"{s.logical_id:<26}{s.depth:>7}{age + source:>12}  {s.parks}")
+    parked = sum(s.depth for s in statuses)
+    return PROBLEMS if args.check and parked else OK
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _dlq_show(args: argparse.Namespace) -> int:
+    from ops.dlq import describe_source, resolve, show
+
+    target = _target(args)
+    dlq = resolve(target, args.name)
+    messages = show(target, dlq, limit=max(1, args.max))
+    if args.json:
+        _print_json(messages)
+        return OK
+    print(f"{dlq.logical_id}: {len(messages)} message(s) shown, parked by {describe_source(target, dlq)}")
+    for message in messages:
+        group = f"  group {message['message_group_id']}" if "message_group_id" in message else ""
+        received = f"received {message['receive_count']}x"
+        print(f"\n- {message['message_id']}  sent {message['sent_at']}  {received}{group}")
+        if "command" in message:
+            _print_command(message["command"])
+        else:
+            _print_failure(message)
+    return OK
+
+
+def _print_command(command: dict[str, Any]) -> None:
+    if not command["readable"]:
+        print(f"  NOT A COMMAND MESSAGE: {command['problem']}\n  body: {command['body'][:300]}")
+        return
+    print(f"  {command['command_type']}  command_id={command['command_id']}")
+    print(f"  correlation_id={command['correlation_id']}  causation_id={command['causation_id']}")
+    print(f"  payload: {json.dumps(command['payload'])}")
+
+
+def _print_failure(message: dict[str, Any]) -> None:
+    failure = message["failure"]
+    if not failure["readable"]:
+        print(f"  NOT A LAMBDA FAILURE RECORD: {failure['body'][:300]}")
+        return
+    first, last = failure["sequence_numbers"]
+    print(f"  {failure['condition']} after {failure['attempts']} attempts: {failure['batch_size']} record(s)")
+    print(f"  {failure['stream_arn']} {failure['shard_id']} {first}..{last}")
+    if "records_unavailable" in message:
+        print(f"  records: {message['records_unavailable']}")
+    for record in message.get("records", []):
+        if not record["readable"]:
+            print(f"  * {record['sequence_number']}: UNREADABLE: {record['problem']}")
+            if "data" in record:
+                print(f"    data: {record['data'][:200]!r}")
+        elif "stream" in record:
+            print(
+                f"  * {record['sequence_number']}: {record['stream']} v{record['version']} "
+                f"{', '.join(record['events'])}  correlation_id={record['correlation_id']}"
+            )
+        else:
+            print(
+                f"  * {record['sequence_number']}: {record['event_type']} {record['event_id']} "
+                f"subject={record['subject']}  correlation_id={record['correlation_id']}"
+            )
+
+
+def _dlq_redrive(args: argparse.Namespace) -> int:
+    from ops.dlq import describe_source, list_queues, redrive, resolve
+
+    target = _target(args)
+    dlq = resolve(target, args.name)
+    depth = next(s.depth for s in list_queues(target) if s.logical_id == dlq.logical_id)
+    progress, advance = _progress(min(depth, args.max) or None, f"redriving {dlq.logical_id}")
+    with progress:
+        report = redrive(target, dlq, limit=max(1, args.max), progress=advance)
+    if args.json:
+        _print_json(
+            {"moved": report.moved, "left": report.left, "deduplication_ids": report.deduplication_ids}
+        )
+    else:
+        destination = dlq.source_queue or describe_source(target, dlq)
+        print(f"{dlq.logical_id}: {report.moved} message(s) redriven to {destination}")
+        for message_id, why in report.left:
+            print(f"  left parked: {message_id}: {why}")
+    return OK if report.ok else PROBLEMS
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from ops.trace import log_lines_from_cloudwatch, log_lines_from_file, trace
+
+    target = _target(args)
+    story = trace(target, args.order_id, max_pages=max(1, args.max_pages), progress=_status)
+    if args.logs is not None:
+        story.log_lines = log_lines_from_file(args.logs, story)
+    elif not target.local and not args.no_logs:
+        story.log_lines = log_lines_from_cloudwatch(target, story, progress=_status)
+    if args.json:
+        _print_json(
+            {
+                "order_id": story.order_id,
+                "events": [vars(e) if not hasattr(e, "__slots__") else _slots(e) for e in story.events],
+                "correlation_ids": story.correlation_ids,
+                "log_lines": story.log_lines,
+                "truncated": story.truncated,
+            }
+        )
+    else:
+        _print_story(story, target.local and args.logs is None)
+    return OK if story.events else PROBLEMS
+
+
+def _slots(value: Any) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in value.__slots__}
+
+
+def _print_story(story: Any, no_log_file: bool) -> None:
+    if not story.events:
+        print(f"order {story.order_id}: no events in any event log")
+        return
+    ids = ", ".join(story.correlation_ids)
+    print(f"order {story.order_id}: {len(story.events)} events, correlation ids {ids}")
+    for e in story.events:
+        print(
+            f"{e.at}  {e.log:<18} {e.stream}@{e.version:<3} {e.event_type:<22} "
+            f"correlation={e.correlation_id} causation={e.causation_id}"
+        )
+    if story.truncated:
+        print("(incomplete: a scan stopped at --max-pages)")
+    if story.log_lines:
+        print(f"\n{len(story.log_lines)} log lines:")
+        for line in story.log_lines:
+            print(
+                f"{line.get('timestamp', '')}  {line.get('level', ''):<7} {line.get('service', ''):<22} "
+                f"{line.get('message', '')}"
+            )
+    elif no_log_file:
+        print("\n(log lines: pass --logs FILE with the local cloud's function logs)")
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from ops.rebuild import run
+
+    target = _target(args)
+    report = run(target, args.view, segments=max(1, args.segments), fresh=args.fresh, progress=_status)
+    if args.json:
+        _print_json(_slots(report))
+    else:
+        print(
+            f"{args.view}: {report.rows_written} of {report.rows} rows written from {report.commits} commits "
+            f"({report.events} events) in {report.seconds} s; {report.failed_streams} streams failed"
+        )
+    return PROBLEMS if report.failed_streams else OK

@@ -1,0 +1,304 @@
+"""The operator's command line against a local cloud running template.yaml: a poison command parked in the
+FIFO DLQ, its cause repaired, redriven, applied once; a Kinesis consumer's parked batch decoded from the
+stream; an order's story across both contexts' logs; a read model rebuilt. One local cloud for the module;
+every wait is a poll with a deadline."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from localcloud import LocalCloud
+from microsystem import DynamoDBEventStore
+from microsystem.messages import CommandMessage
+from ops.cli import main
+from ops.template import TEMPLATE
+from orders.service import order_id_for
+from tests.support.polling import wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+SAGA_TIMEOUT = 30.0
+LINES = [{"sku": "SKU-TEA-001", "quantity": 1}]
+
+
+@pytest.fixture(scope="module")
+def function_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ops") / "functions.log"
+
+
+@pytest.fixture(scope="module")
+def cloud(function_logs: Path) -> Iterator[LocalCloud]:
+    with LocalCloud(
+        TEMPLATE, port=0, moto_port=0, output=io.StringIO(), function_logs=function_logs
+    ) as running:
+        yield running
+
+
+def ops(cloud: LocalCloud, capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, Any]:
+    """`python -m ops --json ...` against this local cloud: (exit status, the JSON it printed)."""
+    capsys.readouterr()
+    status = main(
+        ["--endpoint-url", cloud.endpoint_url, "--gateway-url", cloud.gateway_url, "--json", *arguments]
+    )
+    out = capsys.readouterr().out
+    return status, json.loads(out) if out.strip() else None
+
+
+def place(cloud: LocalCloud, customer: str, key: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {cloud.token(customer)}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    body: dict[str, Any] = {"lines": LINES, "destination_country": "NL"}
+    response = requests.post(f"{cloud.gateway_url}/orders", json=body, headers=headers, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_for_status(cloud: LocalCloud, customer: str, order_id: str, status: str) -> None:
+    headers = {"Authorization": f"Bearer {cloud.token(customer)}"}
+
+    def reached() -> bool:
+        response = requests.get(f"{cloud.gateway_url}/orders/{order_id}", headers=headers, timeout=10)
+        return response.status_code == 200 and response.json()["status"] == status
+
+    wait_until(reached, timeout=SAGA_TIMEOUT)
+
+
+def order_commits(cloud: LocalCloud, order_id: str) -> list[Any]:
+    store = DynamoDBEventStore(cloud.physical_id("OrdersEventLog"), cloud.client("dynamodb"))
+    return list(store.read(f"Order-{order_id}"))
+
+
+def queue_depth(cloud: LocalCloud, logical_id: str) -> int:
+    attributes = cloud.client("sqs").get_queue_attributes(
+        QueueUrl=cloud.physical_id(logical_id),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+@pytest.fixture(scope="module")
+def traced(cloud: LocalCloud) -> dict[str, Any]:
+    """An order placed up front, so its saga runs while the other tests set theirs up."""
+    return place(cloud, "ops-bob")
+
+
+class TestParkedCommands:
+    def test_a_poison_command_is_parked_then_redriven_once_its_cause_is_repaired(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # GIVEN a customer's cancellation queued for an order that does not exist yet: the handler refuses
+        # it (OrderNotFoundError is not final), and after maxReceiveCount receives SQS parks it in the DLQ.
+        # The queue's 60 s visibility timeout is shortened to 1 s here, so the three receives take seconds.
+        sqs = cloud.client("sqs")
+        queue = cloud.physical_id("OrderCommandsQueue")
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+        order_id = order_id_for("ops-alice", "ops-checkout-1")
+        command = CommandMessage(
+            command_type="CancelOrder",
+            command_id="CancelOrder:support:ticket-4711",
+            payload={
+                "order_id": order_id,
+                "reason": "customer_request",
+                "requested_by": "ops-alice",
+                "at": datetime.now(UTC).isoformat(),
+            },
+            correlation_id="support-ticket-4711",
+        )
+        sqs.send_message(QueueUrl=queue, **command.sqs_entry(group_id=order_id))
+        wait_until(lambda: queue_depth(cloud, "OrderCommandsDLQ") == 1, timeout=30)
+
+        # WHEN the operator looks
+        status, queues = ops(cloud, capsys, "dlq", "list", "--check")
+        parked = {q["logical_id"]: q for q in queues}
+        status_shown, shown = ops(cloud, capsys, "dlq", "show", "OrderCommandsDLQ")
+
+        # THEN every DLQ is listed, this one with the message, and --check says so; show decodes it
+        assert status == 1
+        assert parked["OrderCommandsDLQ"]["depth"] == 1
+        assert parked["OrderCommandsDLQ"]["parks"].startswith("OrderCommandsQueue")
+        assert {"FulfillmentManagerDLQ", "OrderProjectorDLQ", "OrderPublisherDLQ"} <= set(parked)
+        assert status_shown == 0
+        (message,) = shown
+        assert message["message_group_id"] == order_id
+        assert message["receive_count"] >= 3
+        assert message["command"]["command_type"] == "CancelOrder"
+        assert message["command"]["command_id"] == command.command_id
+        assert queue_depth(cloud, "OrderCommandsDLQ") == 1, "show leaves the message parked"
+
+        # WHEN the cause is repaired (the order is placed) and the DLQ redriven
+        # (whether the saga confirms it first or not, the customer's cancellation wins: a ConfirmOrder on a
+        # cancelled order is a final refusal, and payments voids the payment)
+        placed = place(cloud, "ops-alice", key="ops-checkout-1")
+        assert placed["order_id"] == order_id
+        status, report = ops(cloud, capsys, "dlq", "redrive", "OrderCommandsDLQ")
+
+        # THEN it is moved with its command id's deduplication id, and applied once
+        assert status == 0, report
+        assert report["moved"] == 1
+        assert report["left"] == []
+        assert report["deduplication_ids"] == [command.sqs_entry(order_id)["MessageDeduplicationId"]]
+        wait_for_status(cloud, "ops-alice", order_id, "cancelled")
+        assert queue_depth(cloud, "OrderCommandsDLQ") == 0
+
+        # AND a second application (a copy redriven past SQS's deduplication window) records nothing
+        copy = {**command.sqs_entry(group_id=order_id), "MessageDeduplicationId": "a-later-copy"}
+        sqs.send_message(QueueUrl=queue, **copy)
+        # (handled once deleted: the handler deletes a message only after its commit, or its refusal)
+        wait_until(lambda: queue_depth(cloud, "OrderCommandsQueue") == 0, timeout=30)
+        applied = [c for c in order_commits(cloud, order_id) if c.command_id == command.command_id]
+        assert len(applied) == 1
+        assert [e.event_type for e in applied[0].events] == ["OrderCancelled"]
+        assert applied[0].correlation_id == "support-ticket-4711"
+
+
+class TestParkedStreamBatches:
+    def test_a_kinesis_consumers_parked_batch_is_shown_from_the_stream_and_stays_parked_if_it_fails_again(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # GIVEN garbage on order-events: the process manager fails it through its retries, and Lambda's
+        # on-failure record (shard, sequence numbers) lands in FulfillmentManagerDLQ
+        kinesis = cloud.client("kinesis")
+        put = kinesis.put_record(
+            StreamName=cloud.physical_id("OrderEventsStream"),
+            Data=b"not a cloudevent",
+            PartitionKey="garbage",
+        )
+        wait_until(lambda: queue_depth(cloud, "FulfillmentManagerDLQ") >= 1, timeout=60)
+
+        # WHEN the operator shows it
+        status, shown = ops(cloud, capsys, "dlq", "show", "FulfillmentManagerDLQ")
+
+        # THEN the records it points at are fetched from the stream and decoded the way the consumer reads
+        assert status == 0
+        (message,) = shown
+        assert message["failure"]["condition"] == "RetryAttemptsExhausted"
+        assert message["failure"]["sequence_numbers"][0] == put["SequenceNumber"]
+        (record,) = message["records"]
+        assert record["readable"] is False
+        assert "not a CloudEvents 1.0 JSON event" in record["problem"]
+        assert record["data"] == "not a cloudevent"
+
+        # WHEN it is redriven before the cause is fixed: the consumer is invoked with the records again
+        status, report = ops(cloud, capsys, "dlq", "redrive", "FulfillmentManagerDLQ")
+
+        # THEN it fails again and stays parked, and the command says so
+        assert status == 1
+        assert report["moved"] == 0
+        assert "failed" in report["left"][0][1]
+        assert queue_depth(cloud, "FulfillmentManagerDLQ") == 1
+
+
+class TestTrace:
+    def test_an_orders_story_lists_every_event_of_every_context_in_order(
+        self,
+        cloud: LocalCloud,
+        capsys: pytest.CaptureFixture[str],
+        traced: dict[str, Any],
+        function_logs: Path,
+    ) -> None:
+        # GIVEN an order placed through the gateway and confirmed through the payment saga
+        order_id = traced["order_id"]
+        wait_for_status(cloud, "ops-bob", order_id, "confirmed")
+
+        # WHEN it is traced
+        status, story = ops(cloud, capsys, "trace", order_id, "--logs", str(function_logs))
+
+        # THEN every event of every context's log is there, in time order, as the logs hold them: the
+        # order's, the process manager's (in the orders log), the stock's and the payment's
+        assert status == 0
+        events = story["events"]
+        types = [e["event_type"] for e in events]
+        assert (types[0], types[1], types[-1]) == ("OrderCreated", "FulfillmentStarted", "OrderConfirmed")
+        assert sorted(types[2:-1]) == sorted(
+            [
+                "StockReserved",
+                "StockAnswered",
+                "PaymentRequested",
+                "PaymentAuthorized",
+                "PaymentAnswered",
+                "FulfillmentCompleted",
+            ]
+        )
+        assert {e["log"] for e in events} == {"OrdersEventLog", "PaymentsEventLog", "InventoryEventLog"}
+        assert [e["at"] for e in events] == sorted(e["at"] for e in events)
+        truth = {c.version: [e.event_id for e in c.events] for c in order_commits(cloud, order_id)}
+        assert [e["event_id"] for e in events if e["stream"] == f"Order-{order_id}"] == [
+            i for v in truth.values() for i in v
+        ]
+        # one request began it all: every commit carries its correlation id, each caused by an earlier event
+        (correlation,) = story["correlation_ids"]
+        assert all(e["correlation_id"] == correlation for e in events)
+        seen: set[str] = set()
+        for event in events:
+            assert event["causation_id"] is None or event["causation_id"] in seen, event
+            seen.add(event["event_id"])
+        assert events[-1]["causation_id"] is not None
+        # and the functions' log lines of that correlation id, from each hop
+        services = {line.get("service") for line in story["log_lines"]}
+        assert {
+            "orders-api",
+            "fulfillment-manager",
+            "inventory",
+            "payments",
+            "order-command-handler",
+        } <= services
+        assert all(
+            line.get("correlation_id") == correlation or line.get("order_id") == order_id
+            for line in story["log_lines"]
+        )
+
+    def test_an_unknown_order_has_no_story(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status, story = ops(cloud, capsys, "trace", str(uuid.uuid4()))
+        assert status == 1
+        assert story["events"] == []
+
+
+class TestRebuild:
+    def test_a_lost_view_row_is_rebuilt_from_the_log(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str], traced: dict[str, Any]
+    ) -> None:
+        order_id = traced["order_id"]
+        wait_for_status(cloud, "ops-bob", order_id, "confirmed")
+        dynamodb, view = cloud.client("dynamodb"), cloud.physical_id("OrdersView")
+        dynamodb.delete_item(TableName=view, Key={"order_id": {"S": order_id}})
+
+        status, report = ops(cloud, capsys, "rebuild", "OrdersView", "--segments", "2")
+
+        assert status == 0
+        assert report["rows_written"] >= 1
+        row = dynamodb.get_item(TableName=view, Key={"order_id": {"S": order_id}}, ConsistentRead=True)[
+            "Item"
+        ]
+        assert row["status"]["S"] == "confirmed"
+
+
+class TestUsage:
+    def test_no_local_cloud_is_a_configuration_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        status = main(["--endpoint-url", "http://127.0.0.1:9", "dlq", "list"])
+        assert status == 2
+        assert "no local cloud at http://127.0.0.1:9" in capsys.readouterr().err
+
+    def test_an_unknown_queue_is_a_usage_error_naming_the_known_ones(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status = main(["--endpoint-url", cloud.endpoint_url, "dlq", "show", "NoSuchDLQ"])
+        assert status == 2
+        error = capsys.readouterr().err
+        assert "no dead-letter queue 'NoSuchDLQ'" in error
+        assert "OrderCommandsDLQ" in error

@@ -1,10 +1,10 @@
 """End to end through the HTTP gateway and the emulated triggers: an order placed with curl-equivalent
-requests reaches the read model and its final status through the payment saga (order log stream -> order
-publisher -> order-events -> payments -> payment-events -> fulfillment manager -> order-commands FIFO ->
+requests reaches the read model and its final status through the order-fulfilment saga (order log stream ->
+order publisher -> order-events -> process manager -> inventory-commands and payment-commands FIFO ->
+inventory and payments -> their logs and published streams -> process manager -> order-commands FIFO ->
 order command handler). Every wait is a poll with a deadline; nothing sleeps a fixed time.
 
-All orders are placed up front (one module fixture) so that the sagas run side by side: each hop has a
-one-second batching window, and running them one after the other would cost several seconds each."""
+All orders are placed up front (one module fixture) so that the sagas run side by side."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 SAGA_TIMEOUT = 25.0
 DECLINE_ABOVE = 100_000  # FAKE_PROVIDER_DECLINE_ABOVE in template.yaml (minor units)
-KETTLE = "SKU-KET-001"  # 8900 cents: 12 of them (106 800) are over the fake provider's limit
+TEAPOT = "SKU-POT-001"  # 5400 cents: 20 of them (108 000) are over the fake provider's limit, and in stock
 
 REQUIRED_ROUTES = ("/orders/{order_id}/events", "/orders/{order_id}/cancel")
 REQUIRED_RESOURCES = ("OrdersQueryFunction", "OrderProjectorFunction", "PaymentsHandlerFunction")
@@ -86,7 +86,7 @@ def placed(alice: Api) -> dict[str, dict[str, Any]]:
     """Every order the module needs, placed at once so their sagas overlap."""
     return {
         "paid": alice.place([{"sku": "SKU-TEA-001", "quantity": 2}], campaign_code="WELCOME10"),
-        "declined": alice.place([{"sku": KETTLE, "quantity": 12}]),
+        "declined": alice.place([{"sku": TEAPOT, "quantity": 20}]),
         "to_cancel": alice.place([{"sku": "SKU-POT-001", "quantity": 1}]),
     }
 

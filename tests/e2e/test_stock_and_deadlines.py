@@ -1,0 +1,118 @@
+"""Stock and deadlines end to end, through the HTTP gateway of a fresh local cloud of their own (the module's
+cloud: the kettles it sells are gone afterwards): forty customers at once for ten kettles, a receipt that
+lets new orders through, and a payment provider that never answers. Every wait is a poll with a deadline."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+
+from localcloud import LocalCloud
+from tests.e2e.conftest import TEMPLATE
+from tests.support.polling import wait_until
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.slow
+
+# Long enough for forty orders to be answered on a loaded two-core machine, short enough to wait for.
+DEADLINE_SECONDS = 30
+KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "destination_country": "NL"}
+TEA = {"lines": [{"sku": "SKU-TEA-001", "quantity": 3}], "destination_country": "NL"}
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[LocalCloud]:
+    with LocalCloud(
+        TEMPLATE,
+        port=0,
+        moto_port=0,
+        output=io.StringIO(),
+        parameter_overrides={"FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS)},
+    ) as running:
+        yield running
+
+
+def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
+    response = requests.post(
+        f"{cloud.gateway_url}/orders",
+        json=body,
+        headers={"Authorization": f"Bearer {cloud.token(customer)}"},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["order_id"])
+
+
+def final(cloud: LocalCloud, customer: str, order_id: str, timeout: float = 90) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {cloud.token(customer)}"}
+
+    def settled() -> dict[str, Any] | None:
+        response = requests.get(f"{cloud.gateway_url}/orders/{order_id}", headers=headers, timeout=30)
+        order = response.json() if response.status_code == 200 else None
+        return order if order and order["status"] in ("confirmed", "cancelled") else None
+
+    return wait_until(settled, timeout=timeout, interval=0.2)
+
+
+def stock(cloud: LocalCloud, sku: str) -> dict[str, Any]:
+    staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
+    response = requests.get(f"{cloud.gateway_url}/inventory/{sku}", headers=staff, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.fixture(scope="module")
+def unanswered(cloud: LocalCloud) -> dict[str, Any]:
+    """An order whose payment the provider never answers, placed first so that its deadline runs while the
+    kettles sell: its tea's stock before it, and its id."""
+    before = stock(cloud, "SKU-TEA-001")["available"]
+    return {"available_before": before, "order_id": place(cloud, "customer-card-unresponsive", TEA)}
+
+
+def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_stock(
+    cloud: LocalCloud, unanswered: dict[str, Any]
+) -> None:
+    customers = [f"kettle-customer-{i:02d}" for i in range(40)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        orders = list(pool.map(lambda customer: (customer, place(cloud, customer, KETTLE)), customers))
+    outcomes = [final(cloud, customer, order_id) for customer, order_id in orders]
+    confirmed = [o for o in outcomes if o["status"] == "confirmed"]
+    cancelled = [o for o in outcomes if o["status"] == "cancelled"]
+    assert (len(confirmed), len(cancelled)) == (10, 30)
+    assert {o["cancellation_reason"] for o in cancelled} == {"out_of_stock"}
+    # the ten are accounted for: held for the confirmed orders, none available
+    wait_until(lambda: stock(cloud, "SKU-KET-001")["reserved"] == 10, timeout=30)
+    assert stock(cloud, "SKU-KET-001") == {
+        "sku": "SKU-KET-001",
+        "on_hand": 10,
+        "reserved": 10,
+        "available": 0,
+    }
+
+    # WHEN the warehouse receives five more, THEN a new order gets one
+    staff = {
+        "Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}",
+        "Idempotency-Key": "delivery-kettles-1",
+    }
+    receipt = requests.post(
+        f"{cloud.gateway_url}/inventory/SKU-KET-001/receipts", json={"quantity": 5}, headers=staff, timeout=30
+    )
+    assert receipt.status_code == 201, receipt.text
+    assert receipt.json()["available"] == 5
+    assert final(cloud, "kettle-latecomer", place(cloud, "kettle-latecomer", KETTLE))["status"] == "confirmed"
+    assert stock(cloud, "SKU-KET-001")["available"] == 4
+
+
+def test_a_provider_that_never_answers_cancels_the_order_at_its_deadline_and_releases_its_stock(
+    cloud: LocalCloud, unanswered: dict[str, Any]
+) -> None:
+    # the deadline plus a bounded wait for the saga to act on it
+    order = final(cloud, "customer-card-unresponsive", unanswered["order_id"], timeout=DEADLINE_SECONDS + 60)
+    assert (order["status"], order["cancellation_reason"]) == ("cancelled", "payment_timeout")
+    wait_until(lambda: stock(cloud, "SKU-TEA-001")["available"] == unanswered["available_before"], timeout=30)

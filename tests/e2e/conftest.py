@@ -1,4 +1,5 @@
-"""One local cloud over the project's own template for the whole package: starting one costs seconds.
+"""One local cloud over the project's own template per module: starting one costs seconds, and a module may
+start one of its own with other parameters (only one runs at a time in a process).
 
 `start()` returns only once every function has a worker past its init phase, so the first request finds
 a warm function even on a loaded machine; the health endpoint must say so too. Only one LocalCloud may run
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as running:
         health = requests.get(f"{running.gateway_url}/_localcloud/health", timeout=30).json()

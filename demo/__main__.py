@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import requests
 
@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-TIMEOUT = 30.0
+TIMEOUT = 60.0  # for the saga to finish: several hops, on a machine that may be busy
+# A client timeout above the function's own (10 s) plus a cold worker's init (30 s): the gateway waits for a
+# worker that is starting rather than failing the request, and so must the client.
+REQUEST_TIMEOUT = 60.0
 CUSTOMER = "demo-customer"
 MONEY = ("revenue", "discounts", "subtotal", "shipping")
 
@@ -66,7 +69,7 @@ def euros(cents: int | None) -> str:
 
 
 class Walk:
-    def __init__(self, cloud: LocalCloud, out: io.TextIOWrapper) -> None:
+    def __init__(self, cloud: LocalCloud, out: TextIO) -> None:
         self.cloud, self.out = cloud, out
         self.url = cloud.gateway_url
         self.headers = {"Authorization": f"Bearer {cloud.token(CUSTOMER)}"}
@@ -83,7 +86,9 @@ class Walk:
     def place(self, label: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         body = {"lines": lines, "destination_country": "NL", **extra}
         self.say(f"$ curl -X POST {self.url}/orders -H 'Authorization: Bearer ...' -d '{json.dumps(body)}'")
-        response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=10)
+        response = requests.post(
+            f"{self.url}/orders", json=body, headers=self.headers, timeout=REQUEST_TIMEOUT
+        )
         if response.status_code != 201:
             raise DemoFailedError(f"placing {label}: HTTP {response.status_code} {response.text}")
         order = response.json()
@@ -91,7 +96,9 @@ class Walk:
         return order
 
     def order(self, order_id: str) -> dict[str, Any] | None:
-        response = requests.get(f"{self.url}/orders/{order_id}", headers=self.headers, timeout=10)
+        response = requests.get(
+            f"{self.url}/orders/{order_id}", headers=self.headers, timeout=REQUEST_TIMEOUT
+        )
         return response.json() if response.status_code == 200 else None
 
     def final(self, order_id: str, status: str) -> dict[str, Any]:
@@ -102,7 +109,9 @@ class Walk:
 
     def show(self, label: str, order: dict[str, Any]) -> list[dict[str, Any]]:
         order_id = order["order_id"]
-        response = requests.get(f"{self.url}/orders/{order_id}/events", headers=self.headers, timeout=10)
+        response = requests.get(
+            f"{self.url}/orders/{order_id}/events", headers=self.headers, timeout=REQUEST_TIMEOUT
+        )
         events = response.json()["events"] if response.status_code == 200 else []
         self.say(f"\n== {label}: {order_id}")
         self.say(f"  events (GET /orders/{order_id}/events):")
@@ -143,7 +152,7 @@ class Walk:
         return rows
 
     def run(self) -> None:
-        self.say(f"local cloud up: gateway {self.url}, customer '{CUSTOMER}'\n")
+        self.say(f"local cloud ready: gateway {self.url}, customer '{CUSTOMER}'\n")
         campaign = self.place(
             "campaign order", [{"sku": "SKU-TEA-001", "quantity": 2}], campaign_code="WELCOME10"
         )
@@ -159,7 +168,7 @@ class Walk:
             f"$ curl -X POST {self.url}/orders/{to_cancel['order_id']}/cancel -H 'Authorization: Bearer ...'"
         )
         response = requests.post(
-            f"{self.url}/orders/{to_cancel['order_id']}/cancel", headers=self.headers, timeout=10
+            f"{self.url}/orders/{to_cancel['order_id']}/cancel", headers=self.headers, timeout=REQUEST_TIMEOUT
         )
         self.say(f"  {response.status_code} {response.json().get('status')}")
 
@@ -234,7 +243,9 @@ class Walk:
                 for name, value in sorted(counters.items())
             )
             self.say(f"  {pk:<22} {sk:<32} {shown}")
-        totals = next((v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {})
+        totals: dict[str, int] = next(
+            (v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {}
+        )
         self.check(totals.get("revenue") == expected_revenue, f"day's revenue is {euros(expected_revenue)}")
         self.check(
             rows.get(("campaign#WELCOME10", "total#EUR"), {}).get("orders") == 1, "WELCOME10 counted once"

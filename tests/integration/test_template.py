@@ -81,7 +81,8 @@ def as_list(value: str | list[str]) -> list[str]:
 def test_every_role_is_least_privilege_once_translated():
     # What deploys is the SAM translator's output: SAM adds managed policies (logs and X-Ray on every
     # resource) to the roles it generates, so each function has a role of its own, scoped, instead.
-    cloudformation = translate(load_template(TEMPLATE), parameter_values(load_template(TEMPLATE), TEMPLATE))
+    sam_template = load_template(TEMPLATE)
+    cloudformation = translate(sam_template, parameter_values(sam_template, TEMPLATE), ROOT).cfn
     roles = {name: r for name, r in cloudformation["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     functions = [r for r in cloudformation["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(roles) == len(functions)

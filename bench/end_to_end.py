@@ -45,7 +45,16 @@ TEMPLATE = ROOT / "template.yaml"
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-end-to-end-functions.log"
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
-BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
+BODY = {
+    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}],
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+}
 
 
 def watch_read_model(

@@ -84,7 +84,17 @@ class Walk:
             self.failures.append(what)
 
     def place(self, label: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        body = {"lines": lines, "destination_country": "NL", **extra}
+        body = {
+            "lines": lines,
+            "shipping_address": {
+                "name": "Alice Example",
+                "line1": "Oudegracht 1",
+                "city": "Utrecht",
+                "postal_code": "3511 AA",
+                "country": "NL",
+            },
+            **extra,
+        }
         self.say(f"$ curl -X POST {self.url}/orders -H 'Authorization: Bearer ...' -d '{json.dumps(body)}'")
         response = requests.post(
             f"{self.url}/orders", json=body, headers=self.headers, timeout=REQUEST_TIMEOUT

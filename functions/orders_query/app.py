@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
 from microsystem.http import caller_id, field_error, problem, whole_number
+from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore
 from orders import order_decider
 from orders.http import install_order_problem_handlers
@@ -38,6 +39,12 @@ queries = OrderQueries(
     DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=order_projection.key_attribute),
     store,
     DeciderRunner(order_decider, store),
+    PersonalDataVault(
+        os.environ["PERSONAL_DATA_KEYS_TABLE"],
+        dynamodb,
+        boto3.client("kms"),
+        os.environ["PERSONAL_DATA_KMS_KEY"],
+    ),
 )
 
 MAX_LIMIT = 100

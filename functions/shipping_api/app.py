@@ -26,10 +26,11 @@ from microsystem.http import (
     refuse_oversized_body,
     whole_number,
 )
+from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore
 from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
 from shipping.projection import shipment_projection
-from shipping.queries import ShipmentQueries
+from shipping.queries import ShipmentQueries, shown_to_staff
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,7 +44,13 @@ app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
 service = ShippingService(
-    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb))
+    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
+    vault=PersonalDataVault(
+        os.environ["PERSONAL_DATA_KEYS_TABLE"],
+        dynamodb,
+        boto3.client("kms"),
+        os.environ["PERSONAL_DATA_KMS_KEY"],
+    ),
 )
 queries = ShipmentQueries(
     DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute)
@@ -121,7 +128,9 @@ def shipment_response(answer: ShipmentAnswer) -> Response[Any]:
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
     shipment = answer.shipment.model_dump(mode="json")
-    return json_response(200, {**shipment, "version": answer.version}, **headers)
+    # The command's answer: the shipment just entered its status (or entered it when first answered).
+    shown = shown_to_staff({**shipment, "status_since": shipment["updated_at"]})
+    return json_response(200, {**shown, "version": answer.version}, **headers)
 
 
 def json_response(status: int, body: dict[str, Any], **headers: str) -> Response[Any]:

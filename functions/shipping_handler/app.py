@@ -1,5 +1,6 @@
 """Shipping handler: hears order events on `order-events` (Kinesis, CloudEvents): an order placed gets its
-shipment planned, confirmed makes it ready to ship, cancelled cancels it (unless it left already). Order
+shipment planned, confirmed makes it ready to ship (or holds it as undeliverable when the customer's
+personal data was erased meanwhile), cancelled cancels it (unless it left already). Order
 events shipping caused itself are acknowledged; anything unknown fails and is parked. Thin: read the record,
 hand it to the shipping service, fail it on error."""
 
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.batches import process_batch
 from microsystem.messages import consuming_event
+from microsystem.personal import PersonalDataVault
 from shipping import ShippingService, shipment_decider
 
 if TYPE_CHECKING:
@@ -26,10 +28,15 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+dynamodb = boto3.client("dynamodb")
 service = ShippingService(
-    DeciderRunner(
-        shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
-    )
+    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
+    vault=PersonalDataVault(
+        os.environ["PERSONAL_DATA_KEYS_TABLE"],
+        dynamodb,
+        boto3.client("kms"),
+        os.environ["PERSONAL_DATA_KMS_KEY"],
+    ),
 )
 
 

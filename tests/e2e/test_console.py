@@ -52,7 +52,16 @@ def page(cloud: LocalCloud) -> Iterator[Page]:
 def order(cloud: LocalCloud) -> dict[str, Any]:
     """An order placed through the gateway, once its saga has confirmed it."""
     headers = {"Authorization": f"Bearer {cloud.token('console-customer')}"}
-    body = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}], "destination_country": "NL"}
+    body = {
+        "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
+        "shipping_address": {
+            "name": "Alice Example",
+            "line1": "Oudegracht 1",
+            "city": "Utrecht",
+            "postal_code": "3511 AA",
+            "country": "NL",
+        },
+    }
     placed = requests.post(f"{cloud.gateway_url}/orders", json=body, headers=headers, timeout=60)
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]

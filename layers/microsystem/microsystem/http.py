@@ -51,6 +51,15 @@ def whole_number(minimum: int, maximum: int | None = None) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+class RequestFieldError(Exception):
+    """A request that passes its schema but breaks a rule between its fields: a 422 naming the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
 class ForbiddenIdentityError(Exception):
     """A verified token whose subject this API cannot take as a customer id (too long, not printable)."""
 
@@ -142,6 +151,10 @@ def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         return validation_problem(error)
+
+    @app.exception_handler(RequestFieldError)
+    def _invalid_field(error: RequestFieldError) -> Response[str]:
+        return problem(422, "The request is not valid.", [field_error(error.field, error.problem)])
 
     @app.exception_handler(UnauthorizedError)
     def _unauthorized(error: UnauthorizedError) -> Response[str]:

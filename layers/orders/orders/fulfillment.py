@@ -77,6 +77,14 @@ class ShipmentDelivered(_Inbound):
     delivered_at: AwareDatetime
 
 
+class ShipmentUndeliverable(_Inbound):
+    """shipping's ShipmentUndeliverable, schema version 1: the parcel cannot go (its address was erased)."""
+
+    order_id: str
+    reason: str
+    noticed_at: AwareDatetime
+
+
 class DeadlinePassed(BaseModel):
     """The order's deadline message came back: `at` is when it was read."""
 
@@ -88,7 +96,7 @@ class DeadlinePassed(BaseModel):
 
 PaymentOutcome = PaymentAuthorized | PaymentDeclined
 StockOutcome = StockReserved | StockReservationRefused
-ShipmentProgress = ShipmentDispatched | ShipmentDelivered
+ShipmentProgress = ShipmentDispatched | ShipmentDelivered | ShipmentUndeliverable
 
 # Every payment and inventory event type is named here: the answers the process acts on (with the schema
 # versions it reads), and the types it deliberately ignores. Any other type, or another schema version, is
@@ -114,6 +122,7 @@ SHIPMENT_EVENTS: InboundEvents[ShipmentProgress] = InboundEvents(
     handled={
         "ShipmentDispatched": (frozenset({1}), ShipmentDispatched),
         "ShipmentDelivered": (frozenset({1}), ShipmentDelivered),
+        "ShipmentUndeliverable": (frozenset({1}), ShipmentUndeliverable),
     },
     # Planned and ready follow the order's own events; a cancelled shipment follows the order's cancellation.
     ignored=frozenset({"ShipmentPlanned", "ShipmentReady", "ShipmentCancelled"}),
@@ -442,6 +451,11 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
             process.delivery is Delivery.DISPATCHED and process.outcome is Outcome.COMPLETED
         ):
             return [DeliveryRecorded(order_id=order_id, delivered_at=delivered.delivered_at)]
+        case ShipmentUndeliverable() as held if (
+            process.outcome is not Outcome.CANCELLED and process.delivery is Delivery.AWAITED
+        ):
+            # Its address was erased before the parcel left: it cannot be fulfilled, so everything is undone.
+            return [_cancel(order_id, "address_erased", held.noticed_at)]
         case DeadlinePassed() as passed if in_progress and passed.at >= process.deadline_at:
             reason: CancellationReason = "stock_timeout" if process.waiting_for_stock else "payment_timeout"
             return [_cancel(order_id, reason, passed.at)]

@@ -6,6 +6,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from microsystem import Decider, Event, EventNotApplicableError
+from microsystem.personal import SealedData
 from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrder
 from orders.errors import (
     OrderAlreadyCancelledError,
@@ -53,6 +54,7 @@ class Order(BaseModel):
     shipping: int
     total: int
     destination_country: str
+    personal: SealedData | None = None
     placed_at: AwareDatetime
     updated_at: AwareDatetime
     payment_id: str | None = None
@@ -76,6 +78,7 @@ def evolve(state: Order | None, event: Event) -> Order | None:
                 shipping=created.shipping,
                 total=created.total,
                 destination_country=created.destination_country,
+                personal=created.personal,
                 placed_at=created.placed_at,
                 updated_at=created.placed_at,
             )
@@ -131,6 +134,7 @@ def decide(command: OrderCommand, state: Order | None) -> list[Event]:
                     shipping=priced.shipping,
                     total=priced.total,
                     destination_country=place.destination_country,
+                    personal=place.personal,
                     placed_at=place.at,
                 )
             ]

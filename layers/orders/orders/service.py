@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
     from microsystem import CommandResult, DeciderRunner
     from microsystem.messages import CommandMessage
+    from microsystem.personal import Vault
     from orders.commands import OrderCommand
     from orders.order import Order
+    from orders.personal import PersonalDetails
     from orders.pricing import PricingConfig, RequestedLine
 
 # Fixed forever: changing it would give every retried checkout a second order.
@@ -81,13 +83,17 @@ class Checkout:
     lines: tuple[RequestedLine, ...]
     destination_country: str
     campaign_code: str | None = None
+    personal: PersonalDetails | None = None
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, personal_digest: str | None) -> str:
+        """Tells a retry from another checkout under the same key. The personal data takes part only as a
+        keyed digest (`Vault.digest`): nothing linkable to it is stored in the log."""
         return fingerprint(
             {
                 "lines": [line.model_dump(mode="json") for line in self.lines],
                 "destination_country": self.destination_country,
                 "campaign_code": self.campaign_code,
+                "personal": personal_digest,
             }
         )
 
@@ -128,10 +134,13 @@ class OrderService:
         runner: DeciderRunner[OrderCommand, Order | None],
         pricing: Callable[[], PricingConfig],
         *,
+        vault: Vault | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
+        """`vault` seals the personal data of the orders placed (needed only where orders are placed)."""
         self.runner = runner
+        self.vault = vault
         self._pricing = pricing
         self._clock = clock
         self._new_id = new_id
@@ -149,7 +158,12 @@ class OrderService:
         catalog, the pricing configuration is broken)."""
         order_id = order_id_for(customer_id, idempotency_key) if idempotency_key else self._new_id()
         command_id = derived_id("PlaceOrder", idempotency_key or self._new_id())
-        request_fingerprint = checkout.fingerprint()
+        personal = checkout.personal.model_dump(mode="json") if checkout.personal else None
+        if personal is not None and self.vault is None:
+            raise RuntimeError("this orders service has no personal data vault to seal the order's data with")
+        # The customer's key as it is now: never one destroyed by an erasure in another container.
+        key = self.vault.key_for(customer_id) if self.vault and personal else None
+        request_fingerprint = checkout.fingerprint(key.digest(personal) if key and personal else None)
         now = self._clock()
         try:
             config = self._pricing()
@@ -174,6 +188,8 @@ class OrderService:
             customer_id=customer_id,
             priced=priced,
             destination_country=checkout.destination_country,
+            # Sealed before it is part of anything stored: the command, the event, the snapshot.
+            personal=key.seal(personal) if key and personal else None,
             at=now,
         )
         result = self.runner.handle(

@@ -6,6 +6,7 @@ from shipping.commands import (
     CancelShipment,
     DeliverShipment,
     DispatchShipment,
+    HoldUndeliverable,
     MarkReady,
     PlanShipment,
     ShipmentCommand,
@@ -13,6 +14,8 @@ from shipping.commands import (
 )
 from shipping.errors import (
     AlreadyDispatchedError,
+    ShipmentAddressErasedError,
+    ShipmentAddressMissingError,
     ShipmentAlreadyLeftError,
     ShipmentCancelledError,
     ShipmentError,
@@ -27,6 +30,7 @@ from shipping.events import (
     ShipmentEvent,
     ShipmentPlanned,
     ShipmentReady,
+    ShipmentUndeliverable,
     shipment_events,
 )
 from shipping.service import ShipmentAnswer, ShippingService
@@ -37,9 +41,12 @@ __all__ = [
     "CancelShipment",
     "DeliverShipment",
     "DispatchShipment",
+    "HoldUndeliverable",
     "MarkReady",
     "PlanShipment",
     "Shipment",
+    "ShipmentAddressErasedError",
+    "ShipmentAddressMissingError",
     "ShipmentAlreadyLeftError",
     "ShipmentAnswer",
     "ShipmentCancelled",
@@ -56,6 +63,7 @@ __all__ = [
     "ShipmentPlanned",
     "ShipmentReady",
     "ShipmentStatus",
+    "ShipmentUndeliverable",
     "ShippingService",
     "decide",
     "evolve",

@@ -1,9 +1,11 @@
 """What can be asked of a shipment: imperative commands carrying everything a decision needs, including the
 time, so deciding stays pure."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from microsystem.personal import SealedData
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -27,8 +29,10 @@ class PlanShipment(_Command):
 
     shipment_id: Id
     order_id: Id
+    customer_id: Id
     lines: tuple[ShipmentLine, ...]
     destination_country: str
+    personal: SealedData | None = None
     at: AwareDatetime
 
 
@@ -53,6 +57,15 @@ class DeliverShipment(_Command):
     at: AwareDatetime
 
 
+class HoldUndeliverable(_Command):
+    """The parcel cannot be shipped: the customer's personal data was erased, so its address is unreadable.
+    Refused nowhere: a shipment already gone or cancelled simply stays as it is."""
+
+    shipment_id: Id
+    reason: Literal["address_erased"]
+    at: AwareDatetime
+
+
 class CancelShipment(_Command):
     """The order was cancelled: nothing is to be shipped (refused once the parcel has left)."""
 
@@ -61,4 +74,6 @@ class CancelShipment(_Command):
     at: AwareDatetime
 
 
-ShipmentCommand = PlanShipment | MarkReady | DispatchShipment | DeliverShipment | CancelShipment
+ShipmentCommand = (
+    PlanShipment | MarkReady | DispatchShipment | DeliverShipment | CancelShipment | HoldUndeliverable
+)

@@ -60,3 +60,21 @@ class ShipmentAlreadyLeftError(ShipmentError):
             shipment_id, f"shipment {shipment_id} is {status}: too late to cancel, arrange a return"
         )
         self.status = status
+
+
+class ShipmentAddressErasedError(ShipmentError):
+    def __init__(self, shipment_id: str) -> None:
+        super().__init__(
+            shipment_id,
+            f"shipment {shipment_id} cannot be dispatched: the customer's personal data was erased, so its "
+            "address can no longer be read; the shipment is held as undeliverable and its order cancelled: "
+            "put the goods back",
+        )
+
+
+class ShipmentAddressMissingError(ShipmentError):
+    def __init__(self, shipment_id: str) -> None:
+        super().__init__(
+            shipment_id,
+            f"shipment {shipment_id} cannot be dispatched: its order was placed without a shipping address",
+        )

@@ -2,19 +2,25 @@
 `shipment-events`, a storage and integration contract. Change a stored shape only by bumping the event's
 `schema_version` and registering an upcaster below."""
 
+from typing import Literal
+
 from pydantic import AwareDatetime
 
 from microsystem import Event, EventRegistry
+from microsystem.personal import SealedData
 from shipping.commands import ShipmentLine
 
 
 class ShipmentPlanned(Event):
-    """An order was placed: its lines will be shipped to `destination_country` once it is confirmed."""
+    """An order was placed: its lines will be shipped to `destination_country` once it is confirmed.
+    `personal` is the customer's address as the order sealed it (ciphertext and key reference only)."""
 
     shipment_id: str
     order_id: str
+    customer_id: str
     lines: tuple[ShipmentLine, ...]
     destination_country: str
+    personal: SealedData | None = None
     planned_at: AwareDatetime
 
 
@@ -49,8 +55,32 @@ class ShipmentCancelled(Event):
     cancelled_at: AwareDatetime
 
 
-ShipmentEvent = ShipmentPlanned | ShipmentReady | ShipmentDispatched | ShipmentDelivered | ShipmentCancelled
+class ShipmentUndeliverable(Event):
+    """The parcel cannot be shipped (its address was erased with the customer's personal data): it is held,
+    and the order is to be cancelled, its stock released and its payment voided."""
+
+    shipment_id: str
+    order_id: str
+    reason: Literal["address_erased"]
+    noticed_at: AwareDatetime
+
+
+ShipmentEvent = (
+    ShipmentPlanned
+    | ShipmentReady
+    | ShipmentDispatched
+    | ShipmentDelivered
+    | ShipmentCancelled
+    | ShipmentUndeliverable
+)
 
 shipment_events = EventRegistry(
-    [ShipmentPlanned, ShipmentReady, ShipmentDispatched, ShipmentDelivered, ShipmentCancelled]
+    [
+        ShipmentPlanned,
+        ShipmentReady,
+        ShipmentDispatched,
+        ShipmentDelivered,
+        ShipmentCancelled,
+        ShipmentUndeliverable,
+    ]
 )

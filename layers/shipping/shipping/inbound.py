@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
 from microsystem.messages import InboundEvents
+from microsystem.personal import SealedData
 
 
 class _Inbound(BaseModel):
@@ -22,11 +23,15 @@ class OrderLine(_Inbound):
 
 
 class OrderCreated(_Inbound):
-    """Schema versions 1 and 2 (v2 renamed `country` to `destination_country`), as shipping reads them."""
+    """Schema versions 1 to 3, as shipping reads them: v2 renamed `country` to `destination_country`, v3
+    added `personal` (the address, sealed under the customer's key: shipping keeps it sealed, and opens it
+    only to hand the parcel to the carrier)."""
 
     order_id: str
+    customer_id: str
     lines: tuple[OrderLine, ...]
     destination_country: str = Field(validation_alias=AliasChoices("destination_country", "country"))
+    personal: SealedData | None = None
     placed_at: AwareDatetime
 
 
@@ -48,7 +53,7 @@ OrderEvent = OrderCreated | OrderConfirmed | OrderCancelled
 ORDER_EVENTS: InboundEvents[OrderEvent] = InboundEvents(
     "order",
     handled={
-        "OrderCreated": (frozenset({1, 2}), OrderCreated),
+        "OrderCreated": (frozenset({1, 2, 3}), OrderCreated),
         "OrderConfirmed": (frozenset({1}), OrderConfirmed),
         "OrderCancelled": (frozenset({1}), OrderCancelled),
     },

@@ -43,7 +43,7 @@ class ShipmentQueries:
     def in_status(self, status: ShipmentStatus, *, limit: int, cursor: str | None = None) -> ShipmentsPage:
         after = _position(cursor, status) if cursor is not None else None
         page = self.views.page(SHIPMENTS_BY_STATUS, status.value, limit=limit, after=after, oldest_first=True)
-        shipments = [_shown(document) for document in page.documents]
+        shipments = [shown_to_staff(document) for document in page.documents]
         next_cursor = encode_cursor("shipments", page.next_position) if page.next_position else None
         return ShipmentsPage(shipments, next_cursor)
 
@@ -53,10 +53,11 @@ class ShipmentQueries:
         row = self.views.get(shipment_id)
         if row is None:
             raise ShipmentNotFoundError(shipment_id)
-        return {**_shown({**row.view, "shipment_id": shipment_id}), "version": row.version}
+        return {**shown_to_staff({**row.view, "shipment_id": shipment_id}), "version": row.version}
 
 
-def _shown(document: dict[str, Any]) -> dict[str, Any]:
+def shown_to_staff(document: dict[str, Any]) -> dict[str, Any]:
+    """A shipment's row or state as staff see it: never the customer, nor their sealed personal data."""
     return {name: document.get(name) for name in FIELDS}
 
 

@@ -8,10 +8,12 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from microsystem import Decider, Event, EventNotApplicableError
+from microsystem.personal import SealedData
 from shipping.commands import (
     CancelShipment,
     DeliverShipment,
     DispatchShipment,
+    HoldUndeliverable,
     MarkReady,
     PlanShipment,
     ShipmentCommand,
@@ -19,6 +21,7 @@ from shipping.commands import (
 )
 from shipping.errors import (
     AlreadyDispatchedError,
+    ShipmentAddressErasedError,
     ShipmentAlreadyLeftError,
     ShipmentCancelledError,
     ShipmentNotDispatchedError,
@@ -31,6 +34,7 @@ from shipping.events import (
     ShipmentDispatched,
     ShipmentPlanned,
     ShipmentReady,
+    ShipmentUndeliverable,
     shipment_events,
 )
 
@@ -52,6 +56,7 @@ class ShipmentStatus(StrEnum):
     DISPATCHED = "dispatched"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+    UNDELIVERABLE = "undeliverable"  # held: its address was erased
 
 
 class Shipment(BaseModel):
@@ -59,9 +64,11 @@ class Shipment(BaseModel):
 
     shipment_id: str
     order_id: str
+    customer_id: str
     status: ShipmentStatus
     lines: tuple[ShipmentLine, ...]
     destination_country: str
+    personal: SealedData | None = None
     carrier: str | None = None
     tracking_number: str | None = None
     updated_at: AwareDatetime
@@ -73,9 +80,11 @@ def evolve(state: Shipment | None, event: Event) -> Shipment | None:
             return Shipment(
                 shipment_id=planned.shipment_id,
                 order_id=planned.order_id,
+                customer_id=planned.customer_id,
                 status=ShipmentStatus.PLANNED,
                 lines=planned.lines,
                 destination_country=planned.destination_country,
+                personal=planned.personal,
                 updated_at=planned.planned_at,
             )
         case Shipment() as shipment, ShipmentReady() as ready:
@@ -99,6 +108,10 @@ def evolve(state: Shipment | None, event: Event) -> Shipment | None:
             return shipment.model_copy(
                 update={"status": ShipmentStatus.CANCELLED, "updated_at": cancelled.cancelled_at}
             )
+        case Shipment() as shipment, ShipmentUndeliverable() as held:
+            return shipment.model_copy(
+                update={"status": ShipmentStatus.UNDELIVERABLE, "updated_at": held.noticed_at}
+            )
     # Only a damaged or misrouted stream gets here (a second plan, a change before the plan).
     raise EventNotApplicableError(event, state)
 
@@ -113,8 +126,10 @@ def decide(command: ShipmentCommand, state: Shipment | None) -> list[Event]:
                 ShipmentPlanned(
                     shipment_id=plan.shipment_id,
                     order_id=plan.order_id,
+                    customer_id=plan.customer_id,
                     lines=plan.lines,
                     destination_country=plan.destination_country,
+                    personal=plan.personal,
                     planned_at=plan.at,
                 )
             ]
@@ -150,6 +165,8 @@ def decide(command: ShipmentCommand, state: Shipment | None) -> list[Event]:
             )
         case DispatchShipment(), Shipment(status=ShipmentStatus.CANCELLED) as shipment:
             raise ShipmentCancelledError(shipment.shipment_id)
+        case DispatchShipment(), Shipment(status=ShipmentStatus.UNDELIVERABLE) as shipment:
+            raise ShipmentAddressErasedError(shipment.shipment_id)
         case DispatchShipment(), Shipment() as shipment:
             raise ShipmentNotReadyError(shipment.shipment_id, shipment.status.value)
 
@@ -175,10 +192,24 @@ def decide(command: ShipmentCommand, state: Shipment | None) -> list[Event]:
                     cancelled_at=cancel.at,
                 )
             ]
-        case CancelShipment(), Shipment(status=ShipmentStatus.CANCELLED):
-            return []
+        case CancelShipment(), Shipment(status=ShipmentStatus.CANCELLED | ShipmentStatus.UNDELIVERABLE):
+            return []  # nothing will be shipped already
         case CancelShipment(), Shipment() as shipment:
             raise ShipmentAlreadyLeftError(shipment.shipment_id, shipment.status.value)
+
+        case HoldUndeliverable() as hold, Shipment(
+            status=ShipmentStatus.PLANNED | ShipmentStatus.READY_TO_SHIP
+        ) as shipment:
+            return [
+                ShipmentUndeliverable(
+                    shipment_id=shipment.shipment_id,
+                    order_id=shipment.order_id,
+                    reason=hold.reason,
+                    noticed_at=hold.at,
+                )
+            ]
+        case HoldUndeliverable(), Shipment():
+            return []  # held already, gone, or cancelled: nothing to hold
     raise TypeError(f"not a shipment command: {command!r}")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,9 @@ import boto3
 import pytest
 
 from microsystem import DynamoDBEventStore
+from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore, from_item
+from orders.personal import for_owner
 from orders.projection import order_projection
 from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
@@ -21,7 +24,14 @@ from tests.support.read_side import ddb_event, deliver, function_environment, re
 
 BASKET = {
     "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
-    "destination_country": "NL",
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+    "email": "alice@example.com",
     "campaign_code": "WELCOME10",
 }
 ORDER_EVENTS = "order-events"
@@ -135,6 +145,16 @@ class ReadSide:
         items = self.dynamodb.scan(TableName=table or self.view_table, ConsistentRead=True)["Items"]
         return {row["order_id"]: row for row in map(from_item, items)}
 
+    def owner_view(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A stored order document (view row, replay, rebuilt from CloudEvents) as its owner is shown it."""
+        vault = PersonalDataVault(
+            os.environ["PERSONAL_DATA_KEYS_TABLE"],
+            self.dynamodb,
+            boto3.client("kms"),
+            os.environ["PERSONAL_DATA_KMS_KEY"],
+        )
+        return for_owner(vault, document)
+
     def replayed(self, order_id: str) -> dict[str, Any]:
         row = order_projection.replay(self.store.read(f"Order-{order_id}"))
         assert row is not None
@@ -159,6 +179,7 @@ def read_side(
     analytics_table,
     order_events_stream,
     pricing_parameters,
+    personal_data_keys,
     lambda_context,
 ) -> ReadSide:
     # Every read-side function's environment at once (they agree on every name they share), so each

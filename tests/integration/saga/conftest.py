@@ -21,9 +21,16 @@ from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.saga import KinesisFeed, QueueFeed, TableStreamFeed
 
 DECLINE_ABOVE = 10_000  # 100.00 EUR: the fake provider declines anything dearer
-BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}  # 29.95 EUR
-DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "destination_country": "NL"}  # 108.00 EUR
-KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "destination_country": "NL"}  # 10 in stock
+ADDRESS = {
+    "name": "Alice Example",
+    "line1": "Oudegracht 1",
+    "city": "Utrecht",
+    "postal_code": "3511 AA",
+    "country": "NL",
+}
+BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "shipping_address": ADDRESS}  # 29.95 EUR
+DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "shipping_address": ADDRESS}  # 108.00 EUR
+KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "shipping_address": ADDRESS}  # 10 in stock
 PATIENT = 300  # seconds: a deadline no test waits for
 FUNCTIONS = (
     "payments_handler",
@@ -162,6 +169,7 @@ class Saga:
         self.shipping_api = self._load(
             "shipping_api", EVENT_LOG_TABLE=self.logs["Shipping"], VIEW_TABLE=self.shipments_view
         )
+        self.privacy_api = self._load("privacy_api", EVENT_LOG_TABLE=self.logs["Orders"])
         self.cold_start(*FUNCTIONS)
 
     # -- functions -------------------------------------------------------------------------------------------
@@ -252,6 +260,12 @@ class Saga:
         event["pathParameters"] = {"order_id": order_id}
         return self.api.lambda_handler(event, self.context)["statusCode"]
 
+    def erase(self, customer: str = "customer-alice") -> tuple[int, dict]:
+        """DELETE /customers/me/personal-data: the customer erases their own personal data."""
+        event = http_event("DELETE", "/customers/me/personal-data", customer=customer)
+        response = self.privacy_api.lambda_handler(event, self.context)
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
     def staff(
         self, method: str, path: str, body: dict | None = None, key: str | None = None
     ) -> tuple[int, dict]:
@@ -340,7 +354,7 @@ def provider() -> FakePaymentProvider:
 
 
 @pytest.fixture
-def saga(dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
+def saga(dynamodb, pricing_parameters, personal_data_keys, monkeypatch, provider) -> Saga:
     return Saga(monkeypatch, dynamodb, provider, pricing_parameters)
 
 

@@ -7,9 +7,14 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+from unittest.mock import ANY
 
+import boto3
 import pytest
 
+from microsystem.personal import PersonalDataVault
+from orders.personal import for_owner
 from payments import payment_id_for
 from tests.integration.saga.conftest import BASKET, DEAR_BASKET, KETTLE, Saga, new_customer
 from tests.support.polling import wait_until
@@ -124,7 +129,7 @@ class TestACustomerCancellation:
 
 class TestDeadlines:
     @pytest.fixture
-    def saga(self, dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
+    def saga(self, dynamodb, pricing_parameters, personal_data_keys, monkeypatch, provider) -> Saga:
         # A deadline short enough to wait for, long enough for the stock to answer on a loaded machine:
         # the reservation is applied in the first round, well within it.
         return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=6)
@@ -247,3 +252,73 @@ class TestShipping:
         assert saga.cancel_order(order_id, customer=customer) == 409
         saga.run()
         assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderShipped"
+
+
+def address_of(saga: Saga, order_id: str) -> str:
+    """How the order's personal data reads to its owner in a container that has not seen the customer yet
+    (a warm one trusts the key it read for up to KEY_CACHE_SECONDS): available, or erased."""
+    (created,) = [data for kind, data in saga.order_events(order_id) if kind == "OrderCreated"]
+    vault = PersonalDataVault(
+        os.environ["PERSONAL_DATA_KEYS_TABLE"],
+        saga.dynamodb,
+        boto3.client("kms"),
+        os.environ["PERSONAL_DATA_KMS_KEY"],
+    )
+    return for_owner(vault, created)["personal_data"]
+
+
+class TestErasure:
+    def test_an_order_in_flight_when_its_customer_is_erased_is_cancelled_and_everything_undone(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.step()  # published; the process asked for the stock and the payment
+        assert saga.erase(customer) == (
+            200,
+            {"customer_id": customer, "personal_data": "erased", "erased_at": ANY},
+        )
+        saga.run()
+        # confirmed, its parcel held when shipping found no address to send it to, then cancelled and undone
+        assert terminal(saga, order_id) == ["OrderCreated", "OrderConfirmed", "OrderCancelled"]
+        assert saga.order_events(order_id)[-1][1]["reason"] == "address_erased"
+        assert saga.shipment(order_id).status.value == "undeliverable"
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        # every fact is still there: the lines and the total, only the address reads as erased
+        created = saga.order_events(order_id)[0][1]
+        assert (created["lines"][0]["sku"], created["total"]) == ("SKU-TEA-001", 2995)
+        assert address_of(saga, order_id) == "erased"
+
+    def test_an_address_erased_at_the_packing_table_refuses_the_dispatch_and_cancels_the_order(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert saga.shipment(order_id).status.value == "ready_to_ship"
+        saga.erase(customer)
+        status, body = saga.dispatch(order_id)
+        assert status == 409
+        assert "personal data was erased" in body["message"]
+        saga.run()
+        assert terminal(saga, order_id)[-1] == "OrderCancelled"
+        assert saga.order_events(order_id)[-1][1]["reason"] == "address_erased"
+        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        assert saga.dispatch(order_id)[0] == 409  # and it stays held
+
+    def test_erasing_twice_is_harmless_and_a_new_order_gets_a_new_key_and_ships(self, saga):
+        customer = new_customer()
+        before, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        first, second = saga.erase(customer), saga.erase(customer)
+        assert first[0] == second[0] == 200
+        assert first[1]["erased_at"] == second[1]["erased_at"]  # the one erasure on record
+        erasures = [e for c in saga.orders_store.read(f"Customer-{customer}") for e in c.events]
+        assert [e.event_type for e in erasures] == ["PersonalDataErased"]
+        assert BASKET["shipping_address"]["line1"] not in json.dumps(erasures[0].payload())
+
+        after, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert (address_of(saga, before), address_of(saga, after)) == ("erased", "available")
+        sealed = [saga.order_events(o)[0][1]["personal"]["key_id"] for o in (before, after)]
+        assert sealed[0] != sealed[1]
+        assert saga.dispatch(after)[0] == 200
+        saga.run()
+        assert terminal(saga, after)[-1] == "OrderShipped"

@@ -20,16 +20,16 @@ from hypothesis import strategies as st
 from microsystem.messages import CommandMessage
 from microsystem.outbox import OutgoingCommand
 from payments import FakePaymentProvider, payment_id_for
-from tests.integration.saga.conftest import BASKET, FUNCTIONS, PATIENT, Saga, new_customer
+from tests.integration.saga.conftest import ADDRESS, BASKET, FUNCTIONS, PATIENT, Saga, new_customer
 
 DECLINE_ABOVE = 40_000  # 400.00 EUR
 BASKETS = {
     "under": BASKET,  # 29.95 EUR of tea
-    "over": {"lines": [{"sku": "SKU-POT-001", "quantity": 8}], "destination_country": "NL"},  # 432.00 EUR
-    "kettles": {"lines": [{"sku": "SKU-KET-001", "quantity": 4}], "destination_country": "NL"},  # 4 of 10
+    "over": {"lines": [{"sku": "SKU-POT-001", "quantity": 8}], "shipping_address": ADDRESS},  # 432.00 EUR
+    "kettles": {"lines": [{"sku": "SKU-KET-001", "quantity": 4}], "shipping_address": ADDRESS},  # 4 of 10
     "mixed": {
         "lines": [{"sku": "SKU-TEA-001", "quantity": 1}, {"sku": "SKU-KET-001", "quantity": 3}],
-        "destination_country": "NL",
+        "shipping_address": ADDRESS,
     },
 }
 SKUS = ("SKU-TEA-001", "SKU-POT-001", "SKU-KET-001")
@@ -115,7 +115,7 @@ def provider() -> FakePaymentProvider:
 )
 @given(orders=orders, steps=steps)
 def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cancelled_order(
-    dynamodb, pricing_parameters, monkeypatch, provider, orders, steps
+    dynamodb, pricing_parameters, personal_data_keys, monkeypatch, provider, orders, steps
 ):
     # Each example its own resources in the one moto: a fresh saga, nothing left over from the last one.
     saga = Saga(monkeypatch, dynamodb, provider, pricing_parameters, suffix=f"-{uuid.uuid4().hex[:8]}")

@@ -37,6 +37,7 @@ from orders.fulfillment import (
     PaymentDeclined,
     ShipmentDelivered,
     ShipmentDispatched,
+    ShipmentUndeliverable,
     StockAnswered,
     StockReservationRefused,
     StockReserved,
@@ -50,6 +51,7 @@ from payments.events import PaymentRequested, PaymentVoided
 from shipping.events import ShipmentCancelled, ShipmentPlanned, ShipmentReady
 from shipping.events import ShipmentDelivered as Delivered
 from shipping.events import ShipmentDispatched as Dispatched
+from shipping.events import ShipmentUndeliverable as Undeliverable
 from tests.support.deciders import DeciderSpec
 
 ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
@@ -227,7 +229,8 @@ class TestInboundEvents:
         }
         assert stock == set(STOCK_EVENTS.handled) | STOCK_EVENTS.ignored
         shipments = {
-            e.event_type() for e in (ShipmentPlanned, ShipmentReady, Dispatched, Delivered, ShipmentCancelled)
+            e.event_type()
+            for e in (ShipmentPlanned, ShipmentReady, Dispatched, Delivered, ShipmentCancelled, Undeliverable)
         }
         assert shipments == set(SHIPMENT_EVENTS.handled) | SHIPMENT_EVENTS.ignored
 
@@ -367,3 +370,11 @@ class TestShipping:
             cancelled("customer_request", T1, cancel_order=False),
         )
         given.when(self.dispatched).then(CancellationRacedDispatch(order_id=ORDER, noticed_at=T2))
+
+    def test_an_undeliverable_parcel_cancels_the_order_and_undoes_everything(self):
+        # the customer's personal data was erased after the order was confirmed, before the parcel left
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed)
+        undeliverable = ShipmentUndeliverable(order_id=ORDER, reason="address_erased", noticed_at=T2)
+        given.when(undeliverable).then(cancelled("address_erased", T2))
+        # once cancelled (or once the parcel left), it changes nothing
+        spec.given(started, held("SKU-TEA-001"), cancelled("out_of_stock")).when(undeliverable).then()

@@ -268,7 +268,7 @@ class TestEvolve:
 class TestOrderCreatedSchema:
     def test_a_v1_event_is_upcast_renaming_country_to_destination_country(self) -> None:
         # GIVEN an OrderCreated as schema version 1 stored it
-        v1 = created.model_dump(mode="json", exclude={"destination_country"}) | {"country": "NL"}
+        v1 = created.model_dump(mode="json", exclude={"destination_country", "personal"}) | {"country": "NL"}
 
         # WHEN it is read back
         event = order_events.decode_data("OrderCreated", 1, v1)
@@ -279,5 +279,15 @@ class TestOrderCreatedSchema:
     def test_the_current_version_round_trips_through_the_registry(self) -> None:
         recorded = order_events.encode(created, event_id="e-1", recorded_at="2026-03-01T09:00:00Z")
 
-        assert recorded.schema_version == 2
+        assert recorded.schema_version == 3
         assert order_events.decode(recorded) == created
+
+    def test_a_v2_event_is_upcast_with_no_personal_data(self) -> None:
+        # GIVEN an OrderCreated as schema version 2 stored it, before orders carried sealed personal data
+        v2 = created.model_dump(mode="json", exclude={"personal"})
+
+        # WHEN it is read back
+        event = order_events.decode_data("OrderCreated", 2, v2)
+
+        # THEN it is today's event, with nothing personal
+        assert event == created.model_copy(update={"personal": None})

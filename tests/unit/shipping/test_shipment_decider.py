@@ -12,8 +12,10 @@ from shipping import (
     CancelShipment,
     DeliverShipment,
     DispatchShipment,
+    HoldUndeliverable,
     MarkReady,
     PlanShipment,
+    ShipmentAddressErasedError,
     ShipmentAlreadyLeftError,
     ShipmentCancelled,
     ShipmentCancelledError,
@@ -26,6 +28,7 @@ from shipping import (
     ShipmentPlanned,
     ShipmentReady,
     ShipmentStatus,
+    ShipmentUndeliverable,
     shipment_decider,
     shipment_id_for,
 )
@@ -39,7 +42,12 @@ LINES = (ShipmentLine(sku="SKU-TEA-001", name="Green tea", quantity=2),)
 
 spec = DeciderSpec(shipment_decider)
 planned = ShipmentPlanned(
-    shipment_id=SHIPMENT, order_id=ORDER, lines=LINES, destination_country="NL", planned_at=T0
+    shipment_id=SHIPMENT,
+    order_id=ORDER,
+    customer_id="alice",
+    lines=LINES,
+    destination_country="NL",
+    planned_at=T0,
 )
 ready = ShipmentReady(shipment_id=SHIPMENT, order_id=ORDER, ready_at=T1)
 
@@ -56,7 +64,12 @@ dispatched = ShipmentDispatched(
 class TestPlanAndReady:
     def test_a_placed_order_plans_its_shipment_and_its_confirmation_makes_it_ready(self):
         plan = PlanShipment(
-            shipment_id=SHIPMENT, order_id=ORDER, lines=LINES, destination_country="NL", at=T0
+            shipment_id=SHIPMENT,
+            order_id=ORDER,
+            customer_id="alice",
+            lines=LINES,
+            destination_country="NL",
+            at=T0,
         )
         spec.given().when(plan).then(planned)
         state = spec.given(planned).when(MarkReady(shipment_id=SHIPMENT, at=T1)).then(ready)
@@ -65,7 +78,12 @@ class TestPlanAndReady:
 
     def test_redeliveries_change_nothing(self):
         plan = PlanShipment(
-            shipment_id=SHIPMENT, order_id=ORDER, lines=LINES, destination_country="NL", at=T0
+            shipment_id=SHIPMENT,
+            order_id=ORDER,
+            customer_id="alice",
+            lines=LINES,
+            destination_country="NL",
+            at=T0,
         )
         spec.given(planned).when(plan).then()
         spec.given(planned, ready).when(MarkReady(shipment_id=SHIPMENT, at=T2)).then()
@@ -132,6 +150,30 @@ class TestCancel:
     def test_after_dispatch_it_is_too_late(self):
         cancel = CancelShipment(shipment_id=SHIPMENT, reason="customer_request", at=T3)
         spec.given(planned, ready, dispatched).when(cancel).then_raises(ShipmentAlreadyLeftError, "return")
+
+
+class TestUndeliverable:
+    hold = HoldUndeliverable(shipment_id=SHIPMENT, reason="address_erased", at=T2)
+    held = ShipmentUndeliverable(shipment_id=SHIPMENT, order_id=ORDER, reason="address_erased", noticed_at=T2)
+
+    def test_a_shipment_not_yet_gone_is_held_once_and_then_cannot_leave_nor_needs_cancelling(self):
+        spec.given(planned).when(self.hold).then(self.held)
+        state = spec.given(planned, ready).when(self.hold).then(self.held)
+        assert state is not None
+        assert state.status is ShipmentStatus.UNDELIVERABLE
+        spec.given(planned, ready, self.held).when(self.hold).then()
+        spec.given(planned, ready, self.held).when(dispatch()).then_raises(
+            ShipmentAddressErasedError, "erased"
+        )
+        cancel = CancelShipment(shipment_id=SHIPMENT, reason="address_erased", at=T3)
+        spec.given(planned, ready, self.held).when(cancel).then()
+
+    def test_a_parcel_gone_or_cancelled_is_not_held(self):
+        spec.given(planned, ready, dispatched).when(self.hold).then()
+        cancelled = ShipmentCancelled(
+            shipment_id=SHIPMENT, order_id=ORDER, reason="out_of_stock", cancelled_at=T1
+        )
+        spec.given(planned, cancelled).when(self.hold).then()
 
 
 class TestEvolve:

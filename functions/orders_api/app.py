@@ -35,9 +35,7 @@ metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_order_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
-vault = PersonalDataVault(
-    os.environ["PERSONAL_DATA_KEYS_TABLE"], dynamodb, boto3.client("kms"), os.environ["PERSONAL_DATA_KMS_KEY"]
-)
+vault = PersonalDataVault.from_environment(dynamodb)
 service = OrderService(
     DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
     load_pricing_config,

@@ -39,12 +39,7 @@ queries = OrderQueries(
     DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=order_projection.key_attribute),
     store,
     DeciderRunner(order_decider, store),
-    PersonalDataVault(
-        os.environ["PERSONAL_DATA_KEYS_TABLE"],
-        dynamodb,
-        boto3.client("kms"),
-        os.environ["PERSONAL_DATA_KMS_KEY"],
-    ),
+    PersonalDataVault.from_environment(dynamodb),
 )
 
 MAX_LIMIT = 100

@@ -36,12 +36,7 @@ app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
 service = PrivacyService(
-    PersonalDataVault(
-        os.environ["PERSONAL_DATA_KEYS_TABLE"],
-        dynamodb,
-        boto3.client("kms"),
-        os.environ["PERSONAL_DATA_KMS_KEY"],
-    ),
+    PersonalDataVault.from_environment(dynamodb),
     DeciderRunner(customer_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
 )
 

@@ -45,12 +45,7 @@ install_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
 service = ShippingService(
     DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-    vault=PersonalDataVault(
-        os.environ["PERSONAL_DATA_KEYS_TABLE"],
-        dynamodb,
-        boto3.client("kms"),
-        os.environ["PERSONAL_DATA_KMS_KEY"],
-    ),
+    vault=PersonalDataVault.from_environment(dynamodb),
 )
 queries = ShipmentQueries(
     DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute)

@@ -31,12 +31,7 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 dynamodb = boto3.client("dynamodb")
 service = ShippingService(
     DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-    vault=PersonalDataVault(
-        os.environ["PERSONAL_DATA_KEYS_TABLE"],
-        dynamodb,
-        boto3.client("kms"),
-        os.environ["PERSONAL_DATA_KMS_KEY"],
-    ),
+    vault=PersonalDataVault.from_environment(dynamodb),
 )
 
 

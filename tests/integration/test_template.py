@@ -138,3 +138,12 @@ def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_sc
                 properties["Path"],
             )
     assert routes >= 7
+
+
+def test_personal_data_never_reaches_a_log_line_or_a_trace():
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"  # requests carry addresses in clear
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # so do the owner's answers
+    for name, function in resources_of("AWS::Serverless::Function").items():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not {"POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_TRACER_CAPTURE_RESPONSE"} & set(own), name

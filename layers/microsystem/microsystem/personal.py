@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import boto3
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
@@ -128,16 +129,30 @@ class PersonalDataVault:
         kms: KMSClient,
         kms_key_id: str,
         *,
+        cache_seconds: float = KEY_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb
         self._kms = kms
         self._kms_key_id = kms_key_id
+        self._cache_seconds = cache_seconds
         self._clock = clock
         self._keys: OrderedDict[str, CustomerKey] = OrderedDict()
         self._destroyed: OrderedDict[str, None] = OrderedDict()  # key ids known to be gone
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, dynamodb: DynamoDBClient) -> PersonalDataVault:
+        """The vault the template configures: PERSONAL_DATA_KEYS_TABLE, PERSONAL_DATA_KMS_KEY and, optionally,
+        PERSONAL_DATA_KEY_CACHE_SECONDS."""
+        return cls(
+            os.environ["PERSONAL_DATA_KEYS_TABLE"],
+            dynamodb,
+            boto3.client("kms"),
+            os.environ["PERSONAL_DATA_KMS_KEY"],
+            cache_seconds=float(os.environ.get("PERSONAL_DATA_KEY_CACHE_SECONDS", KEY_CACHE_SECONDS)),
+        )
 
     def key_for(self, customer_id: str) -> CustomerKey:
         """The customer's key as it is now (a new one if they have none, e.g. after an erasure)."""
@@ -183,7 +198,7 @@ class PersonalDataVault:
         """The key kept for the customer: fresh enough to trust (`now` given), or any (saves a KMS call)."""
         with self._lock:
             key = self._keys.get(customer_id)
-            if key is None or (now is not None and now - key.read_at >= KEY_CACHE_SECONDS):
+            if key is None or (now is not None and now - key.read_at >= self._cache_seconds):
                 return None
             self._keys.move_to_end(customer_id)
             return key

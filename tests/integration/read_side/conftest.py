@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,13 +146,7 @@ class ReadSide:
 
     def owner_view(self, document: dict[str, Any]) -> dict[str, Any]:
         """A stored order document (view row, replay, rebuilt from CloudEvents) as its owner is shown it."""
-        vault = PersonalDataVault(
-            os.environ["PERSONAL_DATA_KEYS_TABLE"],
-            self.dynamodb,
-            boto3.client("kms"),
-            os.environ["PERSONAL_DATA_KMS_KEY"],
-        )
-        return for_owner(vault, document)
+        return for_owner(PersonalDataVault.from_environment(self.dynamodb), document)
 
     def replayed(self, order_id: str) -> dict[str, Any]:
         row = order_projection.replay(self.store.read(f"Order-{order_id}"))

@@ -7,10 +7,8 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 from unittest.mock import ANY
 
-import boto3
 import pytest
 
 from microsystem.personal import PersonalDataVault
@@ -258,13 +256,7 @@ def address_of(saga: Saga, order_id: str) -> str:
     """How the order's personal data reads to its owner in a container that has not seen the customer yet
     (a warm one trusts the key it read for up to KEY_CACHE_SECONDS): available, or erased."""
     (created,) = [data for kind, data in saga.order_events(order_id) if kind == "OrderCreated"]
-    vault = PersonalDataVault(
-        os.environ["PERSONAL_DATA_KEYS_TABLE"],
-        saga.dynamodb,
-        boto3.client("kms"),
-        os.environ["PERSONAL_DATA_KMS_KEY"],
-    )
-    return for_owner(vault, created)["personal_data"]
+    return for_owner(PersonalDataVault.from_environment(saga.dynamodb), created)["personal_data"]
 
 
 class TestErasure:

@@ -23,7 +23,7 @@ from inventory import (
     stock_decider,
 )
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import field_error, install_problem_handlers, problem, refuse_oversized_body
+from microsystem.http import field_error, install_problem_handlers, problem, refuse_unreadable_body
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -117,4 +117,4 @@ def handle_stock_rule(error: StockError) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_oversized_body(event) or app.resolve(event, context)
+    return refuse_unreadable_body(event) or app.resolve(event, context)

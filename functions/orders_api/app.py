@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import RequestFieldError, caller_id, refuse_oversized_body
+from microsystem.http import RequestFieldError, caller_id, refuse_unreadable_body
 from microsystem.personal import PersonalDataVault
 from orders import RequestedLine, load_pricing_config, order_decider
 from orders.http import install_order_problem_handlers
@@ -140,4 +140,4 @@ def order_response(status: int, answer: OrderAnswer, **headers: str) -> Response
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_oversized_body(event) or app.resolve(event, context)
+    return refuse_unreadable_body(event) or app.resolve(event, context)

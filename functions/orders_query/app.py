@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
-from microsystem.http import caller_id, field_error, problem, whole_number
+from microsystem.http import caller_id, field_error, problem, refuse_unreadable_body, whole_number
 from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore
 from orders import order_decider
@@ -143,4 +143,4 @@ def json_response(status: int, body: dict[str, Any], **headers: str) -> Response
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return refuse_unreadable_body(event) or app.resolve(event, context)

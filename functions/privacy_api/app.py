@@ -21,7 +21,7 @@ from microsystem.http import (
     caller_id,
     install_problem_handlers,
     problem,
-    refuse_oversized_body,
+    refuse_unreadable_body,
 )
 from microsystem.personal import PersonalDataVault
 from orders.privacy import PrivacyService, Requester, customer_decider
@@ -87,4 +87,4 @@ def erase(customer_id: str, requested_by: Requester, idempotency_key: str | None
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_oversized_body(event) or app.resolve(event, context)
+    return refuse_unreadable_body(event) or app.resolve(event, context)

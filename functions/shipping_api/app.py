@@ -23,7 +23,7 @@ from microsystem.http import (
     field_error,
     install_problem_handlers,
     problem,
-    refuse_oversized_body,
+    refuse_unreadable_body,
     whole_number,
 )
 from microsystem.personal import PersonalDataVault
@@ -151,4 +151,4 @@ def handle_shipment_rule(error: ShipmentError) -> Response[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return refuse_oversized_body(event) or app.resolve(event, context)
+    return refuse_unreadable_body(event) or app.resolve(event, context)

@@ -1,7 +1,7 @@
-"""HTTP helpers shared by the API functions: who is calling, and errors a client can act on. Every error has
-one shape, `{"message": ..., "errors": [{"field": ..., "problem": ...}]}` (`errors` only when a field is at
-fault): the shape of API Gateway's own `{"message": ...}` answers, so a client reads the gateway's refusals
-and the functions' alike (docs/api.md)."""
+"""HTTP helpers shared by the API functions: who is calling, what a body must be before a route reads it, and
+errors a client can act on. Every error has one shape, `{"message": ..., "errors": [{"field": ...,
+"problem": ...}]}` (`errors` empty when no field is at fault): API Gateway's own refusals are
+`{"message": ...}`, so a client reads the gateway's answers and the functions' alike (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import ServiceError, UnauthorizedError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import BeforeValidator
 
 from microsystem.cursors import InvalidCursorError
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32  # a request nests 4 levels deep; the JSON parser recurses once per level
+JSON_MEDIA_TYPE = "application/json"
 MAX_SUBJECT_LENGTH = 128  # a customer id, as commands and events bound it
 PROBLEM_CONTENT_TYPE = content_types.APPLICATION_JSON
 
@@ -85,9 +90,7 @@ def problem(
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
-    body: dict[str, Any] = {"message": message}
-    if errors:
-        body["errors"] = [error.as_dict() for error in errors]
+    body = {"message": message, "errors": [error.as_dict() for error in errors or ()]}
     return Response(
         status_code=status, content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body), headers=headers or None
     )
@@ -101,12 +104,6 @@ def validation_problem(error: RequestValidationError) -> Response[str]:
     """Powertools' validation errors, reshaped: `lines[0].quantity: Input should be greater than 0`. A bad
     query parameter or header makes the request as a whole wrong (400); a body that breaks the schema, 422."""
     details = [_with_header_names(detail) for detail in error.errors()]
-    if any(detail.get("type") == "unsupported_content_type" for detail in details):
-        return problem(
-            415,
-            "The request body must be JSON.",
-            [field_error("Content-Type", "must be application/json")],
-        )
     parts = {detail.get("loc", ("body",))[0] for detail in details}
     if parts & {"query", "header", "path", "cookie"}:
         relevant = [d for d in details if d.get("loc", ("body",))[0] != "body"]
@@ -123,26 +120,105 @@ def _with_header_names(detail: dict[str, Any]) -> dict[str, Any]:
     return detail
 
 
-def body_size(event: dict[str, Any]) -> int:
-    """The request body's size in bytes, as the client sent it."""
+class _Refusal(Exception):
+    """A body refused before routing: the status, the message, and the field at fault."""
+
+    def __init__(self, status: int, message: str, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.status = status
+        self.message = message
+        self.problem = FieldProblem(field, problem)
+
+
+def refuse_unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The refusal of a request whose body no route could read, before any time is spent routing it: over
+    64 KiB (413), not JSON by its Content-Type (415), not UTF-8, not JSON, nested deeper than any request
+    or with a number longer than Python reads (422). A body that passes is left as UTF-8 text, so the
+    resolver's own parsing of it cannot fail in any other way than the route's validation says."""
+    try:
+        text = _body_text(event)
+        if text:
+            _check_content_type(event)
+            _check_json(text)
+    except _Refusal as refusal:
+        body = {"message": refusal.message, "errors": [refusal.problem.as_dict()]}
+        return {
+            "statusCode": refusal.status,
+            "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
+            "body": json.dumps(body),
+        }
+    return None
+
+
+def _body_text(event: dict[str, Any]) -> str:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         try:
-            return len(base64.b64decode(body, validate=False))
+            raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
-            return len(body)
-    return len(body.encode("utf-8", errors="surrogatepass"))
+            raise _Refusal(422, "The request is not valid.", "body", "not valid base64") from None
+    else:
+        raw = body.encode("utf-8", errors="surrogatepass")
+    if len(raw) > MAX_BODY_BYTES:
+        raise _Refusal(413, "The request body is too large.", "body", f"over {MAX_BODY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _Refusal(
+            422, "The request is not valid.", "body", f"not valid UTF-8 (byte {error.start})"
+        ) from None
+    if event.get("isBase64Encoded"):
+        event["body"], event["isBase64Encoded"] = text, False
+    return text
 
 
-def refuse_oversized_body(event: dict[str, Any], limit: int = MAX_BODY_BYTES) -> dict[str, Any] | None:
-    """A 413 for a body larger than any valid request, before any time is spent parsing it."""
-    if body_size(event) <= limit:
-        return None
-    body = {
-        "message": "The request body is too large.",
-        "errors": [{"field": "body", "problem": f"over {limit} bytes"}],
-    }
-    return {"statusCode": 413, "headers": {"Content-Type": PROBLEM_CONTENT_TYPE}, "body": json.dumps(body)}
+def _check_content_type(event: dict[str, Any]) -> None:
+    headers = event.get("headers") or {}
+    name = next((key for key in headers if key.lower() == "content-type"), None)
+    value = str(headers[name]).strip() if name else ""
+    if value and value.split(";")[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise _Refusal(415, "The request body must be JSON.", "Content-Type", f"must be {JSON_MEDIA_TYPE}")
+    if name:
+        headers[name] = JSON_MEDIA_TYPE  # as the resolver reads it: media types are case-insensitive
+
+
+def _check_json(text: str) -> None:
+    if _nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise _Refusal(
+            422, "The request is not valid.", "body", f"nested deeper than {MAX_JSON_DEPTH} levels"
+        )
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _Refusal(422, "The request is not valid.", "body", f"malformed JSON: {error.msg}") from None
+    except ValueError:  # a number of more digits than int() reads (sys.get_int_max_str_digits())
+        raise _Refusal(422, "The request is not valid.", "body", "a number has too many digits") from None
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether the JSON text opens more than `limit` arrays or objects inside each other. Counted without
+    parsing: the parser recurses, and a body of 20,000 brackets would exhaust Python's stack instead."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif character in "]}":
+            depth -= 1
+    return False
 
 
 def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
@@ -156,9 +232,20 @@ def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
     def _invalid_field(error: RequestFieldError) -> Response[str]:
         return problem(422, "The request is not valid.", [field_error(error.field, error.problem)])
 
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(error: RequestUnsupportedContentType) -> Response[str]:
+        # refuse_unreadable_body answers first; this keeps the shape if a resolver is called without it.
+        return problem(
+            415, "The request body must be JSON.", [field_error("Content-Type", "must be application/json")]
+        )
+
     @app.exception_handler(UnauthorizedError)
     def _unauthorized(error: UnauthorizedError) -> Response[str]:
         return problem(401, "Unauthorized", [field_error("Authorization", str(error.msg))])
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response[str]:
+        return problem(error.status_code, str(error.msg))
 
     @app.exception_handler(ForbiddenIdentityError)
     def _forbidden(error: ForbiddenIdentityError) -> Response[str]:

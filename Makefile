@@ -9,7 +9,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
 .PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy \
-	clean alarms dlq dlq-show redrive trace rebuild
+	clean alarms openapi dlq dlq-show redrive trace rebuild
 
 venv: $(STAMP)
 
@@ -83,6 +83,10 @@ OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK))
 
 alarms: venv
 	$(BIN)/python -m ops alarms --write
+
+# docs/openapi.json from the HTTP handlers' resolvers (offline: no AWS needed); a test fails when it is stale.
+openapi: venv
+	$(BIN)/python -m ops openapi --write
 
 dlq: venv
 	$(OPS) dlq list

@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 if the template's section is stale")
     alarms.set_defaults(handler=_alarms)
 
+    openapi = commands.add_parser("openapi", help="the HTTP API's OpenAPI document, from the handlers")
+    mode = openapi.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write docs/openapi.json")
+    mode.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is stale")
+    openapi.set_defaults(handler=_openapi)
+
     dlq = commands.add_parser("dlq", help="dead-letter queues").add_subparsers(dest="action", required=True)
     listing = dlq.add_parser("list", parents=[scripted], help="every DLQ with its depth and oldest message")
     listing.add_argument("--check", action="store_true", help="exit 1 if any DLQ holds a message")
@@ -163,6 +169,23 @@ def _alarms(args: argparse.Namespace) -> int:
         )
         return OK
     print(section, end="")
+    return OK
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from ops.openapi import DOCUMENT, generate, render
+
+    text = render(generate(args.template))
+    if args.check:
+        if not DOCUMENT.exists() or DOCUMENT.read_text() != text:
+            print(f"{DOCUMENT}: out of date with the handlers; run `make openapi`", file=sys.stderr)
+            return PROBLEMS
+        return OK
+    if args.write:
+        DOCUMENT.write_text(text)
+        print(f"{DOCUMENT}: written ({text.count('"operationId"')} operations)")
+        return OK
+    print(text, end="")
     return OK
 
 

@@ -23,7 +23,14 @@ from inventory import (
     stock_decider,
 )
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import field_error, install_problem_handlers, problem, refuse_unreadable_body
+from microsystem.http import (
+    answer,
+    field_error,
+    install_problem_handlers,
+    problem,
+    problem_responses,
+    refuse_unreadable_body,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -54,7 +61,7 @@ IdempotencyKey = Annotated[
 
 
 class ReceiptRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"quantity": 24}]})
     quantity: Annotated[int, Field(gt=0, le=100_000, description="Units received.")]
 
 
@@ -65,7 +72,19 @@ class StockLevelsResponse(BaseModel):
     available: int
 
 
-@app.post("/inventory/<sku>/receipts")
+STAFF = ["Warehouse"]
+
+
+@app.post(
+    "/inventory/<sku>/receipts",
+    summary="Receive stock",
+    description="Adds the units received to the SKU's stock; one receipt per `Idempotency-Key`.",
+    tags=STAFF,
+    responses={
+        201: answer("The SKU's stock after the receipt.", StockLevelsResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    },
+)
 def receive_stock(
     sku: SkuPath, request: ReceiptRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -77,7 +96,15 @@ def receive_stock(
     return levels_response(201, answer.levels, **headers)
 
 
-@app.get("/inventory/<sku>")
+@app.get(
+    "/inventory/<sku>",
+    summary="Get a SKU's stock",
+    tags=STAFF,
+    responses={
+        200: answer("On hand, reserved for orders, and available.", StockLevelsResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    },
+)
 def get_stock(sku: SkuPath) -> Response[Any]:
     return levels_response(200, service.levels(sku))
 

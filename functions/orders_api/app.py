@@ -15,9 +15,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import RequestFieldError, caller_id, refuse_unreadable_body
+from microsystem.http import RequestFieldError, answer, caller_id, problem_responses, refuse_unreadable_body
 from microsystem.personal import PersonalDataVault
 from orders import RequestedLine, load_pricing_config, order_decider
+from orders.documents import OrderResponse
 from orders.http import install_order_problem_handlers
 from orders.personal import Email, PersonalDetails, ShippingAddress, for_owner
 from orders.pricing import DestinationNotServedError
@@ -57,7 +58,7 @@ OrderId = Annotated[str, Path(description="The order id, as POST /orders answere
 
 class LineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    sku: Annotated[str, Field(min_length=1, max_length=64)]
+    sku: Annotated[str, Field(min_length=1, max_length=64, examples=["SKU-TEA-001"])]
     quantity: Annotated[int, Field(gt=0, le=100)]
 
 
@@ -65,7 +66,26 @@ class PlaceOrderRequest(BaseModel):
     """Where the order goes: `shipping_address`, whose `country` is the destination. `destination_country`
     (what clients sent before addresses) is still accepted beside it, and must name the same country."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
+                    "shipping_address": {
+                        "name": "Alice Example",
+                        "line1": "Oudegracht 1",
+                        "city": "Utrecht",
+                        "postal_code": "3511 AA",
+                        "country": "NL",
+                    },
+                    "email": "alice@example.com",
+                    "campaign_code": "WELCOME10",
+                }
+            ]
+        },
+    )
     lines: Annotated[list[LineRequest], Field(min_length=1, max_length=50)]
     shipping_address: ShippingAddress
     email: Email | None = None
@@ -86,7 +106,27 @@ class PlaceOrderRequest(BaseModel):
         return country
 
 
-@app.post("/orders")
+ETAG = "The order's version, quoted."
+
+
+@app.post(
+    "/orders",
+    summary="Place an order",
+    description="Prices the lines from the catalog, applies the campaign code and the shipping cost, and "
+    "records the order. With an `Idempotency-Key`, a retry answers with the same order "
+    "(`Idempotent-Replayed: true`), even when it could no longer be priced. The body is at most 64 KiB: "
+    "1 to 50 lines of 1 to 100 each.",
+    tags=["Orders"],
+    responses={
+        201: answer(
+            "The order, as placed (or as first placed, on a retry).",
+            OrderResponse,
+            ETag=ETAG,
+            Location="The order's URL.",
+        ),
+        **problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+    },
+)
 def place_order(request: PlaceOrderRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     personal = PersonalDetails(shipping_address=request.shipping_address, email=request.email)
     checkout = Checkout(
@@ -111,7 +151,17 @@ def place_order(request: PlaceOrderRequest, idempotency_key: IdempotencyKey = No
     return order_response(201, answer, Location=f"/orders/{answer.order.order_id}")
 
 
-@app.post("/orders/<order_id>/cancel")
+@app.post(
+    "/orders/<order_id>/cancel",
+    summary="Cancel an order",
+    description="Cancels the caller's order before it is shipped; payment and stock are released. "
+    "Cancelling a cancelled order answers it as it is.",
+    tags=["Orders"],
+    responses={
+        200: answer("The order, cancelled.", OrderResponse, ETag=ETAG),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
 def cancel_order(order_id: OrderId, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     answer = service.cancel(
         order_id,

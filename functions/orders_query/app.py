@@ -17,10 +17,19 @@ from pydantic import BeforeValidator, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
-from microsystem.http import caller_id, field_error, problem, refuse_unreadable_body, whole_number
+from microsystem.http import (
+    answer,
+    caller_id,
+    field_error,
+    problem,
+    problem_responses,
+    refuse_unreadable_body,
+    whole_number,
+)
 from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore
 from orders import order_decider
+from orders.documents import OrderEventsResponse, OrderListResponse, OrderResponse
 from orders.http import install_order_problem_handlers
 from orders.projection import order_projection
 from orders.queries import OrderQueries
@@ -69,7 +78,22 @@ OrderId = Annotated[str, Path(description="The order id, as POST /orders answere
 Moment = Annotated[datetime, BeforeValidator(_iso_time)]
 
 
-@app.get("/orders")
+ETAG = "The order's version, quoted."
+
+
+@app.get(
+    "/orders",
+    summary="List my orders",
+    description="The caller's orders, newest first, from the read model (it follows the log within moments).",
+    tags=["Orders"],
+    responses={
+        200: {
+            "description": "A page of orders.",
+            "content": {"application/json": {"model": OrderListResponse}},
+        },
+        **problem_responses(400, 401, 403, 413, 415, 422),
+    },
+)
 def list_orders(
     limit: Annotated[PageSize, Query(description="Orders per page (1 to 100).")] = 20,
     cursor: Cursor = None,
@@ -78,7 +102,18 @@ def list_orders(
     return json_response(200, {"orders": page.orders, "next_cursor": page.next_cursor})
 
 
-@app.get("/orders/<order_id>")
+@app.get(
+    "/orders/<order_id>",
+    summary="Get an order",
+    description="The caller's order from the read model; `consistent=true` reads the log instead. `version` "
+    "or `asOf` (not both) rebuild the order as it was. Another customer's order is not found.",
+    tags=["Orders"],
+    responses={
+        200: answer("The order.", OrderResponse, ETag=ETAG),
+        304: answer("Not modified: `If-None-Match` names the current version.", ETag=ETAG),
+        **problem_responses(400, 401, 403, 404, 413, 415, 422),
+    },
+)
 def get_order(
     order_id: OrderId,
     version: Annotated[
@@ -111,7 +146,16 @@ def get_order(
     return json_response(200, document, ETag=etag)
 
 
-@app.get("/orders/<order_id>/events")
+@app.get(
+    "/orders/<order_id>/events",
+    summary="Get an order's events",
+    description="The audit trail: every event recorded for the caller's order, oldest first.",
+    tags=["Orders"],
+    responses={
+        200: answer("A page of events.", OrderEventsResponse),
+        **problem_responses(400, 401, 403, 404, 413, 415, 422),
+    },
+)
 def get_order_events(
     order_id: OrderId,
     limit: Annotated[PageSize, Query(description="Events per page (1 to 100).")] = 50,

@@ -6,7 +6,7 @@ answer what was done; never the data."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -14,13 +14,16 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import AwareDatetime, BaseModel
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.http import (
     MAX_SUBJECT_LENGTH,
+    answer,
     caller_id,
     install_problem_handlers,
     problem,
+    problem_responses,
     refuse_unreadable_body,
 )
 from microsystem.personal import PersonalDataVault
@@ -50,12 +53,36 @@ CustomerId = Annotated[
 ]
 
 
-@app.delete("/customers/me/personal-data")
+class ErasureResponse(BaseModel):
+    """What was done, never the data: the customer's personal data is unreadable everywhere from now on."""
+
+    customer_id: str
+    personal_data: Literal["erased"]
+    erased_at: AwareDatetime | None  # null when the customer never gave any
+
+
+ERASED = answer("Erased (or already erased).", ErasureResponse)
+
+
+@app.delete(
+    "/customers/me/personal-data",
+    summary="Erase my personal data",
+    description="Destroys the caller's data key: their addresses and emails become unreadable in every "
+    "order, shipment and read model; the orders themselves stay.",
+    tags=["Privacy"],
+    responses={200: ERASED, **problem_responses(400, 401, 403, 409, 413, 415, 422)},
+)
 def erase_my_personal_data(idempotency_key: IdempotencyKey = None) -> Response[Any]:
     return erase(caller_id(app.current_event), "customer", idempotency_key)
 
 
-@app.delete("/customers/<customer_id>/personal-data")
+@app.delete(
+    "/customers/<customer_id>/personal-data",
+    summary="Erase a customer's personal data",
+    description="Privacy staff erase the personal data of the customer with this id.",
+    tags=["Privacy"],
+    responses={200: ERASED, **problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+)
 def erase_a_customers_personal_data(
     customer_id: CustomerId, idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:

@@ -15,20 +15,23 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
 from microsystem.http import (
+    answer,
     field_error,
     install_problem_handlers,
     problem,
+    problem_responses,
     refuse_unreadable_body,
     whole_number,
 )
 from microsystem.personal import PersonalDataVault
 from microsystem.viewstore import DynamoDBViewStore
 from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
+from shipping.commands import ShipmentLine
 from shipping.projection import shipment_projection
 from shipping.queries import ShipmentQueries, shown_to_staff
 
@@ -66,12 +69,47 @@ IdempotencyKey = Annotated[
 
 
 class DispatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"carrier": "PostNL", "tracking_number": "3SABCD1234567"}]},
+    )
     carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")]
     tracking_number: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-@app.get("/shipments")
+class ShipmentResponse(BaseModel):
+    """A shipment as staff see it: what goes in the parcel and where; nothing else of the order."""
+
+    shipment_id: str
+    order_id: str
+    status: ShipmentStatus
+    lines: list[ShipmentLine]
+    destination_country: str
+    carrier: str | None
+    tracking_number: str | None
+    status_since: AwareDatetime | None
+    updated_at: AwareDatetime
+    version: int | None = Field(default=None, description="The shipment's version (not in listings).")
+
+
+class ShipmentListResponse(BaseModel):
+    shipments: list[ShipmentResponse] = Field(description="Oldest first in their status: the picking order.")
+    next_cursor: str | None
+
+
+STAFF = ["Warehouse"]
+
+
+@app.get(
+    "/shipments",
+    summary="List shipments in a status",
+    tags=STAFF,
+    responses={
+        200: answer("A page of shipments.", ShipmentListResponse),
+        **problem_responses(400, 401, 403, 413, 415, 422),
+    },
+)
 def list_shipments(
     status: Annotated[
         ShipmentStatus, Query(description="Which shipments: ready_to_ship is the picking queue.")
@@ -85,12 +123,29 @@ def list_shipments(
     return json_response(200, {"shipments": page.shipments, "next_cursor": page.next_cursor})
 
 
-@app.get("/shipments/<shipment_id>")
+@app.get(
+    "/shipments/<shipment_id>",
+    summary="Get a shipment",
+    tags=STAFF,
+    responses={
+        200: answer("The shipment.", ShipmentResponse),
+        **problem_responses(400, 401, 403, 404, 413, 415, 422),
+    },
+)
 def get_shipment(shipment_id: ShipmentId) -> Response[Any]:
     return json_response(200, queries.shipment(shipment_id))
 
 
-@app.post("/shipments/<shipment_id>/dispatch")
+@app.post(
+    "/shipments/<shipment_id>/dispatch",
+    summary="Dispatch a shipment",
+    description="Records the carrier and tracking number; the stock is committed and the order shipped.",
+    tags=STAFF,
+    responses={
+        200: answer("The shipment, dispatched.", ShipmentResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
 def dispatch_shipment(
     shipment_id: ShipmentId, request: DispatchRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -107,7 +162,15 @@ def dispatch_shipment(
     return shipment_response(answer)
 
 
-@app.post("/shipments/<shipment_id>/deliver")
+@app.post(
+    "/shipments/<shipment_id>/deliver",
+    summary="Mark a shipment delivered",
+    tags=STAFF,
+    responses={
+        200: answer("The shipment, delivered.", ShipmentResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
 def deliver_shipment(shipment_id: ShipmentId, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     answer = service.deliver(
         shipment_id, idempotency_key=idempotency_key, correlation_id=logger.get_correlation_id()

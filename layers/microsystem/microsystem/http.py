@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from microsystem.cursors import InvalidCursorError
 from microsystem.errors import CommitTooLargeError, IdempotencyConflictError, TooManyConflictsError
@@ -25,6 +25,7 @@ from microsystem.validation import FieldProblem, field_problems
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 MAX_BODY_BYTES = 64 * 1024
@@ -32,6 +33,83 @@ MAX_JSON_DEPTH = 32  # a request nests 4 levels deep; the JSON parser recurses o
 JSON_MEDIA_TYPE = "application/json"
 MAX_SUBJECT_LENGTH = 128  # a customer id, as commands and events bound it
 PROBLEM_CONTENT_TYPE = content_types.APPLICATION_JSON
+
+
+class ProblemDetail(BaseModel):
+    field: str = Field(
+        description="What is at fault: a body field (`lines[0].quantity`), a header, a parameter."
+    )
+    problem: str = Field(description="What is wrong with it, and what is allowed.")
+
+
+class Problem(BaseModel):
+    """Every error, from the functions and from API Gateway. The gateway's own refusals (401 and 403 of the
+    JWT authorizer, 404 for a route it does not have, its 5xx) carry only `message`; what the functions
+    answer always has `errors`, empty when no one field is at fault."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "message": "The request is not valid.",
+                    "errors": [
+                        {"field": "lines[0].quantity", "problem": "Input should be less than or equal to 100"}
+                    ],
+                },
+                {"message": "Unauthorized"},
+            ]
+        }
+    )
+
+    message: str
+    errors: list[ProblemDetail] = Field(default_factory=list)
+
+
+# What each status means in this API, for the OpenAPI document: every route lists the ones it can answer.
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "A query parameter, path parameter or header is not valid; `errors` names it.",
+    401: "No token, or one the JWT authorizer refuses (expired, wrong issuer or audience, bad signature): "
+    'API Gateway answers `{"message": "Unauthorized"}` and says why in `www-authenticate`. A token '
+    "without a subject is refused by the function, naming `Authorization`.",
+    403: "The token lacks the route's scope (API Gateway, `www-authenticate` names the scope), or its "
+    "subject is no customer id this API accepts (1 to 128 printable characters).",
+    404: "No such resource for this caller (another customer's order reads as a missing one), or no such "
+    "route.",
+    409: "The resource's state does not allow this, or it is being changed concurrently (retry).",
+    413: f"The body is over {MAX_BODY_BYTES} bytes, or the result would be too large to record.",
+    415: "The body is not `application/json`.",
+    422: "The body is not valid: not UTF-8, malformed JSON, nested over 32 levels, or against the schema; or "
+    "the Idempotency-Key was used with another body; `errors` names each field.",
+    503: "A configuration the answer depends on is unavailable; retry after `Retry-After` seconds.",
+}
+
+
+def answer(description: str, model: type[BaseModel] | None = None, **headers: str) -> OpenAPIResponse:
+    """A route's successful answer, for the OpenAPI document: `model` as JSON, and the headers it carries
+    (`Location="The order's URL."`; underscores in names become hyphens)."""
+    response: OpenAPIResponse = {"description": description}
+    if model is not None:
+        response["content"] = {PROBLEM_CONTENT_TYPE: {"model": model}}
+    if headers:
+        response["headers"] = {
+            name.replace("_", "-"): {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
+
+
+def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """The `responses=` entries of a route's refusals, for the OpenAPI document."""
+    responses: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        response: OpenAPIResponse = {
+            "description": PROBLEM_STATUSES[status],
+            "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}},
+        }
+        if status == 503:
+            response["headers"] = {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}}
+        responses[status] = response
+    return responses
 
 
 # ASCII digits only: str.isdigit() also accepts superscripts, which int() refuses, and other scripts' digits;

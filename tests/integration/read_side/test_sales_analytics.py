@@ -14,7 +14,12 @@ from tests.support.read_side import kinesis_record
 
 PLAIN = {
     "lines": [{"sku": "SKU-POT-001", "quantity": 1}],
-    "destination_country": "DE",
+    "shipping_address": {
+        **BASKET["shipping_address"],
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
 }  # 54.00 + 6.95 shipping
 
 

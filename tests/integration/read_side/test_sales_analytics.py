@@ -12,7 +12,7 @@ from tests.integration.read_side.conftest import BASKET
 from tests.support.lambdas import sample_event
 from tests.support.read_side import kinesis_record
 
-PLAIN = {
+PLAIN: dict[str, Any] = {
     "lines": [{"sku": "SKU-POT-001", "quantity": 1}],
     "shipping_address": {
         **BASKET["shipping_address"],

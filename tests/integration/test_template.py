@@ -147,3 +147,28 @@ def test_personal_data_never_reaches_a_log_line_or_a_trace():
     for name, function in resources_of("AWS::Serverless::Function").items():
         own = function["Properties"].get("Environment", {}).get("Variables", {})
         assert not {"POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_TRACER_CAPTURE_RESPONSE"} & set(own), name
+
+
+def test_only_the_privacy_api_destroys_data_keys_and_only_the_orders_api_makes_them():
+    def roles_allowed(action: str, resource: str) -> set[str]:
+        allowed = set()
+        for name, role in resources_of("AWS::IAM::Role").items():
+            for policy in role["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    resources = as_list(statement["Resource"])
+                    if (
+                        action in as_list(statement["Action"])
+                        and {"Fn::GetAtt": [resource, "Arn"]} in resources
+                    ):
+                        allowed.add(name)
+        return allowed
+
+    assert roles_allowed("dynamodb:DeleteItem", "PersonalDataKeys") == {"PrivacyApiRole"}
+    assert roles_allowed("dynamodb:PutItem", "PersonalDataKeys") == {"OrdersApiRole"}
+    assert roles_allowed("kms:GenerateDataKey", "PersonalDataKey") == {"OrdersApiRole"}
+    assert roles_allowed("kms:Decrypt", "PersonalDataKey") == {
+        "OrdersApiRole",
+        "OrdersQueryRole",
+        "ShippingHandlerRole",
+        "ShippingApiRole",
+    }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.template import TEMPLATE, StackShape, shape_of_template
+from ops.template import TEMPLATE, StackShape, default_parameters, load_sam, shape_of_template
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_GATEWAY = "http://127.0.0.1:3000"
@@ -37,6 +37,9 @@ class Target:
     session: Any
     endpoint_url: str | None = None
     gateway_url: str | None = None
+    parameters: dict[str, str] = field(
+        default_factory=dict
+    )  # the stack's parameter values (locally: defaults)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -101,6 +104,7 @@ def local_target(
         session,
         endpoint_url=endpoint_url,
         gateway_url=gateway_url,
+        parameters={name: str(value) for name, value in default_parameters(load_sam(template)).items()},
     )
     try:
         target.physical_ids = _stack_resources(target.client("cloudformation"), LOCAL_STACK)
@@ -139,14 +143,25 @@ def aws_target(stack_name: str, region: str | None = None, profile: str | None =
         cloudformation = session.client("cloudformation", region_name=region)
         body = cloudformation.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
         physical_ids = _stack_resources(cloudformation, stack_name)
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except (BotoCoreError, ClientError) as exc:
         raise TargetError(f"cannot read stack {stack_name}: {exc}") from exc
     if isinstance(body, str):
         from samcli.yamlhelper import yaml_parse
 
         body = yaml_parse(body)
+    parameters = {
+        p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
+        for p in stack.get("Parameters", [])
+    }
     return Target(
-        stack_name, StackShape.of(json.loads(json.dumps(body))), physical_ids, region, False, session
+        stack_name,
+        StackShape.of(json.loads(json.dumps(body))),
+        physical_ids,
+        region,
+        False,
+        session,
+        parameters=parameters,
     )
 
 

@@ -1,4 +1,5 @@
-"""The read side on moto: the orders log (fed through the real command API), the OrdersView table, the
+"""The read side on moto: the orders log (fed through the real command API), the OrdersView table (the blue
+generation; the green one's table is created by the tests that build it) and its generations registry, the
 order-events Kinesis stream and the SalesAnalytics table, all built from template.yaml, and each read-side
 function loaded through its real handler with the environment the template gives it."""
 
@@ -13,6 +14,7 @@ import boto3
 import pytest
 
 from microsystem import DynamoDBEventStore
+from microsystem.registry import SsmGenerationRegistry
 from microsystem.viewstore import DynamoDBViewStore, from_item
 from orders.projection import order_projection
 from tests.support.aws import create_table, resource
@@ -25,6 +27,7 @@ BASKET = {
     "campaign_code": "WELCOME10",
 }
 ORDER_EVENTS = "order-events"
+GREEN_TABLE = "orders-view-green"
 
 
 @pytest.fixture
@@ -61,7 +64,9 @@ class ReadSide:
     dynamodb: Any
     log_table: str
     view_table: str
+    registry_parameter: str
     context: LambdaContext
+    green_table: str = GREEN_TABLE
 
     @functools.cached_property
     def api(self) -> Any:
@@ -90,6 +95,13 @@ class ReadSide:
     @property
     def views(self) -> DynamoDBViewStore:
         return DynamoDBViewStore(self.view_table, self.dynamodb, key_attribute="order_id")
+
+    @property
+    def registry(self) -> SsmGenerationRegistry:
+        return SsmGenerationRegistry(self.registry_parameter, boto3.client("ssm"))
+
+    def create_green(self) -> str:
+        return create_table(self.dynamodb, "OrdersViewGreen", self.green_table)
 
     # -- the write side, through its API ------------------------------------------------------------------
 
@@ -164,8 +176,15 @@ def read_side(
     # Every read-side function's environment at once (they agree on every name they share), so each
     # handler can be loaded lazily by the test that needs it.
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
-    template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
+    registry = pricing_parameters["OrdersViewGenerations"]
+    generations = {
+        "VIEW_TABLES": json.dumps({"blue": view_table, "green": GREEN_TABLE}),
+        "VIEW_GENERATIONS": registry,
+        # No cache between calls: a test's registry change is seen by the next invocation.
+        "VIEW_GENERATIONS_MAX_AGE": "0",
+    }
+    template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
     template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
-    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
-    return ReadSide(dynamodb, orders_log, view_table, lambda_context)
+    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, **generations)
+    return ReadSide(dynamodb, orders_log, view_table, registry, lambda_context)

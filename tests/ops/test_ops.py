@@ -1,6 +1,7 @@
 """The operator's command line against a local cloud running template.yaml: a poison command parked in the
 FIFO DLQ, its cause repaired, redriven, applied once; a Kinesis consumer's parked batch decoded from the
-stream; an order's story across both contexts' logs; a read model rebuilt. One local cloud for the module;
+stream; an order's story across both contexts' logs; a lost view row repaired in place (the blue/green
+rebuild has its own local cloud: tests/e2e/test_rebuild_generations.py). One local cloud for the module;
 every wait is a poll with a deadline."""
 
 from __future__ import annotations
@@ -278,7 +279,7 @@ class TestRebuild:
         dynamodb, view = cloud.client("dynamodb"), cloud.physical_id("OrdersView")
         dynamodb.delete_item(TableName=view, Key={"order_id": {"S": order_id}})
 
-        status, report = ops(cloud, capsys, "rebuild", "OrdersView", "--segments", "2")
+        status, report = ops(cloud, capsys, "rebuild", "OrdersView", "--in-place", "--segments", "2")
 
         assert status == 0
         assert report["rows_written"] >= 1

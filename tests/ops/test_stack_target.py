@@ -1,6 +1,7 @@
 """`python -m ops --stack NAME`: a deployed stack found by name (its resources and processed template from
 CloudFormation), here a small stack in moto: a FIFO command queue with its DLQ and two contexts' event
-logs. Fast, no local cloud: what differs from the local target is only how resources are found."""
+logs; a read model's generations. Fast, no local cloud: what differs from the local target is only how
+resources (and the stack's parameters) are found."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from microsystem.messages import CommandMessage, deduplication_id
 from microsystem.store import Commit
 from ops.cli import main
 from tests.support.aws import resource
+from tests.support.read_side import commits_for, lifecycle
 
 if TYPE_CHECKING:
     from microsystem.events import RecordedEvent
@@ -214,3 +216,72 @@ class TestTraceOnAStack:
             ("e4", "OrdersEventLog"),
         ]
         assert story["correlation_ids"] == ["req-1"]
+
+
+def view_table() -> dict[str, Any]:
+    properties = resource("OrdersView")["Properties"]
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            **{k: properties[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        },
+    }
+
+
+VIEW_STACK = "orders-rebuild-test"
+VIEW_TEMPLATE = {
+    "Parameters": {"ViewGenerationsCacheSeconds": {"Type": "Number", "Default": 5}},
+    "Resources": {
+        "OrdersEventLog": log_table(),
+        "OrdersView": view_table(),
+        "OrdersViewGreen": view_table(),
+        "OrdersViewGenerations": {
+            **{k: v for k, v in resource("OrdersViewGenerations").items() if k != "Properties"},
+            "Properties": {
+                **resource("OrdersViewGenerations")["Properties"],
+                "Name": f"/{VIEW_STACK}/views/OrdersView/generations",
+            },
+        },
+    },
+}
+
+
+class TestRebuildOnAStack:
+    def test_a_generation_is_built_switched_and_dropped_on_a_stack_found_by_name(self, aws, capsys):
+        # GIVEN a stack with the view's two tables, its registry (declared with its ReadModel metadata) and
+        # the functions' cache age as a parameter; an order in its log
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=VIEW_STACK,
+            TemplateBody=json.dumps(VIEW_TEMPLATE),
+            Parameters=[{"ParameterKey": "ViewGenerationsCacheSeconds", "ParameterValue": "1"}],
+        )
+        resources = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.list_stack_resources(StackName=VIEW_STACK)["StackResourceSummaries"]
+        }
+        log = DynamoDBEventStore(resources["OrdersEventLog"], boto3.client("dynamodb"))
+        for commit in commits_for("o-1", lifecycle("o-1", steps=2)):
+            log.append(commit)
+
+        def on_stack(*arguments: str) -> tuple[int, Any]:
+            capsys.readouterr()
+            status = main(["--stack", VIEW_STACK, "--region", "eu-west-1", *arguments])
+            out = capsys.readouterr().out
+            return status, json.loads(out) if out.startswith(("{", "[")) else out
+
+        # WHEN the operator rebuilds, switches and drops by the stack's name
+        assert on_stack("rebuild", "status", "--json")[1]["OrdersView"][1]["state"] == "free"
+        status, built = on_stack("rebuild", "OrdersView", "--settle", "0", "--json")
+        assert (status, built["ready"], built["backfill"]["rows"]) == (0, True, 1)
+        status, switched = on_stack("rebuild", "switch", "OrdersView")
+        # THEN the switch reports the stack's cache age as its propagation time
+        assert status == 0
+        assert "green is active, blue standby (still fed); every query reads green within 1 s" in switched
+        status, dropped = on_stack("rebuild", "drop", "OrdersView", "--settle", "0", "--json")
+        assert (status, dropped["generation"], dropped["rows_deleted"]) == (0, "blue", 0)
+        states = {g["name"]: g["state"] for g in on_stack("rebuild", "status", "--json")[1]["OrdersView"]}
+        assert states == {"blue": "free", "green": "active"}
+        green = boto3.client("dynamodb").scan(TableName=resources["OrdersViewGreen"])["Items"]
+        assert [item["order_id"]["S"] for item in green] == ["o-1"]

@@ -193,7 +193,7 @@ def build(
     progress(
         f"catch-up: {len(recent)} streams committed to since {window}, {len(behind)} beyond the backfill"
     )
-    caught_up = Projector(chosen, view.log, store).catch_up(behind)
+    caught_up = Projector(chosen, view.log, store).catch_up(behind, known=recent)
     not_caught_up = {f.stream_id or f.sequence_number: f.reason for f in caught_up.failures}
     for stream, reason in sorted(not_caught_up.items()):
         progress(f"stream {stream} FAILED to catch up: {reason}")

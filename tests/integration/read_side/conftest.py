@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -67,6 +67,7 @@ class ReadSide:
     registry_parameter: str
     context: LambdaContext
     green_table: str = GREEN_TABLE
+    delivered: set[str] = field(default_factory=set)
 
     @functools.cached_property
     def api(self) -> Any:
@@ -129,6 +130,12 @@ class ReadSide:
         return deliver(
             lambda batch: self.projector.lambda_handler(ddb_event(batch), self.context), records, batch_size
         )
+
+    def project_new(self) -> int:
+        """Deliver only the records not delivered by this method before, as a checkpointed mapping does."""
+        records = [r for r in self.log_records() if r["dynamodb"]["SequenceNumber"] not in self.delivered]
+        self.delivered.update(r["dynamodb"]["SequenceNumber"] for r in records)
+        return self.project(records) if records else 0
 
     def publish(self, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         records = self.log_records() if records is None else records

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 ACTIONS = ("run", "status", "switch", "drop")
 CACHE_PARAMETER = "ViewGenerationsCacheSeconds"  # the functions' cache age of a registry (template parameter)
 DEFAULT_CACHE_SECONDS = 5
-SETTLE_MARGIN_SECONDS = 2  # past the cache age: an invocation that read the registry just before a change
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +94,8 @@ def cache_seconds(target: Target) -> float:
 def settle_seconds(target: Target) -> float:
     """How long a rebuild or a drop waits after a registry change before it relies on every function
     having read it: the cache age plus a margin."""
+    from microsystem.registry import SETTLE_MARGIN_SECONDS
+
     return cache_seconds(target) + SETTLE_MARGIN_SECONDS
 
 

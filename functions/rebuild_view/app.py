@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from microsystem import DynamoDBEventStore
 from microsystem.bluegreen import ViewGenerations, build, drop, rebuild_in_place, status, switch
 from microsystem.generational import ViewSettings
-from microsystem.registry import SsmGenerationRegistry
+from microsystem.registry import SETTLE_MARGIN_SECONDS, SsmGenerationRegistry
 from orders.projection import order_projection
 
 if TYPE_CHECKING:
@@ -32,9 +32,6 @@ dynamodb = boto3.client("dynamodb")
 ssm = boto3.client("ssm")
 MAX_SEGMENTS = 64
 ACTIONS = ("build", "in_place", "status", "switch", "drop")
-SETTLE_MARGIN_SECONDS = (
-    2  # past the functions' cache age, for an invocation that read the registry just before
-)
 
 settings = ViewSettings.from_environment()
 view = ViewGenerations(

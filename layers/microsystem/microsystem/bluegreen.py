@@ -164,7 +164,14 @@ def build(
     progress(f"{view.name}: building generation {name} in {store.table_name} with {projection_name}")
 
     replayed = replay_into(
-        chosen, view.client, view.log, store, segments=segments, fresh=True, progress=progress
+        chosen,
+        view.client,
+        view.log,
+        store,
+        segments=segments,
+        fresh=True,
+        progress=progress,
+        empty_checked=True,  # above, before the registry named the generation
     )
 
     generations = _expect(view.registry.read(), name, State.BUILDING)

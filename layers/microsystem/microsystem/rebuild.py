@@ -131,10 +131,12 @@ def replay_into(
     fresh: bool = False,
     workers: int = 8,
     progress: Progress = print,
+    empty_checked: bool = False,
 ) -> Replayed:
-    """Scan, replay and write, pipelined; then catch up from the log the streams the scan gave in pieces."""
+    """Scan, replay and write, pipelined; then catch up from the log the streams the scan gave in pieces.
+    `empty_checked`: the caller made sure a fresh table is empty (one request less)."""
     started = time.perf_counter()
-    if fresh and not views.is_empty():
+    if fresh and not empty_checked and not views.is_empty():
         raise NotEmptyError(f"{views.table_name} has rows: rebuild it in place (without fresh) instead")
     writer = _RowWriter(views, fresh=fresh, workers=workers, progress=progress)
     failed: dict[str, str] = {}

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
 DEFAULT_MAX_AGE = 5  # seconds: how stale a function's view of the registry may be (the switch's propagation)
+# What a rebuild or a drop waits beyond the functions' cache age before it relies on every invocation having
+# read a change: the registry's own propagation, clocks.
+SETTLE_MARGIN_SECONDS = 2
 
 Fetch = Callable[[str, int], str]
 

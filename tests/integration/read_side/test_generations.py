@@ -12,7 +12,7 @@ from microsystem.bluegreen import ViewGenerations, build, drop, status, switch
 from microsystem.generations import GenerationError
 from microsystem.viewstore import DynamoDBViewStore, ViewRow
 from orders.projection import order_projection
-from tests.support.lambdas import load_function
+from tests.support.lambdas import load_function, sample_event
 from tests.support.projections import NAME as WITH_UNITS
 from tests.support.projections import order_projection_with_units
 
@@ -135,7 +135,7 @@ class TestTheRebuildFunction:
         }
         assert states == {"blue": "standby", "green": "active"}
         assert read_side.get(f"/orders/{order_id}")[1]["units"] == 3
-        repaired = function.lambda_handler({"action": "in_place", "segments": 2}, read_side.context)
+        repaired = function.lambda_handler(sample_event("rebuild_view_in_place.json"), read_side.context)
         assert repaired["rows_written"] == 0, "green is level: nothing to repair"
         dropped = function.lambda_handler({"action": "drop"}, read_side.context)
         assert (dropped["generation"], dropped["rows_deleted"]) == ("blue", 1)

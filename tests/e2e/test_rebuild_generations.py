@@ -118,7 +118,9 @@ def test_a_new_generation_with_new_logic_is_built_while_orders_flow_and_switched
     wait_until(lambda: all(customers.visible(o) for o in list(customers.orders)), timeout=20)
 
     # Orders keep flowing through the gateway, and queries keep reading, for as long as the rebuild runs.
-    stop, problems, during = threading.Event(), [], []
+    stop = threading.Event()
+    problems: list[str] = []
+    during: list[str] = []
 
     def flow() -> None:
         while not stop.is_set():

@@ -109,6 +109,10 @@ class _RowWriter:
             self._progress(f"rows: {self.written} written so far")
         return written
 
+    def abandon(self) -> None:
+        """The scan failed: let the writes in flight end, and drop what was not sent."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
     def close(self) -> int:
         """Write what is left, wait for every write; the first failed write's error is raised."""
         with self._lock:
@@ -168,8 +172,10 @@ def replay_into(
             segments=segments,
             progress=progress,
         )
-    finally:
-        written = writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
+    written = writer.close()
     failed.update(scanned.damaged)
     revisited = 0
     if scanned.revisit:

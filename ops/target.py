@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.template import TEMPLATE, StackShape, default_parameters, load_sam, shape_of_template
+from ops.template import TEMPLATE, StackShape, shape_of_template
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_GATEWAY = "http://127.0.0.1:3000"
@@ -95,16 +95,17 @@ def local_target(
         aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
         region_name=LOCAL_REGION,
     )
+    shape = shape_of_template(template)
     target = Target(
         LOCAL_STACK,
-        shape_of_template(template),
+        shape,
         {},
         LOCAL_REGION,
         True,
         session,
         endpoint_url=endpoint_url,
         gateway_url=gateway_url,
-        parameters={name: str(value) for name, value in default_parameters(load_sam(template)).items()},
+        parameters=dict(shape.parameter_defaults),  # the local cloud runs the template's defaults
     )
     try:
         target.physical_ids = _stack_resources(target.client("cloudformation"), LOCAL_STACK)

@@ -407,7 +407,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         _print_json({**_slots(built), "backfill": _slots(built.backfill)})
     else:
         backfill = built.backfill
-        state = "ready: switch with `rebuild switch`" if built.ready else "NOT ready (streams failed)"
+        state = f"ready: rebuild switch {args.view}" if built.ready else "NOT ready (streams failed)"
         print(
             f"{args.view}: generation {built.generation} built with {built.projection}: {backfill.rows} rows "
             f"from {backfill.commits} commits ({backfill.events} events), {built.caught_up_streams} streams "
@@ -431,7 +431,7 @@ def _rebuild_status(args: argparse.Namespace) -> int:
         print(view)
         for g in generations:
             built = f", built with {g.projection}" if g.projection else ""
-            since = f", since {g.changed_at}" if g.changed_at else ""
+            since = f", {g.state} since {g.changed_at}" if g.changed_at else ""
             print(f"  {g.name:<6} {g.state:<12} {g.table}: {g.table_items} items{built}{since}")
     return OK
 

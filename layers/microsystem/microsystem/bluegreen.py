@@ -288,10 +288,11 @@ def _free_generation(view: ViewGenerations, generations: Generations) -> str:
     free = [name for name in view.stores if generations.get(name) is None]
     if not free:
         states = ", ".join(f"{g.name} {g.state.value}" for g in generations.by_name.values())
-        other = next((g.name for g in generations.by_name.values() if g.state is not State.ACTIVE), "")
+        other = next(g for g in generations.by_name.values() if g.state is not State.ACTIVE)
+        switch_first = f"switch to it (rebuild switch {view.name}) or " if other.state is State.READY else ""
         raise GenerationError(
-            f"every table of {view.name} holds a generation ({states}): drop the one that is not active "
-            f"first (rebuild drop {view.name} {other})"
+            f"every table of {view.name} holds a generation ({states}): {switch_first}drop the one that is "
+            f"not active first (rebuild drop {view.name} {other.name})"
         )
     return free[0]
 

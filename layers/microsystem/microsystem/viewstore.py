@@ -338,6 +338,8 @@ class DynamoDBViewStore:
             )
             for page in pages:
                 keys = [{"DeleteRequest": {"Key": item}} for item in page.get("Items", [])]
+                if not keys:
+                    continue
                 self._batch_write(keys)
                 with lock:
                     deleted += len(keys)

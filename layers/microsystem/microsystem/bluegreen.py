@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from microsystem.dynamodb import DynamoDBEventStore
     from microsystem.generations import Generation, Generations
     from microsystem.projection import Projection
-    from microsystem.rebuild import RebuildReport
+    from microsystem.rebuild import RebuildReport, Replayed
     from microsystem.registry import GenerationRegistry
     from microsystem.viewstore import DynamoDBViewStore
 
@@ -183,27 +183,15 @@ def build(
     sleep(settle)
     waited_seconds = time.perf_counter() - waited
 
-    window = iso(began - CLOCK_MARGIN)
-    recent = streams_committed_since(
-        view.client,
-        view.log.table_name,
-        stream_prefix=f"{chosen.aggregate}-",
-        since=window,
+    behind, caught_up_rows, not_caught_up = _catch_up(
+        view,
+        chosen,
+        store,
+        since=began - CLOCK_MARGIN,
+        backfilled=replayed,
         segments=segments,
         progress=progress,
     )
-    behind = sorted(
-        stream
-        for stream, last in recent.items()
-        if last > replayed.versions.get(stream, 0) and stream not in replayed.failed
-    )
-    progress(
-        f"catch-up: {len(recent)} streams committed to since {window}, {len(behind)} beyond the backfill"
-    )
-    caught_up = Projector(chosen, view.log, store).catch_up(behind, known=recent)
-    not_caught_up = {f.stream_id or f.sequence_number: f.reason for f in caught_up.failures}
-    for stream, reason in sorted(not_caught_up.items()):
-        progress(f"stream {stream} FAILED to catch up: {reason}")
     failed = {**replayed.failed, **not_caught_up}
 
     ready = not failed
@@ -220,13 +208,49 @@ def build(
         name,
         projection_name,
         replayed.report,
-        len(behind),
-        caught_up.rows_written,
+        behind,
+        caught_up_rows,
         len(failed),
         ready,
         round(waited_seconds, 3),
         round(time.perf_counter() - started, 3),
     )
+
+
+def _catch_up(
+    view: ViewGenerations,
+    projection: Projection,
+    store: DynamoDBViewStore,
+    *,
+    since: datetime,
+    backfilled: Replayed,
+    segments: int,
+    progress: Progress,
+) -> tuple[int, int, dict[str, str]]:
+    """Every stream committed to since `since` that the backfill did not reach, caught up from the log:
+    (streams behind, rows written, streams that failed with why)."""
+    window = iso(since)
+    recent = streams_committed_since(
+        view.client,
+        view.log.table_name,
+        stream_prefix=f"{projection.aggregate}-",
+        since=window,
+        segments=segments,
+        progress=progress,
+    )
+    behind = sorted(
+        stream
+        for stream, last in recent.items()
+        if last > backfilled.versions.get(stream, 0) and stream not in backfilled.failed
+    )
+    progress(
+        f"catch-up: {len(recent)} streams committed to since {window}, {len(behind)} beyond the backfill"
+    )
+    caught_up = Projector(projection, view.log, store).catch_up(behind, known=recent)
+    failed = {f.stream_id or f.sequence_number: f.reason for f in caught_up.failures}
+    for stream, reason in sorted(failed.items()):
+        progress(f"stream {stream} FAILED to catch up: {reason}")
+    return len(behind), caught_up.rows_written, failed
 
 
 def switch(view: ViewGenerations, to: str | None = None, *, clock: Clock = utc_now) -> Switched:

@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+comma := ,
 
-.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke build validate deploy clean \
-	alarms dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
+.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy \
+	clean alarms dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
 
 venv: $(STAMP)
 
@@ -19,15 +20,16 @@ $(STAMP): requirements-dev.txt
 
 # mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
 TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
+	layers/shipping/shipping \
 	functions \
-	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud tests/localcloud demo
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(TYPED)
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 test-unit: venv
@@ -57,17 +59,24 @@ deploy: build
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
 
+# The local cloud resumes its state from .localcloud/ (git-ignored); FRESH=1 starts empty, VERBOSE=1 shows the
+# functions' log lines under each invocation (they always go to .localcloud/functions.log).
 run: venv
-	$(BIN)/python -m localcloud run
+	$(BIN)/python -m localcloud run $(if $(FRESH),--fresh) $(if $(VERBOSE),--verbose)
 
+# make -s token CUSTOMER=wh-1 SCOPE="orders/warehouse orders/privacy" prints only the token.
 token: venv
-	@$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice)
+	@$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice) $(foreach scope,$(subst $(comma), ,$(SCOPE)),--scope $(scope))
 
 demo: venv
 	$(BIN)/python -m demo
 
 invoke: venv
-	$(BIN)/python -m localcloud invoke $(FUNCTION) --event $(EVENT)
+	$(BIN)/python -m localcloud invoke $(FUNCTION) $(if $(EVENT),--event $(EVENT))
+
+# The console's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # --- Operations (docs/operations.md): against `make run` by default, a deployed stack with STACK=<name> ---
 OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK))

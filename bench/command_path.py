@@ -1,5 +1,7 @@
-"""Command path benchmark: DynamoDB requests per command (warm and cold containers) and how a cold load's time
-grows with the stream's length, against moto in process. The last line printed is one JSON object.
+"""Command path benchmark: DynamoDB requests per command (warm and cold containers), the extra requests that
+sealing an order's personal data costs (against the same orders placed without it, in the same run), and how
+a cold load's time grows with the stream's length, against moto in process. The last line printed is one
+JSON object.
 
     make bench            # or: .venv/bin/python bench/command_path.py
 """
@@ -18,6 +20,7 @@ import offline  # noqa: F401  (before the layers are imported: puts them on the 
 from moto import mock_aws
 
 from microsystem import DeciderRunner, DynamoDBEventStore, fingerprint
+from microsystem.personal import PersonalDataVault
 from orders import (
     ConfirmOrder,
     PlaceOrder,
@@ -27,6 +30,9 @@ from orders import (
     parse_pricing_config,
     price_order,
 )
+from orders.personal import PersonalDetails, ShippingAddress, for_owner
+from orders.service import Checkout, OrderService
+from orders.views import order_document
 from tests.support.aws import create_table, resource
 from tests.support.counter import Increment, counter_decider
 
@@ -36,17 +42,21 @@ LOAD_REPEATS = 30
 
 
 class Requests:
-    """DynamoDB requests by kind, counted through botocore's event hooks."""
+    """AWS requests by kind (DynamoDB reads and writes, KMS calls), counted through botocore's event hooks."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, *clients) -> None:
         self.counts: Counter[str] = Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
+        for client in clients:
+            client.meta.events.register("before-call.*.*", self._count)
 
     def _count(self, model, **_) -> None:
-        self.counts["reads" if model.name in ("Query", "GetItem", "Scan") else "writes"] += 1
+        if model.service_model.service_name == "kms":
+            self.counts["kms"] += 1
+        else:
+            self.counts["reads" if model.name in ("Query", "GetItem", "Scan") else "writes"] += 1
 
-    def reset(self) -> None:
-        self.counts.clear()
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 def pricing():
@@ -83,7 +93,7 @@ def command_path(client, table: str) -> dict[str, float]:
     warm = DeciderRunner(order_decider, store)
     order_ids = [str(uuid.uuid4()) for _ in range(ORDERS)]
 
-    requests.reset()
+    requests.counts.clear()
     for order_id in order_ids:
         command = PlaceOrder(
             order_id=order_id, customer_id="bench", priced=priced, destination_country="NL", at=now
@@ -91,14 +101,15 @@ def command_path(client, table: str) -> dict[str, float]:
         run(warm, order_id, command, expect_new=True)
     place = dict(requests.counts)
 
-    requests.reset()
+    requests.counts.clear()
     for order_id in order_ids:
         run(warm, order_id, ConfirmOrder(order_id=order_id, payment_id=f"pay-{order_id}", at=now))
     warm_counts = dict(requests.counts)
 
-    requests.reset()
+    requests.counts.clear()
     for order_id in order_ids:  # every command in a container that has never seen the order
-        run(DeciderRunner(order_decider, store), order_id, ShipOrder(order_id=order_id, at=now))
+        ship = ShipOrder(order_id=order_id, carrier="PostNL", tracking_number=f"TR-{order_id[:8]}", at=now)
+        run(DeciderRunner(order_decider, store), order_id, ship)
     cold_counts = dict(requests.counts)
 
     return {
@@ -109,6 +120,58 @@ def command_path(client, table: str) -> dict[str, float]:
         "cold_reads_per_command": cold_counts.get("reads", 0) / ORDERS,
         "cold_writes_per_command": cold_counts.get("writes", 0) / ORDERS,
     }
+
+
+ADDRESS = ShippingAddress(name="Bench", line1="Kade 1", city="Utrecht", postal_code="3511 AA", country="NL")
+
+
+def personal_data_cost(client, kms, table: str, keys_table: str, kms_key: str) -> dict[str, float]:
+    """AWS requests (DynamoDB and KMS, the event's own write included) per order placed by one customer, with
+    the address sealed and without it (the baseline), in a warm container, in a fresh container, and for the
+    customer's very first order; and per owner read of a sealed order on a warm container."""
+    config = pricing()
+    basket = (RequestedLine(sku="SKU-TEA-001", quantity=2),)
+
+    def container() -> tuple[OrderService, PersonalDataVault, Requests]:
+        dynamodb, keys = boto3.client("dynamodb"), boto3.client("kms")
+        vault = PersonalDataVault(keys_table, dynamodb, keys, kms_key)
+        runner = DeciderRunner(order_decider, DynamoDBEventStore(table, dynamodb))
+        return OrderService(runner, lambda: config, vault=vault), vault, Requests(dynamodb, keys)
+
+    def place(service: OrderService, customer: str, *, sealed: bool) -> None:
+        personal = PersonalDetails(shipping_address=ADDRESS) if sealed else None
+        checkout = Checkout(lines=basket, destination_country="NL", personal=personal)
+        service.place(customer, checkout, idempotency_key=None)
+
+    service, vault, requests = container()
+    requests.counts.clear()
+    place(service, "regular", sealed=True)  # the customer's first order: their data key is made
+    figures: dict[str, float] = {"sealed_first_order_requests": requests.total()}
+    for sealed in (False, True):
+        requests.counts.clear()
+        for _ in range(ORDERS):
+            place(service, "regular", sealed=sealed)
+        figures[f"{'sealed' if sealed else 'plain'}_warm_requests_per_order"] = requests.total() / ORDERS
+        figures[f"{'sealed' if sealed else 'plain'}_warm_kms_per_order"] = requests.counts["kms"] / ORDERS
+
+    cold, _, cold_requests = container()
+    place(cold, "regular", sealed=True)
+    figures["sealed_fresh_container_requests"] = cold_requests.total()
+
+    answer = service.place(
+        "regular",
+        Checkout(lines=basket, destination_country="NL", personal=PersonalDetails(shipping_address=ADDRESS)),
+        idempotency_key=None,
+    )
+    document = order_document(answer.order, answer.version)
+    requests.counts.clear()
+    for _ in range(ORDERS):
+        assert for_owner(vault, document)["personal_data"] == "available"
+    figures["owner_read_warm_requests_per_read"] = requests.total() / ORDERS
+    figures["sealing_extra_requests_per_order_warm"] = round(
+        figures["sealed_warm_requests_per_order"] - figures["plain_warm_requests_per_order"], 3
+    )
+    return figures
 
 
 def cold_load_ms(
@@ -135,6 +198,14 @@ def main() -> None:
         client = boto3.client("dynamodb")
         table = create_table(client, "OrdersEventLog", "bench-orders-event-log")
         figures = command_path(client, table)
+        kms = boto3.client("kms")
+        figures |= personal_data_cost(
+            client,
+            kms,
+            table,
+            create_table(client, "PersonalDataKeys", "bench-personal-data-keys"),
+            kms.create_key(Description="bench personal data")["KeyMetadata"]["Arn"],
+        )
         store = DynamoDBEventStore(table, client)
         short = cold_load_ms(store, 10, snapshot_every=SNAPSHOT_EVERY)
         long = cold_load_ms(store, 1000, snapshot_every=SNAPSHOT_EVERY)

@@ -50,7 +50,16 @@ from microsystem.dynamodb import item_size  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
 
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-cost-functions.log"
-BODY: dict[str, Any] = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
+BODY: dict[str, Any] = {
+    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}],
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+}
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 90.0
 

@@ -1,6 +1,7 @@
 """End-to-end benchmark: N orders through the HTTP gateway of a local cloud running template.yaml, with a few
 concurrent clients. Per order, from the POST's 201: the time until the read model (the OrdersView table)
-holds the order, and until it holds the order's final status (confirmed or cancelled, via the payment saga).
+holds the order, and until it holds the order's final status (confirmed or cancelled, via the saga: stock
+reserved in inventory and the payment authorised).
 
 Two phases on one local cloud, after a warm-up order:
 - latency at a steady load: each client places an order every `--interval` seconds (4 clients, 1 s: 4
@@ -45,7 +46,20 @@ TEMPLATE = ROOT / "template.yaml"
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-end-to-end-functions.log"
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
-BODY = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}
+# One unit of one of four SKUs (100 of each in stock), in turn: every order can be confirmed, and the stock
+# reservations spread over four FIFO groups, as a shop's do.
+SKUS = ("SKU-TEA-001", "SKU-TEA-002", "SKU-MUG-001", "SKU-POT-001")
+ADDRESS = {
+    "name": "Alice Example",
+    "line1": "Oudegracht 1",
+    "city": "Utrecht",
+    "postal_code": "3511 AA",
+    "country": "NL",
+}
+
+
+def body(number: int) -> dict[str, Any]:
+    return {"lines": [{"sku": SKUS[number % len(SKUS)], "quantity": 1}], "shipping_address": ADDRESS}
 
 
 def watch_read_model(
@@ -198,7 +212,9 @@ def place_orders(
             if interval:
                 time.sleep(max(0.0, first + number * interval - time.monotonic()))  # pacing, not waiting
             started = time.monotonic()
-            response = session.post(f"{cloud.gateway_url}/orders", json=BODY, headers=headers, timeout=30)
+            response = session.post(
+                f"{cloud.gateway_url}/orders", json=body(number), headers=headers, timeout=30
+            )
             created = time.monotonic()
             with lock:
                 if response.status_code != 201:

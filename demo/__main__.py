@@ -4,9 +4,15 @@ row in the read model, its final status; then the sales analytics. Exits 0 only 
 was seen.
 
 The orders:
-  1. 2 x green tea with campaign WELCOME10     -> confirmed, discounted
-  2. 12 x gooseneck kettle (over the fake payment provider's limit) -> cancelled, payment_declined
-  3. 1 x teapot, cancelled by the customer once paid -> cancelled, customer_request, payment voided
+  1. 2 x green tea with campaign WELCOME10 -> confirmed, discounted; warehouse staff dispatch it with a
+     tracking number and record its delivery -> delivered
+  2. 20 x teapot (over the fake payment provider's limit) -> cancelled, payment_declined
+  3. 12 x gooseneck kettle (10 in stock) -> cancelled, out_of_stock
+  4. 1 x green tea paid with a card whose provider never answers -> cancelled at its deadline,
+     payment_timeout, its stock released
+  5. 1 x teapot, cancelled by the customer once paid -> cancelled, customer_request, payment voided
+
+The demo's cloud gives the fulfilment a 15 s deadline (FulfillmentDeadlineSeconds; 300 s by default).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import requests
 
@@ -32,8 +38,13 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-TIMEOUT = 30.0
+TIMEOUT = 60.0  # for the saga to finish: several hops, on a machine that may be busy
+# A client timeout above the function's own (10 s) plus a cold worker's init (30 s): the gateway waits for a
+# worker that is starting rather than failing the request, and so must the client.
+REQUEST_TIMEOUT = 60.0
 CUSTOMER = "demo-customer"
+UNANSWERED_CARD = "customer-card-unresponsive"  # the fake provider never answers this customer's card
+DEADLINE_SECONDS = 15
 MONEY = ("revenue", "discounts", "subtotal", "shipping")
 
 
@@ -66,10 +77,11 @@ def euros(cents: int | None) -> str:
 
 
 class Walk:
-    def __init__(self, cloud: LocalCloud, out: io.TextIOWrapper) -> None:
+    def __init__(self, cloud: LocalCloud, out: TextIO) -> None:
         self.cloud, self.out = cloud, out
         self.url = cloud.gateway_url
         self.headers = {"Authorization": f"Bearer {cloud.token(CUSTOMER)}"}
+        self.staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
         self.failures: list[str] = []
 
     def say(self, text: str = "") -> None:
@@ -80,41 +92,104 @@ class Walk:
         if not ok:
             self.failures.append(what)
 
-    def place(self, label: str, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        body = {"lines": lines, "destination_country": "NL", **extra}
+    def place(
+        self, label: str, lines: list[dict[str, Any]], *, customer: str = CUSTOMER, **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "lines": lines,
+            "shipping_address": {
+                "name": "Alice Example",
+                "line1": "Oudegracht 1",
+                "city": "Utrecht",
+                "postal_code": "3511 AA",
+                "country": "NL",
+            },
+            **extra,
+        }
         self.say(f"$ curl -X POST {self.url}/orders -H 'Authorization: Bearer ...' -d '{json.dumps(body)}'")
-        response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=10)
+        headers = self.headers if customer == CUSTOMER else self.token_of(customer)
+        response = requests.post(f"{self.url}/orders", json=body, headers=headers, timeout=REQUEST_TIMEOUT)
         if response.status_code != 201:
             raise DemoFailedError(f"placing {label}: HTTP {response.status_code} {response.text}")
         order = response.json()
         self.say(f"  201 {label}: {order['order_id']} {order['status']}, total {euros(order['total'])}")
         return order
 
-    def order(self, order_id: str) -> dict[str, Any] | None:
-        response = requests.get(f"{self.url}/orders/{order_id}", headers=self.headers, timeout=10)
+    def token_of(self, customer: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.cloud.token(customer)}"}
+
+    def order(self, order_id: str, customer: str = CUSTOMER) -> dict[str, Any] | None:
+        headers = self.headers if customer == CUSTOMER else self.token_of(customer)
+        response = requests.get(f"{self.url}/orders/{order_id}", headers=headers, timeout=REQUEST_TIMEOUT)
         return response.json() if response.status_code == 200 else None
 
-    def final(self, order_id: str, status: str) -> dict[str, Any]:
+    def final(
+        self, order_id: str, status: str, customer: str = CUSTOMER, timeout: float = TIMEOUT
+    ) -> dict[str, Any]:
         return wait_until(
             f"order {order_id} {status}",
-            lambda: (order := self.order(order_id)) and order["status"] == status and order,
+            lambda: (order := self.order(order_id, customer)) and order["status"] == status and order,
+            timeout=timeout,
         )
 
-    def show(self, label: str, order: dict[str, Any]) -> list[dict[str, Any]]:
+    def staff_post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.say(
+            f"$ curl -X POST {self.url}{path} -H 'Authorization: Bearer <staff token>'"
+            + (f" -d '{json.dumps(body)}'" if body else "")
+        )
+        response = requests.post(f"{self.url}{path}", json=body, headers=self.staff, timeout=REQUEST_TIMEOUT)
+        self.say(f"  {response.status_code} {response.json().get('status')}")
+        if response.status_code != 200:
+            raise DemoFailedError(f"POST {path}: HTTP {response.status_code} {response.text}")
+        return dict(response.json())
+
+    def ship(self, order_id: str) -> None:
+        """Warehouse staff pick the order from the queue of parcels ready to ship, dispatch it, deliver it."""
+
+        def in_queue() -> str | None:
+            response = requests.get(
+                f"{self.url}/shipments?status=ready_to_ship&limit=100",
+                headers=self.staff,
+                timeout=REQUEST_TIMEOUT,
+            )
+            listed = response.json().get("shipments", []) if response.status_code == 200 else []
+            return next((s["shipment_id"] for s in listed if s["order_id"] == order_id), None)
+
+        self.say(
+            "\nwarehouse staff (scope orders/warehouse) take it from GET /shipments?status=ready_to_ship:"
+        )
+        shipment_id = wait_until(f"order {order_id} ready to ship", in_queue)
+        self.staff_post(
+            f"/shipments/{shipment_id}/dispatch", {"carrier": "PostNL", "tracking_number": "3SDEMO0123456789"}
+        )
+        self.final(order_id, "shipped")
+        self.staff_post(f"/shipments/{shipment_id}/deliver")
+
+    def show(self, label: str, order: dict[str, Any], customer: str = CUSTOMER) -> list[dict[str, Any]]:
         order_id = order["order_id"]
-        response = requests.get(f"{self.url}/orders/{order_id}/events", headers=self.headers, timeout=10)
+        headers = self.headers if customer == CUSTOMER else self.token_of(customer)
+        response = requests.get(
+            f"{self.url}/orders/{order_id}/events", headers=headers, timeout=REQUEST_TIMEOUT
+        )
         events = response.json()["events"] if response.status_code == 200 else []
         self.say(f"\n== {label}: {order_id}")
         self.say(f"  events (GET /orders/{order_id}/events):")
         for event in events:
             data = event["data"]
-            detail = data.get("reason") or data.get("payment_id") or euros(data.get("total"))
+            detail = (
+                data.get("reason")
+                or data.get("tracking_number")
+                or data.get("payment_id")
+                or (euros(data["total"]) if "total" in data else data.get("delivered_at"))
+            )
             self.say(f"    v{event['version']} {event['recorded_at']} {event['type']:<16} {detail}")
         self.say(f"  read model (GET /orders/{order_id}):")
         for name in (
             "status",
             "cancellation_reason",
             "campaign_code",
+            "carrier",
+            "tracking_number",
             "subtotal",
             "discount",
             "shipping",
@@ -125,6 +200,10 @@ class Walk:
             self.say(f"    {name:<20} {shown}")
         self.say(f"    {'version':<20} {order['version']}")
         return events
+
+    def stock(self, sku: str) -> dict[str, Any] | None:
+        response = requests.get(f"{self.url}/inventory/{sku}", headers=self.staff, timeout=REQUEST_TIMEOUT)
+        return response.json() if response.status_code == 200 else None
 
     def payment_events(self, payment_id: str) -> list[str]:
         store = DynamoDBEventStore(self.cloud.physical_id("PaymentsEventLog"), self.cloud.client("dynamodb"))
@@ -143,15 +222,23 @@ class Walk:
         return rows
 
     def run(self) -> None:
-        self.say(f"local cloud up: gateway {self.url}, customer '{CUSTOMER}'\n")
+        self.say(f"local cloud ready: gateway {self.url}, customer '{CUSTOMER}'\n")
         campaign = self.place(
             "campaign order", [{"sku": "SKU-TEA-001", "quantity": 2}], campaign_code="WELCOME10"
         )
-        declined = self.place("order over the payment limit", [{"sku": "SKU-KET-001", "quantity": 12}])
+        declined = self.place("order over the payment limit", [{"sku": "SKU-POT-001", "quantity": 20}])
+        no_stock = self.place(
+            "order for more kettles than there are", [{"sku": "SKU-KET-001", "quantity": 12}]
+        )
+        unanswered = self.place(
+            "order paid with a card nobody answers",
+            [{"sku": "SKU-TEA-001", "quantity": 1}],
+            customer=UNANSWERED_CARD,
+        )
         to_cancel = self.place("order to cancel once paid", [{"sku": "SKU-POT-001", "quantity": 1}])
 
         self.say(
-            "\nwaiting for the payment saga (order-events, payments, payment-events, order-commands) ..."
+            "\nwaiting for the saga (order-events, inventory and payments, their events, order-commands) ..."
         )
         paid = self.final(to_cancel["order_id"], "confirmed")
         self.say(f"  {to_cancel['order_id']} confirmed; the customer cancels it:")
@@ -159,37 +246,62 @@ class Walk:
             f"$ curl -X POST {self.url}/orders/{to_cancel['order_id']}/cancel -H 'Authorization: Bearer ...'"
         )
         response = requests.post(
-            f"{self.url}/orders/{to_cancel['order_id']}/cancel", headers=self.headers, timeout=10
+            f"{self.url}/orders/{to_cancel['order_id']}/cancel", headers=self.headers, timeout=REQUEST_TIMEOUT
         )
         self.say(f"  {response.status_code} {response.json().get('status')}")
+        self.final(campaign["order_id"], "confirmed")
+        self.ship(campaign["order_id"])
 
         outcomes = [
-            ("1. campaign order", campaign, "confirmed"),
+            ("1. campaign order, shipped and delivered", campaign, "delivered"),
             ("2. declined by payment", declined, "cancelled"),
-            ("3. cancelled by the customer after payment", to_cancel, "cancelled"),
+            ("3. out of stock", no_stock, "cancelled"),
+            ("5. cancelled by the customer after payment", to_cancel, "cancelled"),
         ]
         finals = {label: self.final(order["order_id"], status) for label, order, status in outcomes}
 
         label = outcomes[0][0]
         order, events = finals[label], self.show(label, finals[label])
-        self.check(order["status"] == "confirmed", "campaign order confirmed")
+        self.check(order["status"] == "delivered", "campaign order delivered")
+        self.check(
+            (order["carrier"], order["tracking_number"]) == ("PostNL", "3SDEMO0123456789"),
+            f"shipped with PostNL, tracking number {order['tracking_number']}",
+        )
         self.check(
             order["campaign_code"] == "WELCOME10" and order["discount"] > 0, "WELCOME10 discount applied"
         )
         self.check(
-            [e["type"] for e in events] == ["OrderCreated", "OrderConfirmed"], "events: created, confirmed"
+            [e["type"] for e in events]
+            == ["OrderCreated", "OrderConfirmed", "OrderShipped", "OrderDelivered"],
+            "events: created, confirmed, shipped, delivered",
         )
 
-        label = outcomes[1][0]
-        order, events = finals[label], self.show(label, finals[label])
-        self.check(
-            order["cancellation_reason"] == "payment_declined", "cancelled with reason payment_declined"
-        )
-        self.check(
-            [e["type"] for e in events] == ["OrderCreated", "OrderCancelled"], "events: created, cancelled"
-        )
+        for (label, _, _), reason in zip(outcomes[1:3], ("payment_declined", "out_of_stock"), strict=True):
+            order, events = finals[label], self.show(label, finals[label])
+            self.check(order["cancellation_reason"] == reason, f"cancelled with reason {reason}")
+            self.check(
+                [e["type"] for e in events] == ["OrderCreated", "OrderCancelled"],
+                "events: created, cancelled",
+            )
 
-        label = outcomes[2][0]
+        label = "4. a payment that never answers"
+        self.say(
+            f"\nwaiting for the fulfilment deadline ({DEADLINE_SECONDS} s) of {unanswered['order_id']} ..."
+        )
+        order = self.final(
+            unanswered["order_id"], "cancelled", customer=UNANSWERED_CARD, timeout=DEADLINE_SECONDS + TIMEOUT
+        )
+        self.show(label, order, customer=UNANSWERED_CARD)
+        self.check(
+            order["cancellation_reason"] == "payment_timeout", "cancelled at its deadline: payment_timeout"
+        )
+        tea = wait_until(
+            "the unanswered order's tea back on the shelf",
+            lambda: (levels := self.stock("SKU-TEA-001")) and levels["reserved"] == 0 and levels,
+        )
+        self.check(tea["reserved"] == 0, f"its stock released: SKU-TEA-001 {tea}")
+
+        label = outcomes[3][0]
         order, events = finals[label], self.show(label, finals[label])
         self.check(
             order["cancellation_reason"] == "customer_request", "cancelled with reason customer_request"
@@ -211,7 +323,8 @@ class Walk:
         self.check(payment[-1:] == ["PaymentVoided"], "payment voided (the saga's compensation)")
 
         self.say("\n== sales analytics (SalesAnalytics table)")
-        expected_revenue = sum(o["total"] for o in (campaign, declined, to_cancel))
+        placed = (campaign, declined, no_stock, unanswered, to_cancel)
+        expected_revenue = sum(o["total"] for o in placed)
 
         def counted() -> dict | None:
             rows = self.analytics()
@@ -221,10 +334,12 @@ class Walk:
             cancellations = sum(
                 v.get("cancellations", 0) for (_, sk), v in rows.items() if "cancellations#" in sk
             )
-            return rows if totals.get("orders") == 3 and cancellations == 2 else None
+            return rows if totals.get("orders") == len(placed) and cancellations == len(placed) - 1 else None
 
         try:
-            rows = wait_until("sales analytics counting 3 orders and 2 cancellations", counted)
+            rows = wait_until(
+                f"sales analytics counting {len(placed)} orders and {len(placed) - 1} cancellations", counted
+            )
         except DemoFailedError as error:
             self.check(False, str(error))
             rows = self.analytics()
@@ -234,7 +349,9 @@ class Walk:
                 for name, value in sorted(counters.items())
             )
             self.say(f"  {pk:<22} {sk:<32} {shown}")
-        totals = next((v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {})
+        totals: dict[str, int] = next(
+            (v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {}
+        )
         self.check(totals.get("revenue") == expected_revenue, f"day's revenue is {euros(expected_revenue)}")
         self.check(
             rows.get(("campaign#WELCOME10", "total#EUR"), {}).get("orders") == 1, "WELCOME10 counted once"
@@ -250,7 +367,12 @@ def main() -> int:
     print("starting the local cloud (template.yaml) ...", file=out)
     try:
         with LocalCloud(
-            TEMPLATE, port=port, moto_port=0, output=io.StringIO(), function_logs=log_path
+            TEMPLATE,
+            port=port,
+            moto_port=0,
+            output=io.StringIO(),
+            function_logs=log_path,
+            parameter_overrides={"FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS)},
         ) as cloud:
             walk = Walk(cloud, out)
             walk.run()

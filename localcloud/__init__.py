@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localcloud.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud, StartError
     from localcloud.template import TemplateError
     from localcloud.workers import Invocation
 
-__all__ = ["Invocation", "LocalCloud", "TemplateError"]
+__all__ = ["Invocation", "LocalCloud", "StartError", "TemplateError"]
 
 _HOMES = {
     "LocalCloud": "localcloud.cloud",
+    "StartError": "localcloud.cloud",
     "TemplateError": "localcloud.template",
     "Invocation": "localcloud.workers",
 }

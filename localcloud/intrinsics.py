@@ -1,7 +1,9 @@
 """Resolving CloudFormation intrinsic functions locally: Ref, GetAtt, Sub, Join, If, Select, Split, ...
 
-Used for what moto does not resolve for us: function environments, authorizer settings, event source
-properties. Resources resolve through a lookup the caller provides (physical ids and attributes from moto).
+Used for what moto does not resolve for us: function environments, API bodies, event source mappings, rules.
+Resources resolve through a lookup the caller provides (physical ids and attributes from moto). Not the SAM
+translator's IntrinsicsResolver: it resolves Ref, Sub and GetAtt to parameters and SAM's own references
+only, not conditions (Fn::If), Join, Select or Split, nor the attributes of resources moto created.
 """
 
 from __future__ import annotations

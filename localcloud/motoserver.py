@@ -45,6 +45,11 @@ class WriteSignal:
         self._everything = 0
         self._by_name: dict[str, int] = {}
 
+    @property
+    def total(self) -> int:
+        """Every write counted so far: changes when anything was written."""
+        return self._everything + sum(self._by_name.values())
+
     def generation(self, name: str) -> int:
         return self._everything + self._by_name.get(name, 0)
 
@@ -94,7 +99,7 @@ class MotoServer(BackgroundServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 4566, signal: WriteSignal | None = None) -> None:
         self.signal = signal or WriteSignal()
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._app = DomainDispatcherApplication(create_backend_app)
         super().__init__(self._serialised, host, port, name="moto")
 
@@ -109,7 +114,7 @@ class MotoServer(BackgroundServer):
             request_body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(request_body)
             written = written_resources(request_body)
-        with self._lock:
+        with self.lock:
             # The body is built inside the lock too: moto may compute it lazily from shared state.
             body = list(self._app(environ, start_response))
         if is_write:

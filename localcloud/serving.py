@@ -25,7 +25,10 @@ class BackgroundServer:
         self.host = host
         self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.port
-        self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
+        # A short poll interval: shutdown() waits for the loop to look, and the local cloud stops two servers.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
 
     @property
     def url(self) -> str:

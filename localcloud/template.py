@@ -1,32 +1,34 @@
-"""Reading a SAM template: the YAML with CloudFormation short forms, its parameters, and the function specs.
+"""Reading a SAM template: the YAML with CloudFormation short forms, its parameters, and the region.
 
 Everything here is offline and generic: it knows the shape of a SAM template, nothing of what the project in
-it does.
+it does. What the template declares (functions, layers, triggers, routes) is read from the SAM translator's
+output instead (`translate.py`), which holds it exactly.
 """
 
 from __future__ import annotations
 
-import copy
+import os
 import shlex
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from samcli.yamlhelper import yaml_parse
 
-REGION = "eu-west-1"
+DEFAULT_REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"
 SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
+STACK_NAME = "localcloud"
 
 __all__ = [
     "ACCOUNT_ID",
-    "REGION",
-    "FunctionSpec",
+    "DEFAULT_REGION",
+    "STACK_NAME",
     "TemplateError",
-    "function_specs",
     "load_template",
     "parameter_values",
+    "parse_overrides",
+    "region_for",
 ]
 
 
@@ -54,17 +56,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def samconfig_parameters(template_path: Path, config_env: str = "default") -> dict[str, str]:
-    """`parameter_overrides` from samconfig.toml beside the template (deploy section first, then global)."""
+def _samconfig(template_path: Path, config_env: str = "default") -> dict[str, Any]:
+    """samconfig.toml beside the template, the `config_env` table (empty if there is none)."""
     config = template_path.parent / "samconfig.toml"
     if not config.exists():
         return {}
-    settings = tomllib.loads(config.read_text()).get(config_env, {})
+    return tomllib.loads(config.read_text()).get(config_env, {})
+
+
+def _samconfig_setting(template_path: Path, name: str) -> Any:
+    """A setting as the SAM CLI reads it for deploy: the deploy section first, then global."""
+    settings = _samconfig(template_path)
     for section in ("deploy", "global"):
-        overrides = settings.get(section, {}).get("parameters", {}).get("parameter_overrides")
-        if overrides:
-            return parse_overrides(overrides)
-    return {}
+        value = settings.get(section, {}).get("parameters", {}).get(name)
+        if value:
+            return value
+    return None
+
+
+def region_for(template_path: Path) -> str:
+    """`AWS_REGION`, else samconfig.toml's region (deploy, then global), else eu-west-1."""
+    return os.environ.get("AWS_REGION") or _samconfig_setting(template_path, "region") or DEFAULT_REGION
 
 
 def parse_overrides(overrides: str | list[str]) -> dict[str, str]:
@@ -80,22 +92,27 @@ def parse_overrides(overrides: str | list[str]) -> dict[str, str]:
 
 
 def parameter_values(
-    template: dict[str, Any], template_path: Path, overrides: dict[str, str] | None = None
+    template: dict[str, Any],
+    template_path: Path,
+    overrides: dict[str, str] | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
     """Every parameter's value: defaults, then samconfig.toml, then overrides; plus pseudo parameters.
 
     Parameters of type `AWS::SSM::Parameter::Value<...>` get a placeholder: locally nothing behind them
     exists (the typical one is the Powertools layer ARN, and Powertools comes from the virtualenv instead).
     """
+    region = region or region_for(template_path)
     values: dict[str, Any] = {}
     for name, spec in template.get("Parameters", {}).items():
         if "Default" in spec:
             values[name] = spec["Default"]
-    values.update(samconfig_parameters(template_path))
+    configured = _samconfig_setting(template_path, "parameter_overrides")
+    values.update(parse_overrides(configured) if configured else {})
     values.update(overrides or {})
     for name, spec in template.get("Parameters", {}).items():
         if spec.get("Type", "").startswith(SSM_PARAMETER_TYPE_PREFIX):
-            values[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:localcloud-placeholder-{name}:1"
+            values[name] = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:localcloud-placeholder-{name}:1"
         elif name not in values:
             raise TemplateError(
                 f"parameter {name} has no Default; give it with --parameter-overrides {name}=..."
@@ -104,87 +121,13 @@ def parameter_values(
             values[name] = [item.strip() for item in values[name].split(",")]
     values.update(
         {
-            "AWS::Region": REGION,
+            "AWS::Region": region,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "localcloud",
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/localcloud/local",
+            "AWS::StackName": STACK_NAME,
+            "AWS::StackId": f"arn:aws:cloudformation:{region}:{ACCOUNT_ID}:stack/{STACK_NAME}/local",
             "AWS::NoValue": None,
         }
     )
     return values
-
-
-@dataclass
-class FunctionSpec:
-    """One AWS::Serverless::Function with Globals merged; intrinsic values still unresolved."""
-
-    logical_id: str
-    properties: dict[str, Any]
-    code_path: Path
-    layer_paths: list[Path] = field(default_factory=list)
-
-    @property
-    def handler(self) -> str:
-        return self.properties["Handler"]
-
-    @property
-    def timeout(self) -> float:
-        return float(self.properties.get("Timeout", 3))
-
-    @property
-    def memory_size(self) -> int:
-        return int(self.properties.get("MemorySize", 128))
-
-    @property
-    def environment(self) -> dict[str, Any]:
-        return self.properties.get("Environment", {}).get("Variables", {})
-
-    @property
-    def events(self) -> dict[str, dict[str, Any]]:
-        return self.properties.get("Events", {})
-
-
-def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals rules: maps merge key by key, lists concatenate (globals first), scalars: local wins."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict):
-        merged = copy.deepcopy(global_value)
-        for key, value in local_value.items():
-            merged[key] = merge_globals(merged[key], value) if key in merged else copy.deepcopy(value)
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return copy.deepcopy(global_value) + copy.deepcopy(local_value)
-    return copy.deepcopy(local_value)
-
-
-def function_specs(template: dict[str, Any], template_path: Path) -> list[FunctionSpec]:
-    """The template's functions with their code and layer folders (layers given as !Ref to a LayerVersion).
-
-    Layers given as ARNs (a Powertools layer, say) are skipped: their content is expected in the virtualenv.
-    """
-    base = template_path.parent
-    resources = template["Resources"]
-    global_properties = template.get("Globals", {}).get("Function", {})
-    specs = []
-    for logical_id, resource in resources.items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        properties = merge_globals(global_properties, resource.get("Properties", {}))
-        code_uri = properties.get("CodeUri")
-        if not isinstance(code_uri, str) or code_uri.startswith("s3://"):
-            raise TemplateError(
-                f"{logical_id}: CodeUri must be a local folder to run locally, got {code_uri!r}"
-            )
-        if properties.get("PackageType", "Zip") != "Zip" or "Handler" not in properties:
-            raise TemplateError(f"{logical_id}: only Zip functions with a Handler run locally")
-        layer_paths = []
-        for layer in properties.get("Layers", []):
-            target = layer.get("Ref") if isinstance(layer, dict) else None
-            layer_resource = resources.get(target or "", {})
-            if layer_resource.get("Type") == "AWS::Serverless::LayerVersion":
-                content_uri = layer_resource.get("Properties", {}).get("ContentUri")
-                if isinstance(content_uri, str):
-                    layer_paths.append((base / content_uri).resolve())
-        specs.append(FunctionSpec(logical_id, properties, (base / code_uri).resolve(), layer_paths))
-    return specs

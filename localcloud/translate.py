@@ -1,8 +1,10 @@
-"""From the SAM template to the CloudFormation template that moto creates: only the data resources.
+"""From the SAM template to plain CloudFormation, and from that to the template moto creates.
 
 The SAM translator runs offline (a managed-policy stub, local code folders replaced by fake S3 URIs the way
-`sam validate` does). Then Lambda, IAM and API Gateway resources and event source mappings are left out:
-moto would try to run functions in Docker and its own mappings would drain the stream records, and the
+`sam validate` does, with a map back to the folders). Its output is what the local cloud runs: functions,
+layers, event source mappings, APIs, rules and subscriptions exactly as CloudFormation would get them. moto
+gets only the data resources: Lambda, IAM and API Gateway resources and event source mappings are left out
+(moto would try to run functions in Docker and its own mappings would drain the stream records), and the
 local cloud serves HTTP and triggers itself.
 """
 
@@ -10,15 +12,19 @@ from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from localcloud.template import REGION, SSM_PARAMETER_TYPE_PREFIX, TemplateError
+from localcloud.template import SSM_PARAMETER_TYPE_PREFIX, TemplateError
 
-__all__ = ["data_resources_template", "translate"]
+__all__ = ["CODE_BUCKET", "Translation", "data_resources_template", "translate"]
+
+CODE_BUCKET = "localcloud-code"
 
 LEFT_OUT_PREFIXES = (
     "AWS::Lambda::",
@@ -27,7 +33,10 @@ LEFT_OUT_PREFIXES = (
     "AWS::ApiGatewayV2::",
     "AWS::Serverless::",
     "AWS::CodeDeploy::",
-    # Alarms and the alarm topic's subscription: moto's CloudFormation cannot create them (no physical id).
+    "AWS::Scheduler::",  # the local cloud fires schedules itself
+    "AWS::Cognito::",  # moto cannot create user pools from a template; the local cloud issues their tokens
+    # Alarms and subscriptions: moto's CloudFormation cannot create them (no physical id). The local cloud
+    # subscribes its own delivery queues for the subscriptions of functions (async_sources.py).
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Subscription",
 )
@@ -64,32 +73,62 @@ class _ManagedPolicyLoader:
         return _ManagedPolicies()
 
 
-def translate(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    """The SAM template as plain CloudFormation, translated offline."""
+@dataclass
+class Translation:
+    """The translated template and where each function's and layer's code is on this machine."""
+
+    cfn: dict[str, Any]
+    code_folders: dict[str, Path]  # fake S3 key -> local folder
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        return self.cfn.get("Resources", {})
+
+    def code_folder(self, code: dict[str, Any], owner: str) -> Path:
+        """The folder behind a translated `Code` or `Content` ({S3Bucket, S3Key})."""
+        key = code.get("S3Key") if code.get("S3Bucket") == CODE_BUCKET else None
+        if not isinstance(key, str) or key not in self.code_folders:
+            raise TemplateError(f"{owner}: its code is not a local folder ({code!r}); it cannot run locally")
+        return self.code_folders[key]
+
+
+def translate(template: dict[str, Any], parameters: dict[str, Any], base: Path) -> Translation:
+    """The SAM template as plain CloudFormation, translated offline; `base` is the template's folder."""
     sam = copy.deepcopy(template)
+    folders: dict[str, Path] = {}
+
+    def fake_s3_uri(path: str) -> str:
+        if path.startswith("s3://"):
+            return path
+        key = path.strip("/") or "."
+        folders[key] = (base / path).resolve()
+        return f"s3://{CODE_BUCKET}/{key}"
+
     function_globals = sam.get("Globals", {}).get("Function", {})
     if isinstance(function_globals.get("CodeUri"), str):
-        function_globals["CodeUri"] = _fake_s3_uri(function_globals["CodeUri"])
+        function_globals["CodeUri"] = fake_s3_uri(function_globals["CodeUri"])
     for resource in sam["Resources"].values():
         properties = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
+        for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str):
-                properties[key] = _fake_s3_uri(properties[key])
+                properties[key] = fake_s3_uri(properties[key])
+        if isinstance(properties.get("DefinitionUri"), str):
+            raise TemplateError(
+                "DefinitionUri pointing at a local file is not supported locally: inline it as DefinitionBody"
+            )
     # transform() would ask boto3 for a region; a session with the local one keeps the translation offline.
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
+    session = boto3.session.Session(region_name=parameters["AWS::Region"])
+    translator = Translator(None, Parser(), boto_session=session)
     policies = _ManagedPolicyLoader()
     try:
-        return translator.translate(
+        cfn = translator.translate(
             sam, parameter_values=dict(parameters), get_managed_policy_map=policies.load
         )
     except Exception as exc:
         causes = getattr(exc, "causes", [])
         details = "; ".join(str(cause) for cause in causes) or str(exc)
         raise TemplateError(f"the SAM translator rejected the template: {details}") from exc
-
-
-def _fake_s3_uri(path: str) -> str:
-    return path if path.startswith("s3://") else f"s3://localcloud/{path.strip('/')}"
+    return Translation(cfn, folders)
 
 
 def data_resources_template(cfn: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ What is generated, per resource of the SAM-translated template:
 | every DynamoDB table | `AWS/DynamoDB` `ReadThrottleEvents` + `WriteThrottleEvents` (TableName) |
 | every Kinesis stream | `AWS/Kinesis` `Write`/`ReadProvisionedThroughputExceeded` (StreamName) |
 | every HTTP API | `AWS/ApiGateway` `5xx`, `Latency` p99 (ApiId, Stage) |
-| the saga | `OrdersMicrosystem` `OrderCommandsRejected`, `FulfillmentDeadlinesPassed` (any service) |
+| the saga | `OrdersMicrosystem` (any service): `OrderCommandsRejected`, `FulfillmentDeadlinesPassed`, ... |
 
     python -m ops alarms            # print the section
     python -m ops alarms --write    # replace it in template.yaml
@@ -67,6 +67,13 @@ BUSINESS_ALARMS = (
         "AlarmDeadlinesPassed",
         "Orders still pending when their fulfilment deadline passed (payment or stock never answered): the "
         "saga is stuck somewhere. docs/operations.md#deadlines-passed",
+    ),
+    BusinessAlarm(
+        "CancellationRacedDispatchAlarm",
+        "CancellationRacedDispatch",
+        "AlarmRacedDispatches",
+        "An order was cancelled and its parcel dispatched, each before the other was known: nothing was "
+        "undone, a person arranges the return. docs/operations.md#a-cancellation-that-raced-the-dispatch",
     ),
 )
 
@@ -562,6 +569,7 @@ def _dashboard(shape: StackShape, alarms: list[Alarm]) -> list[str]:
     business = [
         "OrderCommandsRejected",
         "FulfillmentDeadlinesPassed",
+        "CancellationRacedDispatch",
         "ConfirmOrderApplied",
         "CancelOrderApplied",
         "PaymentsAuthorized",

@@ -68,5 +68,15 @@ def pricing_parameters(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 
 @pytest.fixture
+def personal_data_keys(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The template's personal data vault (table and KMS key) in moto, named where the functions look."""
+    table = create_table(boto3.client("dynamodb"), "PersonalDataKeys", "personal-data-keys")
+    key = boto3.client("kms").create_key(Description="personal data (tests)")["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("PERSONAL_DATA_KEYS_TABLE", table)
+    monkeypatch.setenv("PERSONAL_DATA_KMS_KEY", key)
+    return {"table": table, "key": key}
+
+
+@pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()

@@ -1,8 +1,9 @@
-"""Order-fulfilment process manager: hears order events (order-events), stock answers (inventory-events) and
-payment answers (payment-events) from Kinesis, and its own deadlines from the fulfilment-deadlines queue
-(SQS, delayed messages); for each, the fulfillment service decides and sends the commands that follow:
-reservations to inventory-commands, payment requests and voids to payment-commands, the confirmation or
-cancellation to order-commands. Every event type reaches it (no filter: a filter would silently drop
+"""Order-fulfilment process manager: hears order events (order-events), stock answers (inventory-events),
+payment answers (payment-events) and the parcel's progress (shipment-events) from Kinesis, and its own
+deadlines from the fulfilment-deadlines queue (SQS, delayed messages); for each, the fulfillment service
+decides and sends the commands that follow: reservations and commitments to inventory-commands, payment
+requests and voids to payment-commands, the confirmation, cancellation, shipment and delivery to
+order-commands. Every event type reaches it (no filter: a filter would silently drop
 unknown types); the ones it needs nothing from are acknowledged, anything unknown fails and is parked."""
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ service = FulfillmentService(
         os.environ["ORDERS_EVENT_SOURCE"]: "orders",
         os.environ["PAYMENTS_EVENT_SOURCE"]: "payments",
         os.environ["INVENTORY_EVENT_SOURCE"]: "inventory",
+        os.environ["SHIPPING_EVENT_SOURCE"]: "shipping",
     },
 )
 

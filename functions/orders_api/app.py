@@ -15,9 +15,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import caller_id, refuse_oversized_body
+from microsystem.http import RequestFieldError, caller_id, refuse_oversized_body
+from microsystem.personal import PersonalDataVault
 from orders import RequestedLine, load_pricing_config, order_decider
 from orders.http import install_order_problem_handlers
+from orders.personal import Email, PersonalDetails, ShippingAddress, for_owner
+from orders.pricing import DestinationNotServedError
 from orders.service import Checkout, OrderService
 from orders.views import order_document
 
@@ -31,9 +34,12 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_order_problem_handlers(app)
+dynamodb = boto3.client("dynamodb")
+vault = PersonalDataVault.from_environment(dynamodb)
 service = OrderService(
-    DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))),
+    DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
     load_pricing_config,
+    vault=vault,
 )
 
 IdempotencyKey = Annotated[
@@ -56,25 +62,48 @@ class LineRequest(BaseModel):
 
 
 class PlaceOrderRequest(BaseModel):
+    """Where the order goes: `shipping_address`, whose `country` is the destination. `destination_country`
+    (what clients sent before addresses) is still accepted beside it, and must name the same country."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     lines: Annotated[list[LineRequest], Field(min_length=1, max_length=50)]
-    destination_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+    shipping_address: ShippingAddress
+    email: Email | None = None
+    destination_country: Annotated[
+        str | None,
+        Field(pattern=r"^[A-Z]{2}$", description="Deprecated: the address's country is the destination."),
+    ] = None
     campaign_code: Annotated[str | None, Field(max_length=32)] = None
+
+    def destination(self) -> str:
+        """The country the order ships to; a field-named error when the two countries given disagree."""
+        country = self.shipping_address.country
+        if self.destination_country not in (None, country):
+            raise RequestFieldError(
+                "destination_country",
+                f"disagrees with shipping_address.country ({country}); send only the address",
+            )
+        return country
 
 
 @app.post("/orders")
 def place_order(request: PlaceOrderRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    personal = PersonalDetails(shipping_address=request.shipping_address, email=request.email)
     checkout = Checkout(
         lines=tuple(RequestedLine(sku=line.sku, quantity=line.quantity) for line in request.lines),
-        destination_country=request.destination_country,
+        destination_country=request.destination(),
         campaign_code=request.campaign_code,
+        personal=personal,
     )
-    answer = service.place(
-        caller_id(app.current_event),
-        checkout,
-        idempotency_key=idempotency_key,
-        correlation_id=logger.get_correlation_id(),
-    )
+    try:
+        answer = service.place(
+            caller_id(app.current_event),
+            checkout,
+            idempotency_key=idempotency_key,
+            correlation_id=logger.get_correlation_id(),
+        )
+    except DestinationNotServedError as error:
+        raise RequestFieldError("shipping_address.country", error.message) from error  # the field they sent
     if answer.recorded:
         metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="OrderValue", unit=MetricUnit.NoUnit, value=answer.order.total)
@@ -102,7 +131,7 @@ def order_response(status: int, answer: OrderAnswer, **headers: str) -> Response
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=order_document(answer.order, answer.version),
+        body=for_owner(vault, order_document(answer.order, answer.version)),
         headers={"ETag": f'"{answer.version}"', **headers},
     )
 

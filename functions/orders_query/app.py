@@ -5,7 +5,6 @@ model, or rebuilt from the log: consistent, as of a version, as of a time) and G
 from __future__ import annotations
 
 import os
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,7 +18,8 @@ from pydantic import BeforeValidator, Field
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
 from microsystem.generational import GenerationalView
-from microsystem.http import caller_id, field_error, problem
+from microsystem.http import caller_id, field_error, problem, whole_number
+from microsystem.personal import PersonalDataVault
 from orders import order_decider
 from orders.http import install_order_problem_handlers
 from orders.projection import order_projection
@@ -40,29 +40,10 @@ queries = OrderQueries(
     GenerationalView.from_environment(order_projection, dynamodb).active_store(),
     store,
     DeciderRunner(order_decider, store),
+    PersonalDataVault.from_environment(dynamodb),
 )
 
 MAX_LIMIT = 100
-# ASCII digits only: str.isdigit() also accepts superscripts, which int() refuses, and other scripts' digits;
-# pydantic alone would also take "+5", " 5" and "1_0".
-_DIGITS = re.compile(r"[0-9]{1,12}")
-
-
-def _whole_number(minimum: int, maximum: int | None = None) -> BeforeValidator:
-    """A query parameter that is a whole number in ASCII digits within the bounds, with an error that says so
-    (the bounds are also declared with `Field`, for the OpenAPI document)."""
-    allowed = f"an integer from {minimum} to {maximum}" if maximum else f"an integer of at least {minimum}"
-
-    def check(value: object) -> object:
-        if isinstance(value, str):
-            if _DIGITS.fullmatch(value) is None:
-                raise ValueError(f"must be {allowed}, got {value[:40]!r}")
-            number = int(value)
-            if number < minimum or (maximum is not None and number > maximum):
-                raise ValueError(f"must be {allowed}, got {number}")
-        return value
-
-    return BeforeValidator(check)
 
 
 def _iso_time(value: object) -> object:
@@ -79,8 +60,8 @@ def _iso_time(value: object) -> object:
     return moment
 
 
-PageSize = Annotated[int, _whole_number(1, MAX_LIMIT), Field(ge=1, le=MAX_LIMIT)]
-Version = Annotated[int, _whole_number(1), Field(ge=1)]
+PageSize = Annotated[int, whole_number(1, MAX_LIMIT), Field(ge=1, le=MAX_LIMIT)]
+Version = Annotated[int, whole_number(1), Field(ge=1)]
 Cursor = Annotated[
     str | None,
     Query(max_length=MAX_CURSOR_LENGTH, description="The `next_cursor` of the previous page, as it was."),

@@ -1,4 +1,5 @@
-"""Event source mappings emulated from a template's function Events: DynamoDB Streams, Kinesis and SQS."""
+"""The pollers that invoke functions besides HTTP: event source mappings (DynamoDB Streams, Kinesis, SQS) and
+the delivery queues of asynchronous sources (SNS, EventBridge, schedules: `deliveries.py`)."""
 
 from localcloud.pollers.base import Poller, PollerContext
 from localcloud.pollers.dynamodb import DynamoDBStreamPoller

@@ -37,6 +37,9 @@ class PollerContext:
 class Poller(threading.Thread):
     """One polling loop (one shard, or one queue) feeding one function."""
 
+    trigger = ""  # what the report and the console call it: "sqs NAME", "kinesis NAME", ...
+    key = ""  # stable across restarts: the mapping's logical id (and the shard), for the state folder
+
     def __init__(self, context: PollerContext, name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.context = context
@@ -68,6 +71,15 @@ class Poller(threading.Thread):
                 # Sleep until the next write anywhere, or the poll interval (for visibility timeouts,
                 # batching windows and writes that do not pass through the signal).
                 self.context.wait_for_write(generation, self.context.poll_interval)
+
+    @property
+    def lag(self) -> int:
+        """How much is waiting for this trigger (records read and not done, messages in the queue)."""
+        return 0
+
+    @property
+    def function(self) -> str:
+        return self.context.runtime.name
 
     def poll_once(self) -> bool:
         """Look once; deliver what there is. True if there was work."""

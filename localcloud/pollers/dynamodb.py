@@ -23,13 +23,19 @@ def lambda_attribute_value(value: Any) -> Any:
 
 
 class DynamoDBStreamPoller(StreamShardPoller):
-    def __init__(self, *args: Any, starting_position: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, starting_position: str, resume_after: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.checkpoint = resume_after
+        where: dict[str, str] = {"ShardIteratorType": starting_position}
+        if resume_after is not None:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": resume_after}
         self._streams = self.context.client("dynamodbstreams")
         self._iterator: str | None = self._streams.get_shard_iterator(
             StreamArn=self.settings.stream_arn,
             ShardId=self.settings.shard_id,
-            ShardIteratorType=starting_position,
+            **where,
         )["ShardIterator"]
 
     @staticmethod

@@ -12,14 +12,20 @@ __all__ = ["KinesisPoller"]
 
 
 class KinesisPoller(StreamShardPoller):
-    def __init__(self, *args: Any, starting_position: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, starting_position: str, resume_after: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.checkpoint = resume_after
+        where: dict[str, str] = {"ShardIteratorType": starting_position}
+        if resume_after is not None:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": resume_after}
         self._kinesis = self.context.client("kinesis")
         self._iterator: str | None = self._kinesis.get_shard_iterator(
             # By name: moto's iterators made from a StreamARN lose the stream (it then answers "Stream None").
             StreamName=self.settings.stream_arn.rsplit("/", 1)[-1],
             ShardId=self.settings.shard_id,
-            ShardIteratorType=starting_position,
+            **where,
         )["ShardIterator"]
 
     @staticmethod

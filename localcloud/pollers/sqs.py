@@ -46,6 +46,14 @@ class SQSPoller(Poller):
         self._sqs = context.client("sqs")
         self.queue_url = self._sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]
 
+    @property
+    def lag(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
     def _receive(self, count: int) -> list[dict[str, Any]]:
         # Never long-poll: every moto request holds the one lock, and a waiting receive would hold it.
         return self._sqs.receive_message(
@@ -96,7 +104,7 @@ class SQSPoller(Poller):
             identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
             if identifier not in ids:
                 return ids  # an unknown or empty identifier fails the whole batch, as in Lambda
-            failed.add(identifier)
+            failed.add(str(identifier))
         return failed
 
     def _delete_messages(self, records: list[dict[str, Any]]) -> None:

@@ -181,6 +181,9 @@ class StreamShardPoller(Poller):
         self.record_filter = record_filter
         self.trigger = trigger
         self.buffer: list[StreamRecord] = []
+        # The last record done with (delivered, handed over or filtered out) with nothing undone before it:
+        # where the shard resumes after a restart.
+        self.checkpoint: str | None = None
         self._gathering_since: float | None = None
         self.processor = StreamBatchProcessor(settings, self._invoke_batch, send_failure, pause=self.sleep)
 
@@ -191,7 +194,11 @@ class StreamShardPoller(Poller):
     def poll_once(self) -> bool:
         if len(self.buffer) < self.settings.batch_size:
             # Filtered-out records are dropped here, as Lambda does: they never count towards a batch.
-            self.buffer.extend(record for record in self.fetch() if self.record_filter.keeps(record.event))
+            for record in self.fetch():
+                if self.record_filter.keeps(record.event):
+                    self.buffer.append(record)
+                elif not self.buffer:
+                    self.checkpoint = record.sequence_number
         if not self.buffer:
             self._gathering_since = None
             return False
@@ -212,7 +219,13 @@ class StreamShardPoller(Poller):
             # Not delivered, not parked (the worker or the destination failed): keep it for the next look.
             self.buffer[:0] = batch
             raise
+        self.checkpoint = batch[-1].sequence_number
         return True
+
+    @property
+    def lag(self) -> int:
+        """Records read from the shard and not yet done with."""
+        return len(self.buffer)
 
     def _invoke_batch(self, batch: list[StreamRecord]) -> Invocation:
         invocation = self.context.runtime.invoke(

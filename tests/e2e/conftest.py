@@ -1,7 +1,9 @@
-"""One local cloud over the project's own template for the whole module: starting one costs a few seconds.
+"""One local cloud over the project's own template per module: starting one costs seconds, and a module may
+start one of its own with other parameters (only one runs at a time in a process).
 
-Only one LocalCloud may run per process, and stopping it resets moto's in-process state: these tests use no
-`mock_aws` fixture."""
+`start()` returns only once every function has a worker past its init phase, so the first request finds
+a warm function even on a loaded machine; the health endpoint must say so too. Only one LocalCloud may run
+per process, and stopping it resets moto's in-process state: these tests use no `mock_aws` fixture."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import requests
 
 from localcloud import LocalCloud
 
@@ -22,4 +25,6 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[LocalCloud]:
     with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as running:
+        health = requests.get(f"{running.gateway_url}/_localcloud/health", timeout=30).json()
+        assert health["ready"], health
         yield running

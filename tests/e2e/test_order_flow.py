@@ -54,7 +54,17 @@ class Api:
         return {"Authorization": f"Bearer {self.token}"}
 
     def place(self, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        body = {"lines": lines, "destination_country": "NL", **extra}
+        body = {
+            "lines": lines,
+            "shipping_address": {
+                "name": "Alice Example",
+                "line1": "Oudegracht 1",
+                "city": "Utrecht",
+                "postal_code": "3511 AA",
+                "country": "NL",
+            },
+            **extra,
+        }
         response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=10)
         assert response.status_code == 201, response.text
         order = response.json()
@@ -173,7 +183,16 @@ def test_requests_without_a_token_are_unauthorized(alice: Api, placed: dict) -> 
     order_id = placed["paid"]["order_id"]
     assert requests.get(f"{alice.url}/orders/{order_id}", timeout=10).status_code == 401
     assert requests.get(f"{alice.url}/orders", timeout=10).status_code == 401
-    body = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}], "destination_country": "NL"}
+    body = {
+        "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
+        "shipping_address": {
+            "name": "Alice Example",
+            "line1": "Oudegracht 1",
+            "city": "Utrecht",
+            "postal_code": "3511 AA",
+            "country": "NL",
+        },
+    }
     assert requests.post(f"{alice.url}/orders", json=body, timeout=10).status_code == 401
     bad = {"Authorization": "Bearer not-a-token"}
     assert requests.get(f"{alice.url}/orders/{order_id}", headers=bad, timeout=10).status_code == 401

@@ -22,8 +22,26 @@ pytestmark = pytest.mark.slow
 
 # Long enough for forty orders to be answered on a loaded two-core machine, short enough to wait for.
 DEADLINE_SECONDS = 30
-KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "destination_country": "NL"}
-TEA = {"lines": [{"sku": "SKU-TEA-001", "quantity": 3}], "destination_country": "NL"}
+KETTLE = {
+    "lines": [{"sku": "SKU-KET-001", "quantity": 1}],
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+}
+TEA = {
+    "lines": [{"sku": "SKU-TEA-001", "quantity": 3}],
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+}
 
 
 @pytest.fixture(scope="module")

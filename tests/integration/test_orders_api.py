@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import boto3
 import pytest
@@ -12,14 +13,21 @@ from aws_lambda_powertools.utilities import parameters
 from microsystem import DynamoDBEventStore
 from tests.support.lambdas import http_event, load_function, sample_event
 
-BASKET = {
+ADDRESS: dict[str, Any] = {
+    "name": "Alice Example",
+    "line1": "Oudegracht 1",
+    "city": "Utrecht",
+    "postal_code": "3511 AA",
+    "country": "NL",
+}
+BASKET: dict[str, Any] = {
     "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
-    "destination_country": "NL",
+    "shipping_address": ADDRESS,
 }
 
 
 @pytest.fixture
-def api(orders_log, pricing_parameters, monkeypatch, lambda_context):
+def api(orders_log, pricing_parameters, personal_data_keys, monkeypatch, lambda_context):
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
     module = load_function("orders_api")
 
@@ -97,7 +105,7 @@ class TestPlaceOrder:
     def test_the_same_key_with_another_body_is_refused(self, api, log):
         key = f"checkout-{uuid.uuid4()}"
         _, first, _ = place(api, key=key)
-        status, body, _ = place(api, {**BASKET, "destination_country": "BE"}, key=key)
+        status, body, _ = place(api, {**BASKET, "shipping_address": {**ADDRESS, "line1": "Kade 2"}}, key=key)
         assert status == 422
         assert body["errors"] == [
             {
@@ -134,6 +142,36 @@ class TestPlaceOrder:
 
     def test_without_a_key_every_request_is_a_new_order(self, api):
         assert place(api)[1]["order_id"] != place(api)[1]["order_id"]
+
+
+class TestPersonalData:
+    def test_the_owner_is_answered_with_their_address_and_the_log_holds_only_ciphertext(
+        self, api, orders_log, dynamodb
+    ):
+        marker = f"marker-{uuid.uuid4().hex}"
+        body = {**BASKET, "shipping_address": {**ADDRESS, "line1": marker}, "email": f"{marker}@example.com"}
+        status, order, _ = place(api, body)
+        assert status == 201
+        assert order["shipping_address"]["line1"] == marker
+        assert (order["email"], order["personal_data"], order["destination_country"]) == (
+            f"{marker}@example.com",
+            "available",
+            "NL",
+        )
+        assert "personal" not in order
+        stored = json.dumps(dynamodb.scan(TableName=orders_log)["Items"])
+        assert marker not in stored
+        assert "ciphertext" in stored
+
+    def test_the_same_key_with_the_same_address_is_a_replay(self, api, log):
+        key = f"checkout-{uuid.uuid4()}"
+        _, first, _ = place(api, key=key)
+        status, again, headers = place(api, key=key)
+        assert (status, again, headers["Idempotent-Replayed"]) == (201, first, "true")
+
+    def test_a_destination_country_agreeing_with_the_address_is_accepted(self, api):
+        status, order, _ = place(api, {**BASKET, "destination_country": "NL"})
+        assert (status, order["destination_country"]) == (201, "NL")
 
 
 class TestCancelOrder:
@@ -236,7 +274,39 @@ class TestBadInput:
             ({**BASKET, "lines": []}, "lines", "at least 1 item"),
             ({**BASKET, "lines": [{"sku": "SKU-TEA-001", "quantity": 1}] * 51}, "lines", "at most 50 items"),
             ({**BASKET, "total": 1}, "total", "Extra inputs are not permitted"),
-            ({"lines": BASKET["lines"]}, "destination_country", "Field required"),
+            ({"lines": BASKET["lines"]}, "shipping_address", "Field required"),
+            (
+                {**BASKET, "shipping_address": {**ADDRESS, "city": ""}},
+                "shipping_address.city",
+                "at least 1 character",
+            ),
+            (
+                {**BASKET, "shipping_address": {**ADDRESS, "postal_code": "<>"}},
+                "shipping_address.postal_code",
+                "match pattern",
+            ),
+            (
+                {**BASKET, "shipping_address": {**ADDRESS, "country": "nl"}},
+                "shipping_address.country",
+                "match pattern",
+            ),
+            (
+                {**BASKET, "shipping_address": {**ADDRESS, "floor": 3}},
+                "shipping_address.floor",
+                "Extra inputs",
+            ),
+            (
+                {**BASKET, "shipping_address": {k: v for k, v in ADDRESS.items() if k != "name"}},
+                "shipping_address.name",
+                "Field required",
+            ),
+            ({**BASKET, "email": "not-an-address"}, "email", "match pattern"),
+            (
+                {**BASKET, "destination_country": "BE"},
+                "destination_country",
+                "disagrees with shipping_address.country (NL)",
+            ),
+            ({"lines": BASKET["lines"], "destination_country": "NL"}, "shipping_address", "Field required"),
             ({**BASKET, "campaign_code": 10}, "campaign_code", "valid string"),
             ([1, 2], "body", "valid dictionary"),
         ],
@@ -258,7 +328,8 @@ class TestBadInput:
         assert "campaign_code" in errors_of(place(api, {**BASKET, "campaign_code": "SUMMER25"}))
 
     def test_an_unserved_destination(self, api):
-        assert "destination_country" in errors_of(place(api, {**BASKET, "destination_country": "JP"}))
+        japan = {**BASKET, "shipping_address": {**ADDRESS, "country": "JP"}}
+        assert "we do not ship to 'JP'" in errors_of(place(api, japan))["shipping_address.country"]
 
     def test_an_oversized_body(self, api):
         status, body, _ = place(api, json.dumps({**BASKET, "note": "x" * 70_000}))

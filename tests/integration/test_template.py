@@ -60,6 +60,12 @@ def test_sam_build_builds_every_function_and_layer(tmp_path):
     for name, res in resources_of("AWS::Serverless::LayerVersion").items():
         package = Path(res["Properties"]["ContentUri"]).name
         assert (build_dir / name / "python" / package / "__init__.py").is_file(), name
+    # The sealing of personal data needs `cryptography`'s native code, built for the functions' arm64 runtime.
+    native = (
+        build_dir / "MicrosystemLayer" / "python" / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
+    )
+    elf_machine = int.from_bytes(native.read_bytes()[18:20], "little")
+    assert elf_machine == 0xB7, "cryptography is not built for aarch64"  # EM_AARCH64
     shutil.rmtree(build_dir)
 
 
@@ -67,6 +73,12 @@ def test_tables_keep_their_facts_safe():
     for name, table in resources_of("AWS::DynamoDB::Table").items():
         props = table["Properties"]
         assert props["SSESpecification"]["SSEEnabled"] is True, name
+        if name == "PersonalDataKeys":
+            # No backups of the customers' data keys: a restore would bring an erased key back. Guarded
+            # against deletion instead (docs/data-protection.md).
+            assert "PointInTimeRecoverySpecification" not in props
+            assert (table["DeletionPolicy"], props["DeletionProtectionEnabled"]) == ("Retain", True)
+            continue
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True, name
         if "EventLog" in name:
             assert table["DeletionPolicy"] == "Retain", name
@@ -81,7 +93,8 @@ def as_list(value: str | list[str]) -> list[str]:
 def test_every_role_is_least_privilege_once_translated():
     # What deploys is the SAM translator's output: SAM adds managed policies (logs and X-Ray on every
     # resource) to the roles it generates, so each function has a role of its own, scoped, instead.
-    cloudformation = translate(load_template(TEMPLATE), parameter_values(load_template(TEMPLATE), TEMPLATE))
+    sam_template = load_template(TEMPLATE)
+    cloudformation = translate(sam_template, parameter_values(sam_template, TEMPLATE), ROOT).cfn
     roles = {name: r for name, r in cloudformation["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
     functions = [r for r in cloudformation["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(roles) == len(functions)
@@ -125,3 +138,37 @@ def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_sc
                 properties["Path"],
             )
     assert routes >= 7
+
+
+def test_personal_data_never_reaches_a_log_line_or_a_trace():
+    variables = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"  # requests carry addresses in clear
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"  # so do the owner's answers
+    for name, function in resources_of("AWS::Serverless::Function").items():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not {"POWERTOOLS_LOGGER_LOG_EVENT", "POWERTOOLS_TRACER_CAPTURE_RESPONSE"} & set(own), name
+
+
+def test_only_the_privacy_api_destroys_data_keys_and_only_the_orders_api_makes_them():
+    def roles_allowed(action: str, resource: str) -> set[str]:
+        allowed = set()
+        for name, role in resources_of("AWS::IAM::Role").items():
+            for policy in role["Properties"].get("Policies", []):
+                for statement in policy["PolicyDocument"]["Statement"]:
+                    resources = as_list(statement["Resource"])
+                    if (
+                        action in as_list(statement["Action"])
+                        and {"Fn::GetAtt": [resource, "Arn"]} in resources
+                    ):
+                        allowed.add(name)
+        return allowed
+
+    assert roles_allowed("dynamodb:DeleteItem", "PersonalDataKeys") == {"PrivacyApiRole"}
+    assert roles_allowed("dynamodb:PutItem", "PersonalDataKeys") == {"OrdersApiRole"}
+    assert roles_allowed("kms:GenerateDataKey", "PersonalDataKey") == {"OrdersApiRole"}
+    assert roles_allowed("kms:Decrypt", "PersonalDataKey") == {
+        "OrdersApiRole",
+        "OrdersQueryRole",
+        "ShippingHandlerRole",
+        "ShippingApiRole",
+    }

@@ -72,7 +72,14 @@ def lifecycle(
             )
         )
     if steps >= 3:
-        events.append(OrderShipped(order_id=order_id, shipped_at=at + timedelta(hours=2)))
+        events.append(
+            OrderShipped(
+                order_id=order_id,
+                carrier="PostNL",
+                tracking_number=f"TR-{order_id[:8]}",
+                shipped_at=at + timedelta(hours=2),
+            )
+        )
     if steps <= -1:
         events.append(
             OrderCancelled(order_id=order_id, reason="customer_request", cancelled_at=at + timedelta(hours=1))

@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import UnauthorizedError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 
 from microsystem.cursors import InvalidCursorError
 from microsystem.errors import CommitTooLargeError, IdempotencyConflictError, TooManyConflictsError
@@ -25,6 +27,37 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 MAX_SUBJECT_LENGTH = 128  # a customer id, as commands and events bound it
 PROBLEM_CONTENT_TYPE = content_types.APPLICATION_JSON
+
+
+# ASCII digits only: str.isdigit() also accepts superscripts, which int() refuses, and other scripts' digits;
+# pydantic alone would also take "+5", " 5" and "1_0".
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> BeforeValidator:
+    """A query parameter that is a whole number in ASCII digits within the bounds, with an error that says so
+    (declare the bounds with `Field` too, for the OpenAPI document)."""
+    allowed = f"an integer from {minimum} to {maximum}" if maximum else f"an integer of at least {minimum}"
+
+    def check(value: object) -> object:
+        if isinstance(value, str):
+            if _DIGITS.fullmatch(value) is None:
+                raise ValueError(f"must be {allowed}, got {value[:40]!r}")
+            number = int(value)
+            if number < minimum or (maximum is not None and number > maximum):
+                raise ValueError(f"must be {allowed}, got {number}")
+        return value
+
+    return BeforeValidator(check)
+
+
+class RequestFieldError(Exception):
+    """A request that passes its schema but breaks a rule between its fields: a 422 naming the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 class ForbiddenIdentityError(Exception):
@@ -118,6 +151,10 @@ def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
         return validation_problem(error)
+
+    @app.exception_handler(RequestFieldError)
+    def _invalid_field(error: RequestFieldError) -> Response[str]:
+        return problem(422, "The request is not valid.", [field_error(error.field, error.problem)])
 
     @app.exception_handler(UnauthorizedError)
     def _unauthorized(error: UnauthorizedError) -> Response[str]:

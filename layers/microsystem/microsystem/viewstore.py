@@ -74,10 +74,16 @@ class ViewStore(Protocol):
         ...
 
     def page(
-        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+        self,
+        index: ViewIndex,
+        value: str,
+        *,
+        limit: int,
+        after: Mapping[str, str] | None = None,
+        oldest_first: bool = False,
     ) -> ViewPage:
-        """Up to `limit` documents of `index` whose partition is `value`, newest (greatest sort) first,
-        starting after the position `after` (a page's `next_position`)."""
+        """Up to `limit` documents of `index` whose partition is `value`, newest (greatest sort) first or
+        `oldest_first`, starting after the position `after` (a page's `next_position`)."""
         ...
 
     def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
@@ -107,7 +113,13 @@ class InMemoryViewStore:
             return self.rows.get(key)
 
     def page(
-        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+        self,
+        index: ViewIndex,
+        value: str,
+        *,
+        limit: int,
+        after: Mapping[str, str] | None = None,
+        oldest_first: bool = False,
     ) -> ViewPage:
         with self._lock:
             entries = sorted(
@@ -120,11 +132,11 @@ class InMemoryViewStore:
                     if row.view.get(index.partition) == value and index.sort in row.view
                 ),
                 key=lambda entry: entry[0],
-                reverse=True,
+                reverse=not oldest_first,
             )
         if after is not None:
             start = (after[index.sort], after[self.key_attribute])
-            entries = [entry for entry in entries if entry[0] < start]
+            entries = [entry for entry in entries if (entry[0] > start if oldest_first else entry[0] < start)]
         page = entries[:limit]
         more = len(entries) > limit
         last = page[-1][1] if more else None
@@ -237,7 +249,13 @@ class DynamoDBViewStore:
         return self._row(item)[1] if item else None
 
     def page(
-        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+        self,
+        index: ViewIndex,
+        value: str,
+        *,
+        limit: int,
+        after: Mapping[str, str] | None = None,
+        oldest_first: bool = False,
     ) -> ViewPage:
         request: dict[str, Any] = {
             "TableName": self.table_name,
@@ -245,7 +263,7 @@ class DynamoDBViewStore:
             "KeyConditionExpression": "#partition = :value",
             "ExpressionAttributeNames": {"#partition": index.partition},
             "ExpressionAttributeValues": {":value": {"S": value}},
-            "ScanIndexForward": False,  # newest first
+            "ScanIndexForward": oldest_first,
             "Limit": limit + 1,  # one more than asked, to know whether there is a next page
         }
         if after is not None:

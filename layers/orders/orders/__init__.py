@@ -1,7 +1,7 @@
 """The orders domain: commands, events and the Order decider, plus pricing and its configuration. Pure, except
 `load_pricing_config`, which reads SSM."""
 
-from orders.commands import CancelOrder, ConfirmOrder, OrderCommand, PlaceOrder, ShipOrder
+from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrder
 from orders.config import PricingConfigError, load_pricing_config, parse_pricing_config
 from orders.errors import (
     OrderAlreadyCancelledError,
@@ -10,6 +10,7 @@ from orders.errors import (
     OrderError,
     OrderNotConfirmedError,
     OrderNotFoundError,
+    OrderNotShippedError,
     PaymentMismatchError,
 )
 from orders.events import (
@@ -17,6 +18,7 @@ from orders.events import (
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
+    OrderDelivered,
     OrderEvent,
     OrderShipped,
     order_events,
@@ -50,6 +52,7 @@ __all__ = [
     "CancellationReason",
     "CatalogItem",
     "ConfirmOrder",
+    "DeliverOrder",
     "DestinationNotServedError",
     "DuplicateSkuError",
     "EmptyOrderError",
@@ -61,11 +64,13 @@ __all__ = [
     "OrderCommand",
     "OrderConfirmed",
     "OrderCreated",
+    "OrderDelivered",
     "OrderError",
     "OrderEvent",
     "OrderLine",
     "OrderNotConfirmedError",
     "OrderNotFoundError",
+    "OrderNotShippedError",
     "OrderShipped",
     "OrderStatus",
     "PaymentMismatchError",

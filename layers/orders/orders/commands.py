@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from microsystem.personal import SealedData
 from orders.events import CancellationReason
 from orders.pricing import CountryCode, PricedOrder
 
@@ -16,10 +17,13 @@ class _Command(BaseModel):
 
 
 class PlaceOrder(_Command):
+    """`personal` is the order's personal data (address, email), sealed under the customer's key."""
+
     order_id: Id
     customer_id: Id
     priced: PricedOrder
     destination_country: CountryCode
+    personal: SealedData | None = None
     at: AwareDatetime
 
 
@@ -40,8 +44,17 @@ class CancelOrder(_Command):
 
 
 class ShipOrder(_Command):
+    """The order's parcel left the warehouse (shipping dispatched it)."""
+
+    order_id: Id
+    carrier: Annotated[str, Field(min_length=1, max_length=64)]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64)]
+    at: AwareDatetime
+
+
+class DeliverOrder(_Command):
     order_id: Id
     at: AwareDatetime
 
 
-OrderCommand = PlaceOrder | ConfirmOrder | CancelOrder | ShipOrder
+OrderCommand = PlaceOrder | ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder

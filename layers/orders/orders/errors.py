@@ -28,7 +28,7 @@ class OrderAlreadyExistsError(OrderError):
 class OrderAlreadyShippedError(OrderError):
     def __init__(self, order_id: str) -> None:
         super().__init__(
-            order_id, f"order {order_id} has already shipped and can no longer be cancelled; request a return"
+            order_id, f"order {order_id} has already shipped and can no longer be cancelled; ask for a return"
         )
 
 
@@ -46,6 +46,11 @@ class OrderNotConfirmedError(OrderError):
             order_id,
             f"order {order_id} is still awaiting payment; it can be shipped once its payment is confirmed",
         )
+
+
+class OrderNotShippedError(OrderError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id, f"order {order_id} has not shipped yet; it can be delivered once it has")
 
 
 class PaymentMismatchError(OrderError):

@@ -6,17 +6,24 @@ from typing import Any, ClassVar, Literal
 from pydantic import AwareDatetime
 
 from microsystem import Event, EventRegistry
+from microsystem.personal import SealedData
 from orders.pricing import OrderLine
 
 CancellationReason = Literal[
-    "customer_request", "payment_declined", "out_of_stock", "payment_timeout", "stock_timeout"
+    "customer_request",
+    "payment_declined",
+    "out_of_stock",
+    "payment_timeout",
+    "stock_timeout",
+    "address_erased",
 ]
 
 
 class OrderCreated(Event):
-    """An order was placed and priced. v2 renamed v1's `country` to `destination_country`."""
+    """An order was placed and priced. v2 renamed v1's `country` to `destination_country`; v3 added
+    `personal`, the shipping address and email sealed under the customer's key (ciphertext only)."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
 
     order_id: str
     customer_id: str
@@ -28,6 +35,7 @@ class OrderCreated(Event):
     shipping: int
     total: int
     destination_country: str
+    personal: SealedData | None = None
     placed_at: AwareDatetime
 
 
@@ -46,13 +54,25 @@ class OrderCancelled(Event):
 
 
 class OrderShipped(Event):
+    """The parcel left with `carrier` under `tracking_number`. v2 added the carrier and tracking number (a v1
+    event, from before shipping recorded them, reads with both None)."""
+
+    schema_version: ClassVar[int] = 2
+
     order_id: str
+    carrier: str | None
+    tracking_number: str | None
     shipped_at: AwareDatetime
 
 
-OrderEvent = OrderCreated | OrderConfirmed | OrderCancelled | OrderShipped
+class OrderDelivered(Event):
+    order_id: str
+    delivered_at: AwareDatetime
 
-order_events = EventRegistry([OrderCreated, OrderConfirmed, OrderCancelled, OrderShipped])
+
+OrderEvent = OrderCreated | OrderConfirmed | OrderCancelled | OrderShipped | OrderDelivered
+
+order_events = EventRegistry([OrderCreated, OrderConfirmed, OrderCancelled, OrderShipped, OrderDelivered])
 
 
 @order_events.upcaster("OrderCreated", 1)
@@ -61,3 +81,15 @@ def _order_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     upcast = {key: value for key, value in data.items() if key != "country"}
     upcast["destination_country"] = data["country"]
     return upcast
+
+
+@order_events.upcaster("OrderCreated", 2)
+def _order_created_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # Orders placed before personal data was taken carry none.
+    return {**data, "personal": None}
+
+
+@order_events.upcaster("OrderShipped", 1)
+def _order_shipped_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # v1 knew no carrier: nothing to invent, so both read as unknown.
+    return {**data, "carrier": None, "tracking_number": None}

@@ -61,6 +61,30 @@ class StockReservationRefused(_Inbound):
     refused_at: AwareDatetime
 
 
+class ShipmentDispatched(_Inbound):
+    """shipping's ShipmentDispatched, schema version 1, with the fields orders reads."""
+
+    order_id: str
+    carrier: str
+    tracking_number: str
+    dispatched_at: AwareDatetime
+
+
+class ShipmentDelivered(_Inbound):
+    """shipping's ShipmentDelivered, schema version 1, with the fields orders reads."""
+
+    order_id: str
+    delivered_at: AwareDatetime
+
+
+class ShipmentUndeliverable(_Inbound):
+    """shipping's ShipmentUndeliverable, schema version 1: the parcel cannot go (its address was erased)."""
+
+    order_id: str
+    reason: str
+    noticed_at: AwareDatetime
+
+
 class DeadlinePassed(BaseModel):
     """The order's deadline message came back: `at` is when it was read."""
 
@@ -72,6 +96,7 @@ class DeadlinePassed(BaseModel):
 
 PaymentOutcome = PaymentAuthorized | PaymentDeclined
 StockOutcome = StockReserved | StockReservationRefused
+ShipmentProgress = ShipmentDispatched | ShipmentDelivered | ShipmentUndeliverable
 
 # Every payment and inventory event type is named here: the answers the process acts on (with the schema
 # versions it reads), and the types it deliberately ignores. Any other type, or another schema version, is
@@ -92,10 +117,22 @@ STOCK_EVENTS: InboundEvents[StockOutcome] = InboundEvents(
     },
     ignored=frozenset({"StockOpened", "StockReceived", "StockReleased", "StockCommitted"}),
 )
+SHIPMENT_EVENTS: InboundEvents[ShipmentProgress] = InboundEvents(
+    "shipment",
+    handled={
+        "ShipmentDispatched": (frozenset({1}), ShipmentDispatched),
+        "ShipmentDelivered": (frozenset({1}), ShipmentDelivered),
+        "ShipmentUndeliverable": (frozenset({1}), ShipmentUndeliverable),
+    },
+    # Planned and ready follow the order's own events; a cancelled shipment follows the order's cancellation.
+    ignored=frozenset({"ShipmentPlanned", "ShipmentReady", "ShipmentCancelled"}),
+)
 # The order's own events the process reacts to; the others (confirmation, shipping) it caused or ignores.
 ORDER_EVENTS_HANDLED = frozenset({"OrderCreated", "OrderCancelled"})
 
-FulfillmentInput = OrderCreated | OrderCancelled | PaymentOutcome | StockOutcome | DeadlinePassed
+FulfillmentInput = (
+    OrderCreated | OrderCancelled | PaymentOutcome | StockOutcome | ShipmentProgress | DeadlinePassed
+)
 
 
 # -- its events ----------------------------------------------------------------------------------------------
@@ -166,6 +203,29 @@ class LateAnswerCompensated(Event):
     compensated_at: AwareDatetime
 
 
+class DispatchRecorded(Event):
+    """The order's parcel left: what it held is to be committed, and the order marked shipped."""
+
+    order_id: str
+    carrier: str
+    tracking_number: str
+    dispatched_at: AwareDatetime
+
+
+class DeliveryRecorded(Event):
+    order_id: str
+    delivered_at: AwareDatetime
+
+
+class CancellationRacedDispatch(Event):
+    """The order was cancelled and its parcel dispatched, each before the other was known (in either order):
+    nothing is released or voided automatically, a person arranges the return (docs/operations.md, "A
+    cancellation that raced the dispatch")."""
+
+    order_id: str
+    noticed_at: AwareDatetime
+
+
 fulfillment_events = EventRegistry(
     [
         FulfillmentStarted,
@@ -174,6 +234,9 @@ fulfillment_events = EventRegistry(
         FulfillmentCompleted,
         FulfillmentCancelled,
         LateAnswerCompensated,
+        DispatchRecorded,
+        DeliveryRecorded,
+        CancellationRacedDispatch,
     ]
 )
 
@@ -193,6 +256,12 @@ class Outcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Delivery(StrEnum):
+    AWAITED = "awaited"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+
+
 class Fulfillment(BaseModel):
     """What the process has asked for and heard for one order (before it starts, None)."""
 
@@ -206,6 +275,7 @@ class Fulfillment(BaseModel):
     payment_id: str | None = None
     outcome: Outcome = Outcome.IN_PROGRESS
     reason: str | None = None
+    delivery: Delivery = Delivery.AWAITED
 
     @property
     def waiting_for_stock(self) -> bool:
@@ -237,6 +307,10 @@ def evolve(state: Fulfillment | None, event: Event) -> Fulfillment | None:
             return process.model_copy(update={"outcome": Outcome.CANCELLED, "reason": cancelled.reason})
         case Fulfillment() as process, LateAnswerCompensated():
             return process  # a compensation sent; nothing the process waits for changes
+        case Fulfillment() as process, DispatchRecorded() | CancellationRacedDispatch():
+            return process.model_copy(update={"delivery": Delivery.DISPATCHED})
+        case Fulfillment() as process, DeliveryRecorded():
+            return process.model_copy(update={"delivery": Delivery.DELIVERED})
     # Only a damaged or misrouted stream gets here (a second start, an answer before the start).
     raise EventNotApplicableError(event, state)
 
@@ -349,6 +423,9 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
                     order_id=order_id, kind="payment", sku=None, compensated_at=authorized.authorized_at
                 )
             ]
+        case OrderCancelled() as cancelled if process.delivery is not Delivery.AWAITED:
+            # Cancelled after the parcel left, before the order knew: the goods are gone, nothing to undo.
+            return [CancellationRacedDispatch(order_id=order_id, noticed_at=cancelled.cancelled_at)]
         case OrderCancelled() as cancelled if process.outcome is not Outcome.CANCELLED:
             # The customer cancelled (the order is cancelled already): only the compensations are left.
             return [
@@ -359,6 +436,26 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
                     cancelled_at=cancelled.cancelled_at,
                 )
             ]
+        case ShipmentDispatched() as dispatched if process.delivery is Delivery.AWAITED:
+            if process.outcome is Outcome.COMPLETED:
+                return [
+                    DispatchRecorded(
+                        order_id=order_id,
+                        carrier=dispatched.carrier,
+                        tracking_number=dispatched.tracking_number,
+                        dispatched_at=dispatched.dispatched_at,
+                    )
+                ]
+            return [CancellationRacedDispatch(order_id=order_id, noticed_at=dispatched.dispatched_at)]
+        case ShipmentDelivered() as delivered if (
+            process.delivery is Delivery.DISPATCHED and process.outcome is Outcome.COMPLETED
+        ):
+            return [DeliveryRecorded(order_id=order_id, delivered_at=delivered.delivered_at)]
+        case ShipmentUndeliverable() as held if (
+            process.outcome is not Outcome.CANCELLED and process.delivery is Delivery.AWAITED
+        ):
+            # Its address was erased before the parcel left: it cannot be fulfilled, so everything is undone.
+            return [_cancel(order_id, "address_erased", held.noticed_at)]
         case DeadlinePassed() as passed if in_progress and passed.at >= process.deadline_at:
             reason: CancellationReason = "stock_timeout" if process.waiting_for_stock else "payment_timeout"
             return [_cancel(order_id, reason, passed.at)]

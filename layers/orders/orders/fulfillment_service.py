@@ -1,9 +1,10 @@
 """The fulfillment service: what the order-fulfilment process manager does with each fact it hears (an order
-placed or cancelled, a payment or stock answer) and with its deadline. It runs the process's decider through
-the core's runner, then sends the commands its new events call for: reservations to inventory, the payment
-request and voids to payments, the confirmation or cancellation to orders, and the deadline message to
-itself. Every command id derives from the fact that caused it, so a redelivered fact sends the same commands
-again (a crash may have come between recording and sending) and nothing is applied twice."""
+placed or cancelled, a payment or stock answer, the parcel's progress) and with its deadline. It runs the
+process's decider through the core's runner, then sends the commands its new events call for: reservations
+to inventory, the payment request and voids to payments, the confirmation or cancellation to orders, the
+deadline message to itself; once the parcel leaves, the stock commitments and the order's shipment and
+delivery. Every command id derives from the fact that caused it, so a redelivered fact sends the same
+commands again (a crash may have come between recording and sending) and nothing is applied twice."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ from orders.events import OrderCancelled, OrderCreated, order_events
 from orders.fulfillment import (
     ORDER_EVENTS_HANDLED,
     PAYMENT_EVENTS,
+    SHIPMENT_EVENTS,
     STOCK_EVENTS,
     DeadlinePassed,
+    DeliveryRecorded,
+    DispatchRecorded,
     FulfillmentCancelled,
     FulfillmentCompleted,
     FulfillmentStarted,
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
 
 # The queues the process sends to, by the names its configuration gives their URLs.
 ORDERS, PAYMENTS, INVENTORY, DEADLINES = "orders", "payments", "inventory", "deadlines"
-Context = Literal["orders", "payments", "inventory"]
+Context = Literal["orders", "payments", "inventory", "shipping"]
 
 
 class DeadlinePayload(BaseModel):
@@ -181,6 +185,32 @@ class FulfillmentService:
                 return [self._command(ORDERS, "ConfirmOrder", cause, payload, group_id=completed.order_id)]
             case FulfillmentCancelled() as cancelled:
                 return self._compensations(cancelled, cause, skus)
+            case DispatchRecorded() as dispatched:
+                # What each line held leaves the warehouse with the parcel; the order learns its tracking.
+                commits = [
+                    self._command(
+                        INVENTORY,
+                        "CommitStock",
+                        cause,
+                        {"sku": sku, "order_id": dispatched.order_id},
+                        group_id=sku,
+                        part=sku,
+                    )
+                    for sku in skus
+                ]
+                shipped = {
+                    "order_id": dispatched.order_id,
+                    "carrier": dispatched.carrier,
+                    "tracking_number": dispatched.tracking_number,
+                    "at": dispatched.dispatched_at.isoformat(),
+                }
+                return [
+                    *commits,
+                    self._command(ORDERS, "ShipOrder", cause, shipped, group_id=dispatched.order_id),
+                ]
+            case DeliveryRecorded() as delivered:
+                payload = {"order_id": delivered.order_id, "at": delivered.delivered_at.isoformat()}
+                return [self._command(ORDERS, "DeliverOrder", cause, payload, group_id=delivered.order_id)]
             case LateAnswerCompensated(kind="stock", sku=str() as sku) as late:
                 return [self._release(late.order_id, sku, "late reservation after cancellation", cause)]
             case LateAnswerCompensated() as late:
@@ -259,6 +289,8 @@ class FulfillmentService:
                 return PAYMENT_EVENTS.read(event.event_type, event.schema_version, event.data)
             case "inventory":
                 return STOCK_EVENTS.read(event.event_type, event.schema_version, event.data)
+            case "shipping":
+                return SHIPMENT_EVENTS.read(event.event_type, event.schema_version, event.data)
         raise UnexpectedEventError(
             f"event {event.event_id} comes from {event.source!r}, which this process does not hear"
         )

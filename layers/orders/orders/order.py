@@ -6,16 +6,25 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from microsystem import Decider, Event, EventNotApplicableError
-from orders.commands import CancelOrder, ConfirmOrder, OrderCommand, PlaceOrder, ShipOrder
+from microsystem.personal import SealedData
+from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrder
 from orders.errors import (
     OrderAlreadyCancelledError,
     OrderAlreadyExistsError,
     OrderAlreadyShippedError,
     OrderNotConfirmedError,
     OrderNotFoundError,
+    OrderNotShippedError,
     PaymentMismatchError,
 )
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped, order_events
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderShipped,
+    order_events,
+)
 from orders.pricing import OrderLine
 
 # -- state ---------------------------------------------------------------------------------------------------
@@ -26,6 +35,7 @@ class OrderStatus(StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
     SHIPPED = "shipped"
+    DELIVERED = "delivered"
 
 
 class Order(BaseModel):
@@ -44,10 +54,13 @@ class Order(BaseModel):
     shipping: int
     total: int
     destination_country: str
+    personal: SealedData | None = None
     placed_at: AwareDatetime
     updated_at: AwareDatetime
     payment_id: str | None = None
     cancellation_reason: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
 
 
 def evolve(state: Order | None, event: Event) -> Order | None:
@@ -65,6 +78,7 @@ def evolve(state: Order | None, event: Event) -> Order | None:
                 shipping=created.shipping,
                 total=created.total,
                 destination_country=created.destination_country,
+                personal=created.personal,
                 placed_at=created.placed_at,
                 updated_at=created.placed_at,
             )
@@ -85,7 +99,18 @@ def evolve(state: Order | None, event: Event) -> Order | None:
                 }
             )
         case Order() as order, OrderShipped() as shipped:
-            return order.model_copy(update={"status": OrderStatus.SHIPPED, "updated_at": shipped.shipped_at})
+            return order.model_copy(
+                update={
+                    "status": OrderStatus.SHIPPED,
+                    "carrier": shipped.carrier,
+                    "tracking_number": shipped.tracking_number,
+                    "updated_at": shipped.shipped_at,
+                }
+            )
+        case Order() as order, OrderDelivered() as delivered:
+            return order.model_copy(
+                update={"status": OrderStatus.DELIVERED, "updated_at": delivered.delivered_at}
+            )
     # Only a damaged or misrouted stream gets here (a second creation, a change before creation).
     raise EventNotApplicableError(event, state)
 
@@ -109,6 +134,7 @@ def decide(command: OrderCommand, state: Order | None) -> list[Event]:
                     shipping=priced.shipping,
                     total=priced.total,
                     destination_country=place.destination_country,
+                    personal=place.personal,
                     placed_at=place.at,
                 )
             ]
@@ -126,7 +152,9 @@ def decide(command: OrderCommand, state: Order | None) -> list[Event]:
                 order_id=confirm.order_id, payment_id=confirm.payment_id, confirmed_at=confirm.at
             )
             return [confirmed]
-        case ConfirmOrder() as confirm, Order(status=OrderStatus.CONFIRMED | OrderStatus.SHIPPED) as order:
+        case ConfirmOrder() as confirm, Order(
+            status=OrderStatus.CONFIRMED | OrderStatus.SHIPPED | OrderStatus.DELIVERED
+        ) as order:
             if confirm.payment_id == order.payment_id:
                 return []  # already confirmed by this payment: a redelivered command
             raise PaymentMismatchError(
@@ -139,17 +167,33 @@ def decide(command: OrderCommand, state: Order | None) -> list[Event]:
             return [OrderCancelled(order_id=cancel.order_id, reason=cancel.reason, cancelled_at=cancel.at)]
         case CancelOrder(), Order(status=OrderStatus.CANCELLED):
             return []  # already cancelled: the first reason stands
-        case CancelOrder(), Order(status=OrderStatus.SHIPPED) as order:
+        case CancelOrder(), Order(status=OrderStatus.SHIPPED | OrderStatus.DELIVERED) as order:
             raise OrderAlreadyShippedError(order.order_id)
 
         case ShipOrder() as ship, Order(status=OrderStatus.CONFIRMED):
-            return [OrderShipped(order_id=ship.order_id, shipped_at=ship.at)]
+            return [
+                OrderShipped(
+                    order_id=ship.order_id,
+                    carrier=ship.carrier,
+                    tracking_number=ship.tracking_number,
+                    shipped_at=ship.at,
+                )
+            ]
         case ShipOrder(), Order(status=OrderStatus.PENDING_PAYMENT) as order:
             raise OrderNotConfirmedError(order.order_id)
         case ShipOrder(), Order(status=OrderStatus.CANCELLED) as order:
             raise OrderAlreadyCancelledError(order.order_id, "shipped")
-        case ShipOrder(), Order(status=OrderStatus.SHIPPED):
+        case ShipOrder(), Order(status=OrderStatus.SHIPPED | OrderStatus.DELIVERED):
             return []
+
+        case DeliverOrder() as deliver, Order(status=OrderStatus.SHIPPED):
+            return [OrderDelivered(order_id=deliver.order_id, delivered_at=deliver.at)]
+        case DeliverOrder(), Order(status=OrderStatus.DELIVERED):
+            return []
+        case DeliverOrder(), Order(status=OrderStatus.CANCELLED) as order:
+            raise OrderAlreadyCancelledError(order.order_id, "delivered")
+        case DeliverOrder(), Order() as order:
+            raise OrderNotShippedError(order.order_id)
         case _:
             raise TypeError(f"not an order command: {command!r}")
 

@@ -1,7 +1,8 @@
 """The orders read side's queries: a customer's orders, one order (from the read model, from the log, or as
 of a version or a time) and its audit trail. The read model's layout (its index, what a page position holds)
 is the view store's; cursors are opaque to clients and checked here before use. A customer only ever sees
-their own orders: anyone else's id answers exactly like a missing one."""
+their own orders, and only they see the order's address and email (opened from its sealed personal data):
+anyone else's id answers exactly like a missing one."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from orders.errors import OrderNotFoundError
 from orders.events import OrderCreated, order_events
 from orders.ids import is_order_id
 from orders.order import order_decider
+from orders.personal import for_owner
 from orders.views import order_document
 
 if TYPE_CHECKING:
     from microsystem import DeciderRunner, EventStore
+    from microsystem.personal import Vault
     from microsystem.viewstore import ViewStore
     from orders.commands import OrderCommand
     from orders.order import Order
@@ -55,11 +58,17 @@ class EventsPage:
 
 class OrderQueries:
     def __init__(
-        self, views: ViewStore, store: EventStore, runner: DeciderRunner[OrderCommand, Order | None]
+        self,
+        views: ViewStore,
+        store: EventStore,
+        runner: DeciderRunner[OrderCommand, Order | None],
+        vault: Vault,
     ) -> None:
+        """`vault` opens the personal data of the order for its owner."""
         self.views = views
         self.store = store
         self.runner = runner
+        self.vault = vault
 
     def orders_of(self, customer_id: str, *, limit: int, cursor: str | None = None) -> OrdersPage:
         """The customer's orders, newest first, `limit` a page."""
@@ -74,11 +83,12 @@ class OrderQueries:
         _require_order_id(order_id)
         if consistent:
             aggregate = self.runner.load(order_id)
-            return order_document(_owned(aggregate.state, order_id, customer_id), aggregate.version)
+            document = order_document(_owned(aggregate.state, order_id, customer_id), aggregate.version)
+            return for_owner(self.vault, document)
         row = self.views.get(order_id)
         if row is None or row.view.get("customer_id") != customer_id:
             raise OrderNotFoundError(order_id)
-        return {**row.view, "version": row.version}
+        return for_owner(self.vault, {**row.view, "version": row.version})
 
     def order_as_of(
         self, order_id: str, customer_id: str, *, version: int | None = None, at: datetime | None = None
@@ -89,7 +99,7 @@ class OrderQueries:
         order = _owned(past.state, order_id, customer_id)
         if version is not None and past.version < version:
             raise VersionNotFoundError(order_id, version, past.version)
-        return order_document(order, past.version)
+        return for_owner(self.vault, order_document(order, past.version))
 
     def events(self, order_id: str, customer_id: str, *, limit: int, cursor: str | None = None) -> EventsPage:
         """The order's events oldest first (the audit trail), `limit` a page."""

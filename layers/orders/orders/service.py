@@ -17,7 +17,7 @@ from microsystem import fingerprint
 from microsystem.commands import derived_id
 from microsystem.messages import MalformedMessageError
 from microsystem.validation import summary
-from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder
+from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PlaceOrder, ShipOrder
 from orders.config import PricingConfigError
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
 from orders.ids import is_order_id
@@ -28,29 +28,36 @@ if TYPE_CHECKING:
 
     from microsystem import CommandResult, DeciderRunner
     from microsystem.messages import CommandMessage
+    from microsystem.personal import Vault
     from orders.commands import OrderCommand
     from orders.order import Order
+    from orders.personal import PersonalDetails
     from orders.pricing import PricingConfig, RequestedLine
 
 # Fixed forever: changing it would give every retried checkout a second order.
 ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
 
 # The order's refusals of a queued command that are final and safe to acknowledge: retrying cannot change
-# them, and nothing is left dangling. A ConfirmOrder for an order the customer cancelled first: its payment
-# is voided when payments sees OrderCancelled. A CancelOrder (payment declined) for an order already
-# shipped: the declined payment charged nothing, and a shipped order is never cancelled. Every other refusal
-# fails the message, to be retried and then parked for a person.
+# them, and nothing is left dangling, or a person has been told. A ConfirmOrder for an order the customer
+# cancelled first: the process manager compensates on OrderCancelled. A CancelOrder (payment declined) for
+# an order already shipped: the declined payment charged nothing, and a shipped order is never cancelled.
+# Every other refusal fails the message, to be retried and then parked for a person.
 FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
     "ConfirmOrder": (OrderAlreadyCancelledError,),
     "CancelOrder": (OrderAlreadyShippedError,),
+    # Shipping an order the customer cancelled in the same moment: the process manager has recorded the race
+    # (CancellationRacedDispatch, with its alarm) for a person; retrying cannot ship a cancelled order.
+    "ShipOrder": (OrderAlreadyCancelledError,),
 }
 
 
 # The order commands other contexts may queue, by the `command_type` of their message: the orders context's
 # public command contract (docs/event-catalogue.md).
-QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder]] = {
+QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder]] = {
     "ConfirmOrder": ConfirmOrder,
     "CancelOrder": CancelOrder,
+    "ShipOrder": ShipOrder,
+    "DeliverOrder": DeliverOrder,
 }
 
 
@@ -76,13 +83,17 @@ class Checkout:
     lines: tuple[RequestedLine, ...]
     destination_country: str
     campaign_code: str | None = None
+    personal: PersonalDetails | None = None
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, personal_digest: str | None) -> str:
+        """Tells a retry from another checkout under the same key. The personal data takes part only as a
+        keyed digest (`Vault.digest`): nothing linkable to it is stored in the log."""
         return fingerprint(
             {
                 "lines": [line.model_dump(mode="json") for line in self.lines],
                 "destination_country": self.destination_country,
                 "campaign_code": self.campaign_code,
+                "personal": personal_digest,
             }
         )
 
@@ -123,10 +134,13 @@ class OrderService:
         runner: DeciderRunner[OrderCommand, Order | None],
         pricing: Callable[[], PricingConfig],
         *,
+        vault: Vault | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
+        """`vault` seals the personal data of the orders placed (needed only where orders are placed)."""
         self.runner = runner
+        self.vault = vault
         self._pricing = pricing
         self._clock = clock
         self._new_id = new_id
@@ -144,7 +158,12 @@ class OrderService:
         catalog, the pricing configuration is broken)."""
         order_id = order_id_for(customer_id, idempotency_key) if idempotency_key else self._new_id()
         command_id = derived_id("PlaceOrder", idempotency_key or self._new_id())
-        request_fingerprint = checkout.fingerprint()
+        personal = checkout.personal.model_dump(mode="json") if checkout.personal else None
+        if personal is not None and self.vault is None:
+            raise RuntimeError("this orders service has no personal data vault to seal the order's data with")
+        # The customer's key as it is now: never one destroyed by an erasure in another container.
+        key = self.vault.key_for(customer_id) if self.vault and personal else None
+        request_fingerprint = checkout.fingerprint(key.digest(personal) if key and personal else None)
         now = self._clock()
         try:
             config = self._pricing()
@@ -169,6 +188,8 @@ class OrderService:
             customer_id=customer_id,
             priced=priced,
             destination_country=checkout.destination_country,
+            # Sealed before it is part of anything stored: the command, the event, the snapshot.
+            personal=key.seal(personal) if key and personal else None,
             at=now,
         )
         result = self.runner.handle(
@@ -229,7 +250,7 @@ def _answer(result: CommandResult[Order | None]) -> OrderAnswer:
     return OrderAnswer(result.state, result.version, len(result.events), result.duplicate)
 
 
-def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder:
+def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder:
     model = QUEUED_COMMANDS.get(message.command_type)
     if model is None:
         known = sorted(QUEUED_COMMANDS)

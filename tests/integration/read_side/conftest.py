@@ -14,8 +14,10 @@ import boto3
 import pytest
 
 from microsystem import DynamoDBEventStore
+from microsystem.personal import PersonalDataVault
 from microsystem.registry import SsmGenerationRegistry
 from microsystem.viewstore import DynamoDBViewStore, from_item
+from orders.personal import for_owner
 from orders.projection import order_projection
 from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
@@ -23,7 +25,14 @@ from tests.support.read_side import ddb_event, deliver, function_environment, re
 
 BASKET = {
     "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
-    "destination_country": "NL",
+    "shipping_address": {
+        "name": "Alice Example",
+        "line1": "Oudegracht 1",
+        "city": "Utrecht",
+        "postal_code": "3511 AA",
+        "country": "NL",
+    },
+    "email": "alice@example.com",
     "campaign_code": "WELCOME10",
 }
 ORDER_EVENTS = "order-events"
@@ -154,6 +163,10 @@ class ReadSide:
         items = self.dynamodb.scan(TableName=table or self.view_table, ConsistentRead=True)["Items"]
         return {row["order_id"]: row for row in map(from_item, items)}
 
+    def owner_view(self, document: dict[str, Any]) -> dict[str, Any]:
+        """A stored order document (view row, replay, rebuilt from CloudEvents) as its owner is shown it."""
+        return for_owner(PersonalDataVault.from_environment(self.dynamodb), document)
+
     def replayed(self, order_id: str) -> dict[str, Any]:
         row = order_projection.replay(self.store.read(f"Order-{order_id}"))
         assert row is not None
@@ -178,6 +191,7 @@ def read_side(
     analytics_table,
     order_events_stream,
     pricing_parameters,
+    personal_data_keys,
     lambda_context,
 ) -> ReadSide:
     # Every read-side function's environment at once (they agree on every name they share), so each

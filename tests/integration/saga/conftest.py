@@ -15,15 +15,30 @@ import pytest
 from inventory import stock_decider
 from microsystem import DeciderRunner, DynamoDBEventStore
 from payments import FakePaymentProvider, payment_id_for
+from shipping import shipment_decider, shipment_id_for
 from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.saga import KinesisFeed, QueueFeed, TableStreamFeed
 
 DECLINE_ABOVE = 10_000  # 100.00 EUR: the fake provider declines anything dearer
-BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "destination_country": "NL"}  # 29.95 EUR
-DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "destination_country": "NL"}  # 108.00 EUR
-KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "destination_country": "NL"}  # 10 in stock
+ADDRESS = {
+    "name": "Alice Example",
+    "line1": "Oudegracht 1",
+    "city": "Utrecht",
+    "postal_code": "3511 AA",
+    "country": "NL",
+}
+BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "shipping_address": ADDRESS}  # 29.95 EUR
+DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "shipping_address": ADDRESS}  # 108.00 EUR
+KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "shipping_address": ADDRESS}  # 10 in stock
 PATIENT = 300  # seconds: a deadline no test waits for
+FUNCTIONS = (
+    "payments_handler",
+    "fulfillment_manager",
+    "order_command_handler",
+    "inventory_handler",
+    "shipping_handler",
+)
 
 
 def create_queue(sqs: Any, logical_id: str, name: str, suffix: str = "") -> tuple[str, str]:
@@ -66,16 +81,19 @@ class Saga:
     def __post_init__(self) -> None:
         self.logs = {
             name: create_table(self.dynamodb, f"{name}EventLog", f"{name.lower()}-event-log{self.suffix}")
-            for name in ("Orders", "Payments", "Inventory")
+            for name in ("Orders", "Payments", "Inventory", "Shipping")
         }
         self.kinesis = boto3.client("kinesis")
         self.sqs = boto3.client("sqs")
         self.streams = boto3.client("dynamodbstreams")
         self.event_streams = {
-            name: f"{name}{self.suffix}" for name in ("order-events", "payment-events", "inventory-events")
+            name: f"{name}{self.suffix}"
+            for name in ("order-events", "payment-events", "inventory-events", "shipment-events")
         }
         for name in self.event_streams.values():
-            self.kinesis.create_stream(StreamName=name, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+            # One shard: per-aggregate order is the partition key's either way, and each shard costs every
+            # feed two requests a look.
+            self.kinesis.create_stream(StreamName=name, ShardCount=1)
         self.queues = {
             "orders": create_queue(self.sqs, "OrderCommandsQueue", "order-commands", self.suffix),
             "payments": create_queue(self.sqs, "PaymentCommandsQueue", "payment-commands", self.suffix),
@@ -87,6 +105,8 @@ class Saga:
         self.orders_store = DynamoDBEventStore(self.logs["Orders"], self.dynamodb)
         self.payments_store = DynamoDBEventStore(self.logs["Payments"], self.dynamodb)
         self.inventory_store = DynamoDBEventStore(self.logs["Inventory"], self.dynamodb)
+        self.shipping_store = DynamoDBEventStore(self.logs["Shipping"], self.dynamodb)
+        self.shipments_view = create_table(self.dynamodb, "ShipmentsView", f"shipments-view{self.suffix}")
         self.monkeypatch.setenv("FAKE_PROVIDER_DECLINE_ABOVE", str(DECLINE_ABOVE))
         self.monkeypatch.setenv("INITIAL_STOCK_PARAMETER", self.parameters["InitialStockParameter"])
         self.api = self._load("orders_api", EVENT_LOG_TABLE=self.logs["Orders"])
@@ -101,6 +121,7 @@ class Saga:
                 ("Orders", "OrderPublisherFunction", "order-events"),
                 ("Payments", "PaymentPublisherFunction", "payment-events"),
                 ("Inventory", "InventoryPublisherFunction", "inventory-events"),
+                ("Shipping", "ShipmentPublisherFunction", "shipment-events"),
             )
         ]
         self.fulfillment_feeds = [
@@ -115,8 +136,16 @@ class Saga:
                 ("order-events", "OrderEvents"),
                 ("payment-events", "PaymentEvents"),
                 ("inventory-events", "InventoryEvents"),
+                ("shipment-events", "ShipmentEvents"),
             )
         ]
+        self.shipping_feed = KinesisFeed(
+            self.kinesis,
+            self.event_streams["order-events"],
+            self._shipping_handler,
+            self.context,
+            max_attempts=attempts_of("ShippingHandlerFunction", "OrderEvents"),
+        )
         self.deadlines = QueueFeed(
             self.sqs, self.queues["deadlines"][0], self._fulfillment_handler, self.context
         )
@@ -129,9 +158,19 @@ class Saga:
         self.inventory_commands = QueueFeed(
             self.sqs, self.queues["inventory"][0], self._inventory_handler, self.context
         )
-        self.cold_start(
-            "payments_handler", "fulfillment_manager", "order_command_handler", "inventory_handler"
+        self._shipment_projection = TableStreamFeed(
+            self.streams,
+            self._stream_arn(self.logs["Shipping"]),
+            self._load(
+                "shipment_projector", EVENT_LOG_TABLE=self.logs["Shipping"], VIEW_TABLE=self.shipments_view
+            ).lambda_handler,
+            self.context,
         )
+        self.shipping_api = self._load(
+            "shipping_api", EVENT_LOG_TABLE=self.logs["Shipping"], VIEW_TABLE=self.shipments_view
+        )
+        self.privacy_api = self._load("privacy_api", EVENT_LOG_TABLE=self.logs["Orders"])
+        self.cold_start(*FUNCTIONS)
 
     # -- functions -------------------------------------------------------------------------------------------
 
@@ -153,11 +192,14 @@ class Saga:
                     ORDERS_EVENT_SOURCE=source_of("OrderPublisherFunction"),
                     PAYMENTS_EVENT_SOURCE=source_of("PaymentPublisherFunction"),
                     INVENTORY_EVENT_SOURCE=source_of("InventoryPublisherFunction"),
+                    SHIPPING_EVENT_SOURCE=source_of("ShipmentPublisherFunction"),
                 )
             elif name == "order_command_handler":
                 self.command_module = self._load(name, EVENT_LOG_TABLE=self.logs["Orders"])
             elif name == "inventory_handler":
                 self.inventory_module = self._load(name, EVENT_LOG_TABLE=self.logs["Inventory"])
+            elif name == "shipping_handler":
+                self.shipping_module = self._load(name, EVENT_LOG_TABLE=self.logs["Shipping"])
 
     def _payments_handler(self, event: dict, context: Any) -> dict:
         return self.payments_module.lambda_handler(event, context)
@@ -170,6 +212,9 @@ class Saga:
 
     def _inventory_handler(self, event: dict, context: Any) -> dict:
         return self.inventory_module.lambda_handler(event, context)
+
+    def _shipping_handler(self, event: dict, context: Any) -> dict:
+        return self.shipping_module.lambda_handler(event, context)
 
     def _load(self, name: str, **environment: str) -> Any:
         for key, value in environment.items():
@@ -215,6 +260,37 @@ class Saga:
         event["pathParameters"] = {"order_id": order_id}
         return self.api.lambda_handler(event, self.context)["statusCode"]
 
+    def erase(self, customer: str = "customer-alice") -> tuple[int, dict]:
+        """DELETE /customers/me/personal-data: the customer erases their own personal data."""
+        event = http_event("DELETE", "/customers/me/personal-data", customer=customer)
+        response = self.privacy_api.lambda_handler(event, self.context)
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    def staff(
+        self, method: str, path: str, body: dict | None = None, key: str | None = None
+    ) -> tuple[int, dict]:
+        """A warehouse staff request to the shipping API (its scope checked by the gateway)."""
+        headers = {"idempotency-key": key} if key else {}
+        event = http_event(method, path, body=body, customer="warehouse-staff-1", headers=headers)
+        parts = path.strip("/").split("/")
+        if len(parts) >= 2:
+            event["pathParameters"] = {"shipment_id": parts[1]}
+        response = self.shipping_api.lambda_handler(event, self.context)
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    def shipment_projector_pump(self) -> int:
+        """The shipments read model, fed from the shipping log as the shipment projector is."""
+        return self._shipment_projection.pump()
+
+    def dispatch(
+        self, order_id: str, tracking_number: str = "TR-1", key: str | None = None
+    ) -> tuple[int, dict]:
+        body = {"carrier": "PostNL", "tracking_number": tracking_number}
+        return self.staff("POST", f"/shipments/{shipment_id_for(order_id)}/dispatch", body, key)
+
+    def deliver(self, order_id: str) -> tuple[int, dict]:
+        return self.staff("POST", f"/shipments/{shipment_id_for(order_id)}/deliver")
+
     # -- moving the saga along -------------------------------------------------------------------------------
 
     @property
@@ -224,7 +300,7 @@ class Saga:
     def step(self) -> int:
         """One round: publish what the logs hold, let the process manager hear it, apply the commands."""
         moved = sum(publisher.pump() for publisher in self.publishers)
-        for feed in self.fulfillment_feeds:
+        for feed in [*self.fulfillment_feeds, self.shipping_feed]:
             moved += feed.drain()
         for queue in self.command_feeds:
             moved += queue.deliver()
@@ -263,6 +339,9 @@ class Saga:
             (e.event_type, e.payload()) for c in self.inventory_store.read(f"Stock-{sku}") for e in c.events
         ]
 
+    def shipment(self, order_id: str) -> Any:
+        return DeciderRunner(shipment_decider, self.shipping_store).load(shipment_id_for(order_id)).state
+
     def parked(self, queue: str) -> list[Any]:
         return self.sqs.receive_message(QueueUrl=self.queues[queue][1], MaxNumberOfMessages=10).get(
             "Messages", []
@@ -275,7 +354,7 @@ def provider() -> FakePaymentProvider:
 
 
 @pytest.fixture
-def saga(dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
+def saga(dynamodb, pricing_parameters, personal_data_keys, monkeypatch, provider) -> Saga:
     return Saga(monkeypatch, dynamodb, provider, pricing_parameters)
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+from unittest.mock import ANY
 
 import pytest
 
+from microsystem.personal import PersonalDataVault
+from orders.personal import for_owner
 from payments import payment_id_for
 from tests.integration.saga.conftest import BASKET, DEAR_BASKET, KETTLE, Saga, new_customer
 from tests.support.polling import wait_until
@@ -124,23 +127,29 @@ class TestACustomerCancellation:
 
 class TestDeadlines:
     @pytest.fixture
-    def saga(self, dynamodb, pricing_parameters, monkeypatch, provider) -> Saga:
-        return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=2)
+    def saga(self, dynamodb, pricing_parameters, personal_data_keys, monkeypatch, provider) -> Saga:
+        # A deadline short enough to wait for, long enough for the stock to answer on a loaded machine:
+        # the reservation is applied in the first round, well within it.
+        return Saga(monkeypatch, dynamodb, provider, pricing_parameters, deadline_seconds=6)
 
     def test_a_provider_that_never_answers_cancels_the_order_and_releases_its_stock(self, saga, provider):
         order_id, _ = saga.place_order(BASKET, customer=provider.unresponsive_card)
+        saga.step()
+        assert saga.stock("SKU-TEA-001").reservations == {order_id: 2}
         saga.run()  # the request fails until it is parked; the order waits for its deadline
 
         def settled() -> bool:
-            saga.step()
+            saga.step()  # the delayed deadline message becomes visible when its time has come
             return terminal(saga, order_id)[-1] == "OrderCancelled"
 
-        wait_until(settled, timeout=60)
+        wait_until(settled, timeout=90)
         saga.run()
         assert saga.order_events(order_id)[-1][1]["reason"] == "payment_timeout"
         assert saga.stock("SKU-TEA-001").reservations == {}
         assert not provider.authorized(payment_id_for(order_id))
-        assert len(saga.parked("payments")) == 1  # the unanswered request, for a person to look at
+        # parked for a person: the unanswered request (and the void queued behind it in the order's group)
+        parked = {json.loads(m["Body"])["payload"]["order_id"] for m in saga.parked("payments")}
+        assert parked == {order_id}
 
 
 class TestTransientProviderFailures:
@@ -183,3 +192,125 @@ class TestCorrelation:
         # and causation links the confirmation to the answer that completed the process
         confirmed = saga.order_commits(order_id)[-1]
         assert confirmed.causation_id is not None
+
+
+class TestShipping:
+    def test_a_confirmed_order_is_ready_dispatched_with_its_tracking_and_delivered(self, saga):
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        # the warehouse's queue holds it, with what goes in the parcel and nothing else of the order
+        saga.shipment_projector_pump()
+        status, listed = saga.staff("GET", "/shipments", key=None)
+        assert status == 200
+        (queued,) = [s for s in listed["shipments"] if s["order_id"] == order_id]
+        assert queued["status"] == "ready_to_ship"
+        assert queued["lines"] == [{"sku": "SKU-TEA-001", "name": "Green tea, 100 g", "quantity": 2}]
+        assert not {"customer_id", "total", "payment_id"} & set(queued)
+        # dispatched: the stock it held leaves the warehouse, the order shows its tracking
+        status, dispatched = saga.dispatch(order_id, tracking_number="TR-42", key="scan-1")
+        assert (status, dispatched["status"]) == (200, "dispatched")
+        saga.run()
+        shipped = saga.order_events(order_id)[-1]
+        assert shipped == ("OrderShipped", {**shipped[1], "carrier": "PostNL", "tracking_number": "TR-42"})
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        assert saga.stock("SKU-TEA-001").on_hand == 98
+        # delivered
+        assert saga.deliver(order_id)[0] == 200
+        saga.run()
+        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderDelivered"
+
+    def test_dispatching_again_with_the_same_key_is_a_replay_and_with_another_tracking_number_a_409(
+        self, saga
+    ):
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        assert saga.dispatch(order_id, tracking_number="TR-1", key="scan-1")[0] == 200
+        assert saga.dispatch(order_id, tracking_number="TR-1", key="scan-1")[0] == 200
+        status, body = saga.dispatch(order_id, tracking_number="TR-2")
+        assert status == 409
+        assert "TR-1" in body["message"]
+
+    def test_a_cancellation_before_dispatch_cancels_the_shipment_and_releases_the_stock(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert saga.cancel_order(order_id, customer=customer) == 200
+        saga.run()
+        assert saga.shipment(order_id).status.value == "cancelled"
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        status, _ = saga.dispatch(order_id)
+        assert status == 409
+
+    def test_a_cancellation_after_dispatch_is_refused(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        saga.dispatch(order_id)
+        saga.run()
+        assert saga.cancel_order(order_id, customer=customer) == 409
+        saga.run()
+        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderShipped"
+
+
+def address_of(saga: Saga, order_id: str) -> str:
+    """How the order's personal data reads to its owner in a container that has not seen the customer yet
+    (a warm one trusts the key it read for up to KEY_CACHE_SECONDS): available, or erased."""
+    (created,) = [data for kind, data in saga.order_events(order_id) if kind == "OrderCreated"]
+    return for_owner(PersonalDataVault.from_environment(saga.dynamodb), created)["personal_data"]
+
+
+class TestErasure:
+    def test_an_order_in_flight_when_its_customer_is_erased_is_cancelled_and_everything_undone(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.step()  # published; the process asked for the stock and the payment
+        assert saga.erase(customer) == (
+            200,
+            {"customer_id": customer, "personal_data": "erased", "erased_at": ANY},
+        )
+        saga.run()
+        # confirmed, its parcel held when shipping found no address to send it to, then cancelled and undone
+        assert terminal(saga, order_id) == ["OrderCreated", "OrderConfirmed", "OrderCancelled"]
+        assert saga.order_events(order_id)[-1][1]["reason"] == "address_erased"
+        assert saga.shipment(order_id).status.value == "undeliverable"
+        assert saga.stock("SKU-TEA-001").reservations == {}
+        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        # every fact is still there: the lines and the total, only the address reads as erased
+        created = saga.order_events(order_id)[0][1]
+        assert (created["lines"][0]["sku"], created["total"]) == ("SKU-TEA-001", 2995)
+        assert address_of(saga, order_id) == "erased"
+
+    def test_an_address_erased_at_the_packing_table_refuses_the_dispatch_and_cancels_the_order(self, saga):
+        customer = new_customer()
+        order_id, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert saga.shipment(order_id).status.value == "ready_to_ship"
+        saga.erase(customer)
+        status, body = saga.dispatch(order_id)
+        assert status == 409
+        assert "personal data was erased" in body["message"]
+        saga.run()
+        assert terminal(saga, order_id)[-1] == "OrderCancelled"
+        assert saga.order_events(order_id)[-1][1]["reason"] == "address_erased"
+        assert saga.payment_events(order_id)[-1] == "PaymentVoided"
+        assert saga.dispatch(order_id)[0] == 409  # and it stays held
+
+    def test_erasing_twice_is_harmless_and_a_new_order_gets_a_new_key_and_ships(self, saga):
+        customer = new_customer()
+        before, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        first, second = saga.erase(customer), saga.erase(customer)
+        assert first[0] == second[0] == 200
+        assert first[1]["erased_at"] == second[1]["erased_at"]  # the one erasure on record
+        erasures = [e for c in saga.orders_store.read(f"Customer-{customer}") for e in c.events]
+        assert [e.event_type for e in erasures] == ["PersonalDataErased"]
+        assert BASKET["shipping_address"]["line1"] not in json.dumps(erasures[0].payload())
+
+        after, _ = saga.place_order(BASKET, customer=customer)
+        saga.run()
+        assert (address_of(saga, before), address_of(saga, after)) == ("erased", "available")
+        sealed = [saga.order_events(o)[0][1]["personal"]["key_id"] for o in (before, after)]
+        assert sealed[0] != sealed[1]
+        assert saga.dispatch(after)[0] == 200
+        saga.run()
+        assert terminal(saga, after)[-1] == "OrderShipped"

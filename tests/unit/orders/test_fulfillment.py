@@ -20,8 +20,12 @@ from microsystem.messages import (
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
 from orders.fulfillment import (
     PAYMENT_EVENTS,
+    SHIPMENT_EVENTS,
     STOCK_EVENTS,
+    CancellationRacedDispatch,
     DeadlinePassed,
+    DeliveryRecorded,
+    DispatchRecorded,
     FulfillmentCancelled,
     FulfillmentCompleted,
     FulfillmentLine,
@@ -31,6 +35,9 @@ from orders.fulfillment import (
     PaymentAnswered,
     PaymentAuthorized,
     PaymentDeclined,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentUndeliverable,
     StockAnswered,
     StockReservationRefused,
     StockReserved,
@@ -41,6 +48,10 @@ from orders.service import read_queued_command
 from payments.events import PaymentAuthorized as PaymentsAuthorized
 from payments.events import PaymentDeclined as PaymentsDeclined
 from payments.events import PaymentRequested, PaymentVoided
+from shipping.events import ShipmentCancelled, ShipmentPlanned, ShipmentReady
+from shipping.events import ShipmentDelivered as Delivered
+from shipping.events import ShipmentDispatched as Dispatched
+from shipping.events import ShipmentUndeliverable as Undeliverable
 from tests.support.deciders import DeciderSpec
 
 ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
@@ -217,6 +228,11 @@ class TestInboundEvents:
             )
         }
         assert stock == set(STOCK_EVENTS.handled) | STOCK_EVENTS.ignored
+        shipments = {
+            e.event_type()
+            for e in (ShipmentPlanned, ShipmentReady, Dispatched, Delivered, ShipmentCancelled, Undeliverable)
+        }
+        assert shipments == set(SHIPMENT_EVENTS.handled) | SHIPMENT_EVENTS.ignored
 
     def test_data_that_breaks_the_schema_is_malformed(self):
         with pytest.raises(MalformedMessageError, match="PaymentAuthorized v1 data is invalid"):
@@ -309,3 +325,56 @@ class TestCloudEvents:
     def test_refuses_anything_else(self, raw):
         with pytest.raises(MalformedMessageError):
             read_published_event(raw)
+
+
+class TestShipping:
+    completed = FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
+    dispatched = ShipmentDispatched(
+        order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+    )
+
+    def test_a_dispatched_parcel_is_recorded_once(self):
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed)
+        recorded = DispatchRecorded(
+            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+        )
+        given.when(self.dispatched).then(recorded)
+        spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed, recorded).when(
+            self.dispatched
+        ).then()
+
+    def test_a_delivery_follows_the_dispatch(self):
+        recorded = DispatchRecorded(
+            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+        )
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed, recorded)
+        given.when(ShipmentDelivered(order_id=ORDER, delivered_at=AFTER_DEADLINE)).then(
+            DeliveryRecorded(order_id=ORDER, delivered_at=AFTER_DEADLINE)
+        )
+
+    def test_a_cancellation_that_raced_the_dispatch_undoes_nothing_and_is_recorded_for_a_person(self):
+        # the parcel left first, then the customer's cancellation (accepted before the order knew)
+        recorded = DispatchRecorded(
+            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+        )
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed, recorded)
+        by_customer = OrderCancelled(order_id=ORDER, reason="customer_request", cancelled_at=AFTER_DEADLINE)
+        given.when(by_customer).then(CancellationRacedDispatch(order_id=ORDER, noticed_at=AFTER_DEADLINE))
+        # the cancellation first, then the parcel
+        given = spec.given(
+            started,
+            held("SKU-TEA-001"),
+            held("SKU-MUG-001"),
+            paid,
+            self.completed,
+            cancelled("customer_request", T1, cancel_order=False),
+        )
+        given.when(self.dispatched).then(CancellationRacedDispatch(order_id=ORDER, noticed_at=T2))
+
+    def test_an_undeliverable_parcel_cancels_the_order_and_undoes_everything(self):
+        # the customer's personal data was erased after the order was confirmed, before the parcel left
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed)
+        undeliverable = ShipmentUndeliverable(order_id=ORDER, reason="address_erased", noticed_at=T2)
+        given.when(undeliverable).then(cancelled("address_erased", T2))
+        # once cancelled (or once the parcel left), it changes nothing
+        spec.given(started, held("SKU-TEA-001"), cancelled("out_of_stock")).when(undeliverable).then()

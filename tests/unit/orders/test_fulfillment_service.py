@@ -16,7 +16,12 @@ from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, C
 ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 DEADLINE = timedelta(seconds=60)
-SOURCES: dict[str, Context] = {"urn:o": "orders", "urn:p": "payments", "urn:i": "inventory"}
+SOURCES: dict[str, Context] = {
+    "urn:o": "orders",
+    "urn:p": "payments",
+    "urn:i": "inventory",
+    "urn:s": "shipping",
+}
 
 
 class RecordingSender:
@@ -207,3 +212,32 @@ def test_facts_it_needs_nothing_from_are_acknowledged_and_unknown_ones_refused(s
     with pytest.raises(Exception, match="CheckDeadline"):
         service.deadline(CommandMessage(command_type="Other", command_id="c", payload={}))
     assert sender.take()[0] == []
+
+
+def test_the_parcel_commits_the_stock_and_ships_then_delivers_the_order(service, sender):
+    service.react(CREATED)
+    service.react(RESERVED)
+    service.react(AUTHORIZED)
+    sender.take()
+    at = T0.isoformat()
+    dispatched = published(
+        "urn:s",
+        "ShipmentDispatched",
+        {
+            "shipment_id": "s-1",
+            "order_id": ORDER,
+            "carrier": "PostNL",
+            "tracking_number": "TR-1",
+            "dispatched_at": at,
+        },
+        "e-dis",
+    )
+    service.react(dispatched)
+    kinds, commands = sender.take()
+    assert kinds == [(INVENTORY, "CommitStock"), (ORDERS, "ShipOrder")]
+    assert commands[1].message.payload["tracking_number"] == "TR-1"
+    delivered = published(
+        "urn:s", "ShipmentDelivered", {"shipment_id": "s-1", "order_id": ORDER, "delivered_at": at}, "e-del"
+    )
+    service.react(delivered)
+    assert sender.take()[0] == [(ORDERS, "DeliverOrder")]

@@ -1,13 +1,15 @@
 """The Order decider's rules, as given past events / when a command / then new events or an error."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from microsystem import EventNotApplicableError
+from microsystem import EventNotApplicableError, RecordedEvent
 from orders import (
     CancelOrder,
     ConfirmOrder,
+    DeliverOrder,
     Order,
     OrderAlreadyCancelledError,
     OrderAlreadyExistsError,
@@ -15,9 +17,11 @@ from orders import (
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
+    OrderDelivered,
     OrderLine,
     OrderNotConfirmedError,
     OrderNotFoundError,
+    OrderNotShippedError,
     OrderShipped,
     OrderStatus,
     PaymentMismatchError,
@@ -67,7 +71,7 @@ created = OrderCreated(
 )
 confirmed = OrderConfirmed(order_id=ORDER, payment_id=PAYMENT, confirmed_at=T1)
 cancelled = OrderCancelled(order_id=ORDER, reason="customer_request", cancelled_at=T2)
-shipped = OrderShipped(order_id=ORDER, shipped_at=T2)
+shipped = OrderShipped(order_id=ORDER, carrier="PostNL", tracking_number="TRACK-1", shipped_at=T2)
 
 
 def place(at: datetime = T0) -> PlaceOrder:
@@ -83,7 +87,7 @@ def cancel(requested_by: str | None = CUSTOMER, at: datetime = T3) -> CancelOrde
 
 
 def ship(at: datetime = T3) -> ShipOrder:
-    return ShipOrder(order_id=ORDER, at=at)
+    return ShipOrder(order_id=ORDER, carrier="PostNL", tracking_number="TRACK-1", at=at)
 
 
 class TestPlaceOrder:
@@ -203,6 +207,45 @@ class TestShipOrder:
     def test_shipping_twice_records_one_event(self) -> None:
         spec.given(created, confirmed, shipped).when(ship()).then()
 
+    def test_the_order_shows_its_carrier_and_tracking_number(self) -> None:
+        state = order_decider.fold([created, confirmed, shipped], None)
+        assert state is not None
+        assert (state.carrier, state.tracking_number) == ("PostNL", "TRACK-1")
+
+    def test_a_shipped_order_can_no_longer_be_cancelled_by_its_customer(self) -> None:
+        spec.given(created, confirmed, shipped).when(cancel()).then_raises(
+            OrderAlreadyShippedError, match="ask for a return"
+        )
+
+
+class TestDeliverOrder:
+    def test_a_shipped_order_is_delivered_once(self) -> None:
+        delivered = OrderDelivered(order_id=ORDER, delivered_at=T2)
+        state = (
+            spec.given(created, confirmed, shipped).when(DeliverOrder(order_id=ORDER, at=T2)).then(delivered)
+        )
+        assert state is not None
+        assert state.status is OrderStatus.DELIVERED
+        spec.given(created, confirmed, shipped, delivered).when(DeliverOrder(order_id=ORDER, at=T2)).then()
+        spec.given(created, confirmed, shipped, delivered).when(cancel()).then_raises(
+            OrderAlreadyShippedError
+        )
+
+    def test_an_order_not_shipped_cannot_be_delivered(self) -> None:
+        spec.given(created, confirmed).when(DeliverOrder(order_id=ORDER, at=T2)).then_raises(
+            OrderNotShippedError
+        )
+
+
+class TestOrderShippedSchema:
+    def test_a_v1_event_reads_with_no_carrier(self) -> None:
+        v1 = RecordedEvent(
+            "e", "OrderShipped", 1, json.dumps({"order_id": ORDER, "shipped_at": T2.isoformat()}), "t"
+        )
+        upcast = order_events.decode(v1)
+        assert isinstance(upcast, OrderShipped)
+        assert (upcast.carrier, upcast.tracking_number) == (None, None)
+
 
 class TestEvolve:
     def test_an_event_before_the_order_exists_is_a_broken_log(self) -> None:
@@ -225,7 +268,7 @@ class TestEvolve:
 class TestOrderCreatedSchema:
     def test_a_v1_event_is_upcast_renaming_country_to_destination_country(self) -> None:
         # GIVEN an OrderCreated as schema version 1 stored it
-        v1 = created.model_dump(mode="json", exclude={"destination_country"}) | {"country": "NL"}
+        v1 = created.model_dump(mode="json", exclude={"destination_country", "personal"}) | {"country": "NL"}
 
         # WHEN it is read back
         event = order_events.decode_data("OrderCreated", 1, v1)
@@ -236,5 +279,15 @@ class TestOrderCreatedSchema:
     def test_the_current_version_round_trips_through_the_registry(self) -> None:
         recorded = order_events.encode(created, event_id="e-1", recorded_at="2026-03-01T09:00:00Z")
 
-        assert recorded.schema_version == 2
+        assert recorded.schema_version == 3
         assert order_events.decode(recorded) == created
+
+    def test_a_v2_event_is_upcast_with_no_personal_data(self) -> None:
+        # GIVEN an OrderCreated as schema version 2 stored it, before orders carried sealed personal data
+        v2 = created.model_dump(mode="json", exclude={"personal"})
+
+        # WHEN it is read back
+        event = order_events.decode_data("OrderCreated", 2, v2)
+
+        # THEN it is today's event, with nothing personal
+        assert event == created.model_copy(update={"personal": None})

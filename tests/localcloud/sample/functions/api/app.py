@@ -41,7 +41,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if found is None:
             return {"statusCode": 404, "body": json.dumps({"message": "no such item"})}
         return {"statusCode": 200, "body": json.dumps(found, default=str)}
-    if route == "GET /whoami":
+    if route in ("GET /whoami", "GET /staff/whoami"):
         return {"statusCode": 200, "body": json.dumps(event["requestContext"]["authorizer"]["jwt"])}
     context_seen = {
         "function_name": context.function_name,

@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from localcloud import LocalCloud
 
 _failures: list[dict[str, Any]] = []
+DEADLINE = 60.0  # generous: bisection takes several invocations, and the machine may be busy
+
+
+def eventually(predicate: Any) -> Any:
+    return wait_until(predicate, timeout=DEADLINE)
 
 
 def seen(cloud: LocalCloud, function: str, run: str) -> list[dict[str, Any]]:
@@ -60,7 +65,7 @@ class TestDynamoDBStream:
         # GIVEN a batch whose second record fails once
         put_items(cloud, [{"id": f"{run}-1"}, {"id": f"{run}-2", "fail_times": 1}, {"id": f"{run}-3"}])
         # THEN the poller retries from the failed record, the one before it is checkpointed
-        batches = wait_until(lambda: (b := seen(cloud, "TableConsumerFunction", run)) and len(b) >= 2 and b)
+        batches = eventually(lambda: (b := seen(cloud, "TableConsumerFunction", run)) and len(b) >= 2 and b)
         assert id_lists(batches) == [[f"{run}-1", f"{run}-2", f"{run}-3"], [f"{run}-2", f"{run}-3"]]
         assert batches[0]["failed"] == [f"{run}-2"]
 
@@ -73,9 +78,9 @@ class TestDynamoDBStream:
         put_items(cloud, [{"id": ids[0]}, {"id": ids[1]}, {"id": ids[2], "raise": "yes"}, {"id": ids[3]}])
         # THEN the batch is split until the record is alone; it is retried once, then handed over
         expected = [ids, ids[:2], ids[2:], [ids[2]], [ids[2]], [ids[3]]]
-        wait_until(lambda: len(seen(cloud, "TableConsumerFunction", run)) >= len(expected))
+        eventually(lambda: len(seen(cloud, "TableConsumerFunction", run)) >= len(expected))
         assert id_lists(seen(cloud, "TableConsumerFunction", run)) == expected
-        records = wait_until(lambda: failure_records(cloud, "DDBStreamBatchInfo"))
+        records = eventually(lambda: failure_records(cloud, "DDBStreamBatchInfo"))
         record = records[-1]
         assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
         assert record["requestContext"]["approximateInvokeCount"] == 2
@@ -91,14 +96,14 @@ class TestDynamoDBStream:
     def test_a_filter_drops_records_that_do_not_match(self, cloud: LocalCloud) -> None:
         run = f"f-{uuid.uuid4().hex[:8]}"
         put_items(cloud, [{"id": f"{run}-ignored", "kind": "ignored"}, {"id": f"{run}-kept"}])
-        wait_until(lambda: seen(cloud, "TableConsumerFunction", run))
+        eventually(lambda: seen(cloud, "TableConsumerFunction", run))
         cloud.wait_until_idle()
         assert id_lists(seen(cloud, "TableConsumerFunction", run)) == [[f"{run}-kept"]]
 
     def test_records_have_the_lambda_shape(self, cloud: LocalCloud) -> None:
         run = f"s-{uuid.uuid4().hex[:8]}"
         put_items(cloud, [{"id": f"{run}-1"}])
-        wait_until(lambda: seen(cloud, "TableConsumerFunction", run))
+        eventually(lambda: seen(cloud, "TableConsumerFunction", run))
         invocation = next(i for i in reversed(cloud.invocations) if i.function == "TableConsumerFunction")
         assert invocation.trigger == "ddb-stream sample-events-test"
         assert invocation.status == "ok"
@@ -120,10 +125,10 @@ class TestKinesis:
         cloud.client("kinesis").put_records(StreamName=cloud.physical_id("SampleStream"), Records=records)
         # THEN: [1,2,3,4] fails, [1,2] fails, [1] ok, [2] fails with no retries left, [3,4] ok
         expected = [ids, ids[:2], ids[:1], ids[1:2], ids[2:]]
-        wait_until(lambda: len(seen(cloud, "StreamConsumerFunction", run)) >= len(expected))
+        eventually(lambda: len(seen(cloud, "StreamConsumerFunction", run)) >= len(expected))
         cloud.wait_until_idle()
         assert id_lists(seen(cloud, "StreamConsumerFunction", run)) == expected
-        record = wait_until(lambda: failure_records(cloud, "KinesisBatchInfo"))[-1]
+        record = eventually(lambda: failure_records(cloud, "KinesisBatchInfo"))[-1]
         info = record["KinesisBatchInfo"]
         assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
         assert record["requestContext"]["approximateInvokeCount"] == 1
@@ -152,7 +157,7 @@ class TestSQS:
                 "Messages", []
             )
 
-        letters = wait_until(dead_letters, timeout=15)
+        letters = eventually(dead_letters)
         assert [json.loads(m["Body"])["id"] for m in letters] == [f"{run}-poison"]
         delivered = [i for batch in seen(cloud, "WorkConsumerFunction", run) for i in batch["ids"]]
         assert delivered.count(f"{run}-ok") == 1
@@ -185,7 +190,7 @@ class TestSQS:
                 if i not in batch["failed"]
             ]
 
-        wait_until(lambda: f"{run}-a2" in succeeded(), timeout=15)
+        eventually(lambda: f"{run}-a2" in succeeded())
         order = succeeded()
         assert [i for i in order if i.rsplit("-", 1)[1].startswith("b")] == [
             f"{run}-b1",
@@ -195,8 +200,15 @@ class TestSQS:
         assert f"{run}-a1" not in order
         # group b went through at once, while a2 waited behind a1 until a1 reached the dead-letter queue
         assert order.index(f"{run}-b3") < order.index(f"{run}-a2")
-        dlq = sqs.receive_message(QueueUrl=cloud.physical_id("FifoDeadLetters"), MaxNumberOfMessages=10)
-        assert [json.loads(m["Body"])["id"] for m in dlq["Messages"]] == [f"{run}-a1"]
+        fifo_dlq = cloud.physical_id("FifoDeadLetters")
+
+        def fifo_dead_letters() -> list[dict[str, Any]]:
+            return sqs.receive_message(QueueUrl=fifo_dlq, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            )
+
+        letters = eventually(fifo_dead_letters)
+        assert [json.loads(m["Body"])["id"] for m in letters] == [f"{run}-a1"]
         record = next(
             i
             for i in cloud.invocations
@@ -214,6 +226,69 @@ def test_sqs_records_have_the_lambda_shape(cloud: LocalCloud) -> None:
         MessageGroupId=run,
         MessageAttributes={"origin": {"DataType": "String", "StringValue": "test"}},
     )
-    wait_until(lambda: seen(cloud, "CommandConsumerFunction", run))
+    eventually(lambda: seen(cloud, "CommandConsumerFunction", run))
     invocation = next(i for i in reversed(cloud.invocations) if i.function == "CommandConsumerFunction")
     assert invocation.ok
+
+
+class TestWorkerLifecycle:
+    def test_a_message_reaching_a_function_whose_workers_were_killed_idle_is_delivered_once(
+        self, cloud: LocalCloud
+    ) -> None:
+        import os
+        import signal
+
+        run = f"kill-{uuid.uuid4().hex[:8]}"
+        runtime = cloud.functions["CommandConsumerFunction"]
+        runtime.wait_ready(timeout=DEADLINE)
+        # GIVEN every worker of the queue's function killed while idle
+        eventually(lambda: runtime.idle_pids)
+        for pid in runtime.idle_pids:
+            os.kill(pid, signal.SIGKILL)
+        failures_before = sum(
+            1 for i in cloud.invocations if i.function == "CommandConsumerFunction" and not i.ok
+        )
+        # WHEN a message arrives at once
+        cloud.client("sqs").send_message(
+            QueueUrl=cloud.physical_id("FifoQueue"),
+            MessageBody=json.dumps({"id": f"{run}-1"}),
+            MessageGroupId=run,
+        )
+        # THEN a replacement takes it: one delivery, no failed invocation, no receive burnt
+        eventually(lambda: seen(cloud, "CommandConsumerFunction", run))
+        cloud.wait_until_idle()
+        assert id_lists(seen(cloud, "CommandConsumerFunction", run)) == [[f"{run}-1"]]
+        failures = sum(1 for i in cloud.invocations if i.function == "CommandConsumerFunction" and not i.ok)
+        assert failures == failures_before
+
+
+class TestDeadLetterQueues:
+    def test_the_console_lists_them_with_their_depth_and_redrives_one(self, cloud: LocalCloud) -> None:
+        import requests
+
+        run = f"redrive-{uuid.uuid4().hex[:8]}"
+        sqs = cloud.client("sqs")
+        dlq_name = cloud.physical_id("WorkDeadLetters").rsplit("/", 1)[-1]
+        # GIVEN a message parked in the work queue's dead-letter queue
+        body = json.dumps({"id": f"{run}-parked", "kind": "x"})
+        sqs.send_message(QueueUrl=cloud.physical_id("WorkDeadLetters"), MessageBody=body)
+        overview = requests.get(f"{cloud.gateway_url}/_localcloud/api/overview", timeout=60).json()
+        listed = {queue["name"]: queue for queue in overview["dead_letter_queues"]}
+        assert set(listed) == {
+            dlq_name,
+            cloud.physical_id("FifoDeadLetters").rsplit("/", 1)[-1],
+            cloud.physical_id("FailureQueue").rsplit("/", 1)[-1],
+        }
+        assert listed[dlq_name]["depth"] >= 1
+        assert listed[dlq_name]["redrivable"] is True
+        # WHEN it is redriven
+        moved = requests.post(
+            f"{cloud.gateway_url}/_localcloud/api/dlq/{dlq_name}/redrive", timeout=60
+        ).json()
+        # THEN it goes back through its source queue to the function
+        assert moved["moved"] >= 1
+        eventually(lambda: seen(cloud, "WorkConsumerFunction", run))
+        delivered = [i for batch in seen(cloud, "WorkConsumerFunction", run) for i in batch["ids"]]
+        assert [i for i in delivered if i.startswith(run)] == [
+            f"{run}-parked"
+        ]  # other tests' letters may join

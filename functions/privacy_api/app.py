@@ -1,0 +1,90 @@
+"""Privacy API: a customer erases their own personal data (DELETE /customers/me/personal-data), and privacy
+staff (scope orders/privacy, enforced by the HTTP API's route authorisation) erase a given customer's
+(DELETE /customers/{customer_id}/personal-data). Thin: check who asks, hand it to the privacy service,
+answer what was done; never the data."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+from microsystem import DeciderRunner, DynamoDBEventStore
+from microsystem.http import (
+    MAX_SUBJECT_LENGTH,
+    caller_id,
+    install_problem_handlers,
+    problem,
+    refuse_oversized_body,
+)
+from microsystem.personal import PersonalDataVault
+from orders.privacy import PrivacyService, Requester, customer_decider
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver(enable_validation=True)
+install_problem_handlers(app)
+dynamodb = boto3.client("dynamodb")
+service = PrivacyService(
+    PersonalDataVault.from_environment(dynamodb),
+    DeciderRunner(customer_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
+)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$"),
+]
+CustomerId = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_SUBJECT_LENGTH, description="The customer's id: their token's `sub`."),
+]
+
+
+@app.delete("/customers/me/personal-data")
+def erase_my_personal_data(idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    return erase(caller_id(app.current_event), "customer", idempotency_key)
+
+
+@app.delete("/customers/<customer_id>/personal-data")
+def erase_a_customers_personal_data(
+    customer_id: CustomerId, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    caller_id(app.current_event)  # the staff member's token, checked like any other
+    if not customer_id.isprintable():
+        return problem(404, "Customer not found.")
+    return erase(customer_id, "privacy_staff", idempotency_key)
+
+
+def erase(customer_id: str, requested_by: Requester, idempotency_key: str | None) -> Response[Any]:
+    erasure = service.erase(
+        customer_id,
+        requested_by=requested_by,
+        idempotency_key=idempotency_key,
+        correlation_id=logger.get_correlation_id(),
+    )
+    if erasure.destroyed:
+        metrics.add_metric(name="PersonalDataErased", unit=MetricUnit.Count, value=1)
+    logger.info("personal data erased", destroyed=erasure.destroyed, requested_by=requested_by)
+    body = {
+        "customer_id": customer_id,
+        "personal_data": "erased",
+        "erased_at": erasure.erased_at.isoformat() if erasure.erased_at else None,
+    }
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return refuse_oversized_body(event) or app.resolve(event, context)

@@ -1,0 +1,154 @@
+"""Shipping staff API (scope orders/warehouse, enforced by the HTTP API's route authorisation):
+GET /shipments?status=ready_to_ship (oldest first, cursor-paginated), GET /shipments/{shipment_id},
+POST /shipments/{shipment_id}/dispatch and POST /shipments/{shipment_id}/deliver. Staff see what goes in the
+parcel and where, nothing else of the customer's order. Thin: validate, ask the shipping service or
+queries, shape the answer."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ConfigDict, Field
+
+from microsystem import DeciderRunner, DynamoDBEventStore
+from microsystem.cursors import MAX_CURSOR_LENGTH
+from microsystem.http import (
+    field_error,
+    install_problem_handlers,
+    problem,
+    refuse_oversized_body,
+    whole_number,
+)
+from microsystem.personal import PersonalDataVault
+from microsystem.viewstore import DynamoDBViewStore
+from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
+from shipping.projection import shipment_projection
+from shipping.queries import ShipmentQueries, shown_to_staff
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shipping import ShipmentAnswer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayHttpResolver(enable_validation=True)
+install_problem_handlers(app)
+dynamodb = boto3.client("dynamodb")
+service = ShippingService(
+    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
+    vault=PersonalDataVault.from_environment(dynamodb),
+)
+queries = ShipmentQueries(
+    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute)
+)
+
+ShipmentId = Annotated[str, Path(description="The shipment id, as GET /shipments lists it (a UUID).")]
+PageSize = Annotated[int, whole_number(1, 100), Field(ge=1, le=100)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Makes the request safe to retry: the same key records it once.",
+    ),
+]
+
+
+class DispatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")]
+    tracking_number: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+@app.get("/shipments")
+def list_shipments(
+    status: Annotated[
+        ShipmentStatus, Query(description="Which shipments: ready_to_ship is the picking queue.")
+    ] = (ShipmentStatus.READY_TO_SHIP),
+    limit: Annotated[PageSize, Query(description="Shipments per page (1 to 100).")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_LENGTH, description="The previous page's next_cursor.")
+    ] = None,
+) -> Response[Any]:
+    page = queries.in_status(status, limit=limit, cursor=cursor)
+    return json_response(200, {"shipments": page.shipments, "next_cursor": page.next_cursor})
+
+
+@app.get("/shipments/<shipment_id>")
+def get_shipment(shipment_id: ShipmentId) -> Response[Any]:
+    return json_response(200, queries.shipment(shipment_id))
+
+
+@app.post("/shipments/<shipment_id>/dispatch")
+def dispatch_shipment(
+    shipment_id: ShipmentId, request: DispatchRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    answer = service.dispatch(
+        shipment_id,
+        request.carrier,
+        request.tracking_number,
+        idempotency_key=idempotency_key,
+        correlation_id=logger.get_correlation_id(),
+    )
+    if answer.recorded:
+        metrics.add_metric(name="ShipmentsDispatched", unit=MetricUnit.Count, value=1)
+    logger.info("shipment dispatched", shipment_id=shipment_id, order_id=answer.shipment.order_id)
+    return shipment_response(answer)
+
+
+@app.post("/shipments/<shipment_id>/deliver")
+def deliver_shipment(shipment_id: ShipmentId, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    answer = service.deliver(
+        shipment_id, idempotency_key=idempotency_key, correlation_id=logger.get_correlation_id()
+    )
+    if answer.recorded:
+        metrics.add_metric(name="ShipmentsDelivered", unit=MetricUnit.Count, value=1)
+    logger.info("shipment delivered", shipment_id=shipment_id, order_id=answer.shipment.order_id)
+    return shipment_response(answer)
+
+
+def shipment_response(answer: ShipmentAnswer) -> Response[Any]:
+    headers = {"ETag": f'"{answer.version}"'}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    shipment = answer.shipment.model_dump(mode="json")
+    # The command's answer: the shipment just entered its status (or entered it when first answered).
+    shown = shown_to_staff({**shipment, "status_since": shipment["updated_at"]})
+    return json_response(200, {**shown, "version": answer.version}, **headers)
+
+
+def json_response(status: int, body: dict[str, Any], **headers: str) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Cache-Control": "private, no-cache", **headers},
+    )
+
+
+@app.exception_handler(ShipmentNotFoundError)
+def handle_not_found(error: ShipmentNotFoundError) -> Response[str]:
+    return problem(404, "Shipment not found.")
+
+
+@app.exception_handler(ShipmentError)
+def handle_shipment_rule(error: ShipmentError) -> Response[str]:
+    return problem(409, error.message, [field_error("status", type(error).__name__)])
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return refuse_oversized_body(event) or app.resolve(event, context)

@@ -1,5 +1,9 @@
-"""Rebuild the OrdersView read model on AWS, near the data; invoked by hand (docs/read-side.md), never by an
-event source. The same actions as `python -m ops rebuild`, from the core's `microsystem.bluegreen`:
+"""Rebuild a read model on AWS, near the data; invoked by hand (docs/read-side.md), never by an event source.
+Which read model, the environment says: `VIEW_NAME`, `VIEW_PROJECTION` (the view's own projection,
+`module:attribute`, packaged in the function's layers), `EVENT_LOG_TABLE` (the log it is replayed from) and
+the generational view's `VIEW_TABLES`, `VIEW_GENERATIONS` and `VIEW_GENERATIONS_MAX_AGE`: the template
+deploys this code as RebuildViewFunction (OrdersView) and RebuildShipmentsViewFunction (ShipmentsView).
+The same actions as `python -m ops rebuild`, from the core's `microsystem.bluegreen`:
 
     {"action": "build", "projection": "orders.projection:order_projection", "segments": 8}   (the default)
     {"action": "in_place", "generation": "blue", "segments": 8}
@@ -21,8 +25,8 @@ from aws_lambda_powertools import Logger
 from microsystem import DynamoDBEventStore
 from microsystem.bluegreen import ViewGenerations, build, drop, rebuild_in_place, status, switch
 from microsystem.generational import ViewSettings
+from microsystem.projection import load_projection
 from microsystem.registry import SETTLE_MARGIN_SECONDS, SsmGenerationRegistry
-from orders.projection import order_projection
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,12 +38,13 @@ MAX_SEGMENTS = 64
 ACTIONS = ("build", "in_place", "status", "switch", "drop")
 
 settings = ViewSettings.from_environment()
+projection = load_projection(os.environ["VIEW_PROJECTION"])
 view = ViewGenerations(
-    name="OrdersView",
-    projection=order_projection,
+    name=os.environ["VIEW_NAME"],
+    projection=projection,
     client=dynamodb,
     log=DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb),
-    stores=settings.stores(order_projection, dynamodb),
+    stores=settings.stores(projection, dynamodb),
     registry=SsmGenerationRegistry(settings.registry, ssm),
 )
 settle = settings.max_age + SETTLE_MARGIN_SECONDS

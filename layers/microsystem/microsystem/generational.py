@@ -136,11 +136,17 @@ class ActiveViewStore:
         return self._store().get(key)
 
     def page(
-        self, index: ViewIndex, value: str, *, limit: int, after: Mapping[str, str] | None = None
+        self,
+        index: ViewIndex,
+        value: str,
+        *,
+        limit: int,
+        after: Mapping[str, str] | None = None,
+        oldest_first: bool = False,
     ) -> ViewPage:
         # The generations' tables have the same schema, so a page position of one is a valid start in another:
         # a listing paged across a switch goes on where it was.
-        return self._store().page(index, value, limit=limit, after=after)
+        return self._store().page(index, value, limit=limit, after=after, oldest_first=oldest_first)
 
     def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
         self._store().put(key, row, expected_version=expected_version)

@@ -204,6 +204,7 @@ def read_side(
         # No cache between calls: a test's registry change is seen by the next invocation.
         "VIEW_GENERATIONS_MAX_AGE": "0",
     }
+    template_env(monkeypatch, "RebuildViewFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
     template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)

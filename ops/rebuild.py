@@ -53,7 +53,7 @@ def resolve(target: Target, name: str) -> ReadModel:
     for view, model in models.items():
         if name.lower() == view.lower():
             return model
-    raise TargetError(f"no rebuildable view {name!r}; there are: {', '.join(models) or 'none'}")
+    raise TargetError(f"no rebuildable view {name!r}; there are: {', '.join(sorted(models)) or 'none'}")
 
 
 def view_generations(target: Target, model: ReadModel) -> ViewGenerations:

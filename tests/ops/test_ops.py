@@ -281,7 +281,8 @@ class TestUsage:
     ) -> None:
         status = main(["--endpoint-url", cloud.endpoint_url, "rebuild", "status", "NoSuchView"])
         assert status == 2
-        assert "no rebuildable view 'NoSuchView'; there are: OrdersView" in capsys.readouterr().err
+        error = capsys.readouterr().err
+        assert "no rebuildable view 'NoSuchView'; there are: OrdersView, ShipmentsView" in error
 
     def test_an_unknown_queue_is_a_usage_error_naming_the_known_ones(
         self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]

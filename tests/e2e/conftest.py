@@ -1,9 +1,14 @@
-"""One local cloud over the project's own template per module: starting one costs seconds, and a module may
-start one of its own with other parameters (only one runs at a time in a process).
+"""One local cloud over the project's own template for every end-to-end module: starting one costs seconds
+(a worker process per function), so the modules share it, each with customers, orders and SKUs of its own.
 
-`start()` returns only once every function has a worker past its init phase, so the first request finds
-a warm function even on a loaded machine; the health endpoint must say so too. Only one LocalCloud may run
-per process, and stopping it resets moto's in-process state: these tests use no `mock_aws` fixture."""
+Its parameters suit every module: a 30 s fulfilment deadline (the payment that never answers is cancelled
+within a test's patience, while forty customers buying kettles at once on a loaded machine are answered in
+time), and caches of 1 s for data keys and read-model generations (an erasure or a switch is seen at once
+everywhere). `start()` returns only once every function has a worker past its init phase, so the first
+request finds a warm function even on a loaded machine; the health endpoint must say so too.
+
+Only one LocalCloud may run per process, and stopping it resets moto's in-process state: these tests use
+no `mock_aws` fixture."""
 
 from __future__ import annotations
 
@@ -20,11 +25,35 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+DEADLINE_SECONDS = 30
+PARAMETERS = {
+    "FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS),
+    "PersonalDataKeyCacheSeconds": "1",
+}
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(TEMPLATE, port=0, moto_port=0, output=io.StringIO()) as running:
+@pytest.fixture(scope="package")
+def cloud_report() -> io.StringIO:
+    """The local cloud's one line per invocation."""
+    return io.StringIO()
+
+
+@pytest.fixture(scope="package")
+def cloud_function_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Everything the functions logged."""
+    return tmp_path_factory.mktemp("e2e-cloud") / "functions.log"
+
+
+@pytest.fixture(scope="package")
+def cloud(cloud_report: io.StringIO, cloud_function_logs: Path) -> Iterator[LocalCloud]:
+    with LocalCloud(
+        TEMPLATE,
+        port=0,
+        moto_port=0,
+        output=cloud_report,
+        function_logs=cloud_function_logs,
+        parameter_overrides=PARAMETERS,
+    ) as running:
         health = requests.get(f"{running.gateway_url}/_localcloud/health", timeout=30).json()
         assert health["ready"], health
         yield running

@@ -4,8 +4,9 @@ every table item, every DynamoDB stream and Kinesis record from the trim horizon
 message and the functions' log output are searched for the marker. It is found nowhere in clear, before the
 erasure or after it; only the owner's own answers show it, and only until the erasure.
 
-The module's cloud trusts a cached data key for 1 s (PersonalDataKeyCacheSeconds) so that the erasure's
-effect on other warm containers is seen without waiting a minute."""
+The end-to-end cloud trusts a cached data key for 1 s (PersonalDataKeyCacheSeconds) so that the erasure's
+effect on other warm containers is seen without waiting a minute; the other modules' orders share it, and
+hold no marker."""
 
 from __future__ import annotations
 
@@ -18,44 +19,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from localcloud import LocalCloud
 from microsystem.personal import PersonalDataErasedError, PersonalDataVault, SealedData
 from shipping import shipment_id_for
-from tests.e2e.conftest import TEMPLATE
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
+
+    from localcloud import LocalCloud
 
 pytestmark = pytest.mark.slow
 
 SETTLE = 90.0  # seconds: generous, for a loaded two-core machine
 WAREHOUSE = ["orders/warehouse"]
 PRIVACY = ["orders/privacy"]
-
-
-@pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("personal-data") / "functions.log"
-
-
-@pytest.fixture(scope="module")
-def report() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture(scope="module")
-def cloud(logs: Path, report: io.StringIO) -> Iterator[LocalCloud]:
-    with LocalCloud(
-        TEMPLATE,
-        port=0,
-        moto_port=0,
-        output=report,
-        function_logs=logs,
-        parameter_overrides={"PersonalDataKeyCacheSeconds": "1"},
-    ) as running:
-        yield running
 
 
 class Caller:
@@ -165,8 +142,9 @@ def _queue_messages(cloud: LocalCloud) -> list[str]:
 
 
 def test_personal_data_is_found_nowhere_in_clear_and_erasure_makes_it_unreadable_everywhere(
-    cloud: LocalCloud, logs: Path, report: io.StringIO
+    cloud: LocalCloud, cloud_function_logs: Path, cloud_report: io.StringIO
 ) -> None:
+    logs, report = cloud_function_logs, cloud_report
     marker = f"zq{uuid.uuid4().hex[:12]}"
     customer = f"privacy-{uuid.uuid4().hex[:8]}"
     owner, stranger = Caller(cloud, customer), Caller(cloud, f"stranger-{uuid.uuid4().hex[:8]}")

@@ -1,27 +1,24 @@
-"""Stock and deadlines end to end, through the HTTP gateway of a fresh local cloud of their own (the module's
-cloud: the kettles it sells are gone afterwards): forty customers at once for ten kettles, a receipt that
-lets new orders through, and a payment provider that never answers. Every wait is a poll with a deadline."""
+"""Stock and deadlines end to end, through the HTTP gateway of the end-to-end cloud: forty customers at once
+for its ten kettles (no other module buys kettles), a receipt that lets new orders through, and a payment
+provider that never answers, cancelled at the cloud's fulfilment deadline. Every wait is a poll with a
+deadline."""
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
-from localcloud import LocalCloud
-from tests.e2e.conftest import TEMPLATE
+from tests.e2e.conftest import DEADLINE_SECONDS
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from localcloud import LocalCloud
 
 pytestmark = pytest.mark.slow
 
-# Long enough for forty orders to be answered on a loaded two-core machine, short enough to wait for.
-DEADLINE_SECONDS = 30
 KETTLE = {
     "lines": [{"sku": "SKU-KET-001", "quantity": 1}],
     "shipping_address": {
@@ -42,18 +39,6 @@ TEA = {
         "country": "NL",
     },
 }
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[LocalCloud]:
-    with LocalCloud(
-        TEMPLATE,
-        port=0,
-        moto_port=0,
-        output=io.StringIO(),
-        parameter_overrides={"FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS)},
-    ) as running:
-        yield running
 
 
 def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:

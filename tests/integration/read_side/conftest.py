@@ -23,7 +23,7 @@ from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.read_side import ddb_event, deliver, function_environment, read_kinesis, read_log_stream
 
-BASKET = {
+BASKET: dict[str, Any] = {
     "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
     "shipping_address": {
         "name": "Alice Example",

@@ -12,9 +12,14 @@ from tests.integration.read_side.conftest import BASKET
 from tests.support.lambdas import sample_event
 from tests.support.read_side import kinesis_record
 
-PLAIN = {
+PLAIN: dict[str, Any] = {
     "lines": [{"sku": "SKU-POT-001", "quantity": 1}],
-    "destination_country": "DE",
+    "shipping_address": {
+        **BASKET["shipping_address"],
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
 }  # 54.00 + 6.95 shipping
 
 

@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
+from microsystem.generational import GenerationalView
 from microsystem.http import (
     answer,
     caller_id,
@@ -27,7 +28,6 @@ from microsystem.http import (
     whole_number,
 )
 from microsystem.personal import PersonalDataVault
-from microsystem.viewstore import DynamoDBViewStore
 from orders import order_decider
 from orders.documents import OrderEventsResponse, OrderListResponse, OrderResponse
 from orders.http import install_order_problem_handlers
@@ -45,7 +45,8 @@ install_order_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
 store = DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)
 queries = OrderQueries(
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=order_projection.key_attribute),
+    # Reads the active generation only, resolved through the cached registry (no extra request per query).
+    GenerationalView.from_environment(order_projection, dynamodb).active_store(),
     store,
     DeciderRunner(order_decider, store),
     PersonalDataVault.from_environment(dynamodb),

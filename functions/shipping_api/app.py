@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
+from microsystem.generational import GenerationalView
 from microsystem.http import (
     answer,
     field_error,
@@ -29,7 +30,6 @@ from microsystem.http import (
     whole_number,
 )
 from microsystem.personal import PersonalDataVault
-from microsystem.viewstore import DynamoDBViewStore
 from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
 from shipping.commands import ShipmentLine
 from shipping.projection import shipment_projection
@@ -51,7 +51,8 @@ service = ShippingService(
     vault=PersonalDataVault.from_environment(dynamodb),
 )
 queries = ShipmentQueries(
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute)
+    # Reads the active generation only, resolved through the cached registry (no extra request per query).
+    GenerationalView.from_environment(shipment_projection, dynamodb).active_store()
 )
 
 ShipmentId = Annotated[str, Path(description="The shipment id, as GET /shipments lists it (a UUID).")]

@@ -13,6 +13,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import tomllib
 import uuid
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 LAYERS = ("microsystem", "orders", "payments", "inventory", "shipping")
+_SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Powertools adds its own validation error shapes to every schema; this API answers with Problem instead.
 POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
@@ -113,11 +115,16 @@ def http_functions(template: Path = TEMPLATE) -> list[HttpFunction]:
 
 
 def _offline_value(name: str, value: Any, defaults: dict[str, str]) -> str:
-    """A literal as the template gives it, a parameter's default, or a name of its own for a resource."""
+    """A literal as the template gives it, a parameter's default, or a name of its own for a resource; a
+    `!Sub` string with each `${...}` so replaced (`VIEW_TABLES`' JSON stays JSON)."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and value.get("Ref") in defaults:
         return defaults[value["Ref"]]
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return _SUBSTITUTION.sub(
+            lambda match: defaults.get(match[1], f"offline-{match[1].lower()}"), value["Fn::Sub"]
+        )
     return f"offline-{name.lower()}"
 
 

@@ -89,8 +89,6 @@ class HttpFunction:
 def http_functions(template: Path = TEMPLATE) -> list[HttpFunction]:
     """Every function the template routes HTTP API requests to, with its routes and their scopes."""
     sam = load_sam(template)
-    defaults = {name: str(p["Default"]) for name, p in sam.get("Parameters", {}).items() if "Default" in p}
-    global_env = sam.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     functions = []
     for logical_id, resource in sam["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -108,10 +106,18 @@ def http_functions(template: Path = TEMPLATE) -> list[HttpFunction]:
         )
         if not routes:
             continue
-        variables = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
-        environment = {name: _offline_value(name, value, defaults) for name, value in variables.items()}
+        environment = offline_environment(logical_id, sam)
         functions.append(HttpFunction(logical_id, properties["CodeUri"], environment, routes))
     return sorted(functions, key=lambda function: function.code_uri)
+
+
+def offline_environment(logical_id: str, sam: dict[str, Any]) -> dict[str, str]:
+    """The function's environment as the template gives it, each value made offline (`_offline_value`)."""
+    defaults = {name: str(p["Default"]) for name, p in sam.get("Parameters", {}).items() if "Default" in p}
+    global_env = sam.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    properties = sam["Resources"][logical_id]["Properties"]
+    variables = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
+    return {name: _offline_value(name, value, defaults) for name, value in variables.items()}
 
 
 def _offline_value(name: str, value: Any, defaults: dict[str, str]) -> str:
@@ -129,7 +135,8 @@ def _offline_value(name: str, value: Any, defaults: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def _offline(environment: dict[str, str]) -> Iterator[None]:
+def offline(environment: dict[str, str]) -> Iterator[None]:
+    """The layers on the path and the environment set as Lambda would, any AWS endpoint a closed port."""
     saved = dict(os.environ)
     added = [str(ROOT / "layers" / layer) for layer in LAYERS if str(ROOT / "layers" / layer) not in sys.path]
     sys.path[:0] = added
@@ -143,23 +150,30 @@ def _offline(environment: dict[str, str]) -> Iterator[None]:
             sys.path.remove(path)
 
 
-def function_schema(function: HttpFunction) -> dict[str, Any]:
-    """The function's own OpenAPI schema, from the Powertools resolver its module builds (`app`)."""
-    path = ROOT / function.code_uri / "app.py"
-    module_name = f"openapi_{function.logical_id}_{uuid.uuid4().hex}"
+@contextlib.contextmanager
+def offline_handler(logical_id: str, code_uri: str, environment: dict[str, str]) -> Iterator[Any]:
+    """The function's handler module, imported as Lambda would import it, inside `offline(environment)`."""
+    path = ROOT / code_uri / "app.py"
+    module_name = f"offline_{logical_id}_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise OpenApiError(f"{function.logical_id}: no handler module at {path}")
+        raise OpenApiError(f"{logical_id}: no handler module at {path}")
     module = importlib.util.module_from_spec(spec)
-    with _offline(function.environment):
+    with offline(environment):
         sys.modules[module_name] = module  # pydantic resolves the models' annotations through it
         sys.path.insert(0, str(path.parent))
         try:
             spec.loader.exec_module(module)
-            schema = module.app.get_openapi_schema()
+            yield module
         finally:
             sys.path.remove(str(path.parent))
             del sys.modules[module_name]
+
+
+def function_schema(function: HttpFunction) -> dict[str, Any]:
+    """The function's own OpenAPI schema, from the Powertools resolver its module builds (`app`)."""
+    with offline_handler(function.logical_id, function.code_uri, function.environment) as module:
+        schema = module.app.get_openapi_schema()
     document: dict[str, Any] = schema.model_dump(by_alias=True, exclude_none=True, mode="json")
     return document
 

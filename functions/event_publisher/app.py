@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from microsystem.batches import report_batch
-from microsystem.changes import read_change_records
+from microsystem.batches import process_change_batch
 from microsystem.publishing import KinesisPublisher
 
 if TYPE_CHECKING:
@@ -32,7 +31,4 @@ publisher = KinesisPublisher(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = read_change_records(event)
-    return report_batch(
-        logger, metrics, done="published", records=len(records), outcome=publisher.publish(records)
-    )
+    return process_change_batch(event, publisher.publish, logger=logger, metrics=metrics, done="published")

@@ -11,8 +11,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from microsystem import DynamoDBEventStore
-from microsystem.batches import report_batch
-from microsystem.changes import read_change_records
+from microsystem.batches import process_change_batch
 from microsystem.generational import GenerationalProjector, GenerationalView
 from orders.projection import order_projection
 
@@ -33,7 +32,4 @@ projector = GenerationalProjector(
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    records = read_change_records(event)
-    return report_batch(
-        logger, metrics, done="projected", records=len(records), outcome=projector.handle(records)
-    )
+    return process_change_batch(event, projector.handle, logger=logger, metrics=metrics, done="projected")

@@ -1,6 +1,7 @@
-"""What every batch consumer answers Lambda, written once: the partial batch response, the failure report of a
-change-record consumer (projector, publisher), and the frame around Powertools' batch processing for the
-Kinesis and SQS consumers, which answers an empty or foreign-shaped batch instead of raising."""
+"""What every batch consumer answers Lambda, written once: the partial batch response, the frame of a
+change-record consumer (projector, publisher) with its failure report, and the frame around Powertools' batch
+processing for the Kinesis and SQS consumers. Both answer an empty or foreign-shaped batch, and report it,
+instead of raising; a batch where every record failed is answered with every record in its failures."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
 
+from microsystem.changes import read_change_records
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from microsystem.changes import ChangeRecord
 
 BatchResponse = dict[str, list[dict[str, str]]]
 
@@ -69,6 +74,24 @@ def report_batch(
     return batch_response([failure.sequence_number for failure in outcome.failures])
 
 
+def process_change_batch(
+    event: Any,
+    consume: Callable[[list[ChangeRecord]], BatchOutcome],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    done: str,
+) -> BatchResponse:
+    """A DynamoDB Streams batch of an event log, decoded and handed to `consume` (a projector's or a
+    publisher's), its outcome reported (`report_batch`). An empty or foreign-shaped batch is reported and
+    answered with no failures, as `process_batch` answers it."""
+    unprocessable = _unprocessable(event, EventType.DynamoDBStreams, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    records = read_change_records(event)
+    return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
+
+
 def process_batch(
     event: Any,
     record_handler: Callable[[Any], None],
@@ -83,11 +106,9 @@ def process_batch(
     and an empty or foreign-shaped batch is reported and answered with no failures: no event source mapping
     delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke."""
     processor.raise_on_entire_batch_failure = False
-    problem = _batch_problem(event, processor.event_type)
-    if problem is not None:
-        logger.error("not a batch this consumer can process: nothing done", problem=problem)
-        metrics.add_metric(name="UnprocessableBatches", unit=MetricUnit.Count, value=1)
-        return {"batchItemFailures": []}
+    unprocessable = _unprocessable(event, processor.event_type, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
@@ -96,6 +117,18 @@ def process_batch(
             {"itemIdentifier": str(item["itemIdentifier"])} for item in response.get("batchItemFailures", [])
         ]
     }
+
+
+def _unprocessable(
+    event: Any, event_type: EventType, *, logger: Logger, metrics: Metrics
+) -> BatchResponse | None:
+    """The answer to a batch that is no batch of this event source, reported; None for one to process."""
+    problem = _batch_problem(event, event_type)
+    if problem is None:
+        return None
+    logger.error("not a batch this consumer can process: nothing done", problem=problem)
+    metrics.add_metric(name="UnprocessableBatches", unit=MetricUnit.Count, value=1)
+    return {"batchItemFailures": []}
 
 
 def _batch_problem(event: Any, event_type: EventType) -> str | None:

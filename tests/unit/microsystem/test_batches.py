@@ -7,7 +7,7 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 
-from microsystem.batches import process_batch
+from microsystem.batches import RecordFailure, process_batch, process_change_batch
 from microsystem.commands import derived_id
 from tests.support.lambdas import LambdaContext, sample_event
 
@@ -69,6 +69,34 @@ class TestProcessBatch:
             logger=logger,
             metrics=metrics,
         )
+        assert response == {"batchItemFailures": []}
+        assert metrics.metric_set["UnprocessableBatches"]["Value"] == [1.0]
+
+
+class EveryRecordFailed:
+    """A change-record consumer's outcome in which every record it was given failed."""
+
+    def __init__(self, records) -> None:
+        self.failures = [RecordFailure(r.sequence_number, r.stream_id, "always") for r in records]
+
+    def figures(self) -> dict[str, int]:
+        return {"RecordsFailed": len(self.failures)}
+
+
+class TestProcessChangeBatch:
+    def test_a_batch_where_every_record_fails_still_answers_with_its_failures(self):
+        event = sample_event("ddb_stream_order_lifecycle.json")
+        response = process_change_batch(event, EveryRecordFailed, logger=logger, metrics=metrics, done="x")
+        expected = [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in event["Records"]]
+        assert response == {"batchItemFailures": expected}
+
+    @pytest.mark.parametrize(
+        "event",
+        [{}, {"Records": []}, {"Records": [1]}, sample_event("sqs_fifo_confirm_order.json")],
+        ids=["no records", "empty", "not records", "SQS messages"],
+    )
+    def test_an_empty_or_foreign_batch_is_answered_without_an_exception(self, event):
+        response = process_change_batch(event, EveryRecordFailed, logger=logger, metrics=metrics, done="x")
         assert response == {"batchItemFailures": []}
         assert metrics.metric_set["UnprocessableBatches"]["Value"] == [1.0]
 

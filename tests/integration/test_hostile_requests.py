@@ -77,15 +77,27 @@ def apis(monkeypatch, dynamodb, orders_log, pricing_parameters, personal_data_ke
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
     modules["orders_api"] = load_function("orders_api")
     modules["privacy_api"] = load_function("privacy_api")
-    monkeypatch.setenv("VIEW_TABLE", create_table(dynamodb, "OrdersView", "orders-view"))
+    view_generations(monkeypatch, dynamodb, "OrdersView", pricing_parameters["OrdersViewGenerations"])
     modules["orders_query"] = load_function("orders_query")
     monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "ShippingEventLog", "shipping-log"))
-    monkeypatch.setenv("VIEW_TABLE", create_table(dynamodb, "ShipmentsView", "shipments-view"))
+    view_generations(monkeypatch, dynamodb, "ShipmentsView", pricing_parameters["ShipmentsViewGenerations"])
     modules["shipping_api"] = load_function("shipping_api")
     monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "InventoryEventLog", "inventory-log"))
     monkeypatch.setenv("INITIAL_STOCK_PARAMETER", pricing_parameters["InitialStockParameter"])
     modules["inventory_api"] = load_function("inventory_api")
     return Apis(modules, lambda_context)
+
+
+def view_generations(monkeypatch, dynamodb, view: str, registry: str) -> None:
+    """A read model's blue and green tables and its registry (the template's: blue active), as the query
+    functions read them."""
+    tables = {
+        generation: create_table(dynamodb, view, f"{view.lower()}-{generation}")
+        for generation in ("blue", "green")
+    }
+    monkeypatch.setenv("VIEW_TABLES", json.dumps(tables))
+    monkeypatch.setenv("VIEW_GENERATIONS", registry)
+    monkeypatch.setenv("VIEW_GENERATIONS_MAX_AGE", "0")
 
 
 def order_text(**changes: Any) -> str:
@@ -316,11 +328,15 @@ class TestBrokenConfiguration:
         )
         parameters.clear_caches()
 
-    def test_a_broken_pricing_configuration_is_a_503_with_retry_after(self, apis, broken_catalog):
+    def test_a_broken_pricing_configuration_is_a_503_with_retry_after(
+        self, apis, broken_catalog, pricing_parameters, caplog
+    ):
         answer = apis.request("orders_api", "POST", "/orders", body=order_text())
         assert answer.status == 503
         assert int(answer.headers["Retry-After"]) > 0
         assert "catalog" not in json.dumps(answer.body).lower()  # the log names the parameter, not the answer
+        [logged] = [r for r in caplog.records if r.getMessage() == "pricing configuration unavailable"]
+        assert logged.parameter == pricing_parameters["CatalogParameter"]
 
     def test_a_retry_of_a_placed_order_is_answered_from_the_log(self, apis, pricing_parameters):
         key = {"idempotency-key": f"checkout-{uuid.uuid4()}"}

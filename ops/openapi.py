@@ -243,12 +243,27 @@ def generate(template: Path = TEMPLATE) -> dict[str, Any]:
     return document
 
 
+# Powertools (3.37) writes a parameter's pydantic bounds under pydantic's names, which JSON Schema ignores.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
 def _tidy(operation: dict[str, Any]) -> dict[str, Any]:
-    """A 304 has no body, whatever Powertools infers from the handler's return type."""
+    """A 304 has no body, whatever Powertools infers from the handler's return type; a parameter's bounds
+    are JSON Schema's `minimum` and `maximum`."""
     for status, response in operation.get("responses", {}).items():
         if str(status) == "304":
             response.pop("content", None)
+    for parameter in operation.get("parameters", []):
+        _json_schema_bounds(parameter.get("schema", {}))
     return operation
+
+
+def _json_schema_bounds(schema: dict[str, Any]) -> None:
+    for pydantic_name, json_schema_name in _BOUNDS.items():
+        if pydantic_name in schema:
+            schema[json_schema_name] = schema.pop(pydantic_name)
+    for branch in schema.get("anyOf", []):
+        _json_schema_bounds(branch)
 
 
 def _require_references_resolve(document: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from microsystem import DynamoDBEventStore
+from ops.openapi import DOCUMENT
 from tests.support.lambdas import http_event, load_function, sample_event
 
 ADDRESS: dict[str, Any] = {
@@ -142,6 +143,22 @@ class TestPlaceOrder:
 
     def test_without_a_key_every_request_is_a_new_order(self, api):
         assert place(api)[1]["order_id"] != place(api)[1]["order_id"]
+
+
+class TestTheDocumentedExample:
+    def test_placing_the_documented_request_answers_the_documented_order(self, api):
+        # GIVEN the examples docs/openapi.json shows for POST /orders
+        schemas = json.loads(DOCUMENT.read_text())["components"]["schemas"]
+        [request] = schemas["PlaceOrderRequest"]["examples"]
+        [documented] = schemas["OrderResponse"]["examples"]
+        # WHEN that request is placed
+        status, order, _ = place(api, request)
+        # THEN the answer is the documented one, but for what is the order's own
+        assert status == 201
+        own = {"order_id", "placed_at", "updated_at"}
+        assert {k: v for k, v in order.items() if k not in own} == {
+            k: v for k, v in documented.items() if k not in own
+        }
 
 
 class TestPersonalData:

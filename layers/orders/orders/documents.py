@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from orders.order import OrderStatus
 from orders.personal import ShippingAddress
@@ -26,6 +26,58 @@ class OrderLineResponse(BaseModel):
 class OrderResponse(BaseModel):
     """An order as its owner sees it. `personal_data` says whether the address and email are shown
     (`available`), were erased at the customer's request (`erased`), or were never given (`none`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "0f8e4c1a-3b2d-5e6f-9a7b-1c2d3e4f5a6b",
+                    "customer_id": "customer-alice",
+                    "status": "pending_payment",
+                    "lines": [
+                        {
+                            "sku": "SKU-TEA-001",
+                            "name": "Green tea, 100 g",
+                            "quantity": 2,
+                            "unit_price": 1250,
+                            "line_total": 2500,
+                        },
+                        {
+                            "sku": "SKU-MUG-001",
+                            "name": "Stoneware mug",
+                            "quantity": 1,
+                            "unit_price": 1800,
+                            "line_total": 1800,
+                        },
+                    ],
+                    "currency": "EUR",
+                    "subtotal": 4300,
+                    "discount": 430,
+                    "campaign_code": "WELCOME10",
+                    "shipping": 495,
+                    "total": 4365,
+                    "destination_country": "NL",
+                    "placed_at": "2026-11-26T10:15:00Z",
+                    "updated_at": "2026-11-26T10:15:00Z",
+                    "payment_id": None,
+                    "cancellation_reason": None,
+                    "carrier": None,
+                    "tracking_number": None,
+                    "shipping_address": {
+                        "name": "Alice Example",
+                        "line1": "Oudegracht 1",
+                        "line2": None,
+                        "city": "Utrecht",
+                        "postal_code": "3511 AA",
+                        "country": "NL",
+                    },
+                    "email": "alice@example.com",
+                    "personal_data": "available",
+                    "version": 1,
+                }
+            ]
+        }
+    )
 
     order_id: str = Field(description="A UUID.")
     customer_id: str

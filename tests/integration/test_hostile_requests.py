@@ -26,6 +26,7 @@ ADDRESS = {
     "country": "NL",
 }
 ORDER = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}], "shipping_address": ADDRESS}
+ORDER_ID = "0b6c3f8e-51a4-4f7d-9c0e-7a2d4b1e9f35"
 DEEP = "[" * 20_000 + "]" * 20_000  # about 40 KB: under the size limit, over any parser's stack
 LONG_NUMBER = "9" * 5_000  # over Python's 4,300-digit limit for int()
 
@@ -307,6 +308,30 @@ class TestQueryValues:
     def test_an_odd_shipment_status(self, apis, value):
         answer = apis.request("shipping_api", "GET", "/shipments", query={"status": value})
         assert (answer.status, answer.fields) == (400, ["status"])
+
+    @pytest.mark.parametrize(
+        ("function", "method", "path", "path_parameters"),
+        [
+            ("orders_query", "GET", "/orders", None),
+            ("orders_query", "GET", f"/orders/{ORDER_ID}", {"order_id": ORDER_ID}),
+            ("orders_api", "POST", "/orders", None),
+            ("shipping_api", "GET", "/shipments", None),
+            ("inventory_api", "GET", "/inventory/SKU-TEA-001", {"sku": "SKU-TEA-001"}),
+            ("privacy_api", "DELETE", "/customers/me/personal-data", None),
+        ],
+    )
+    def test_a_query_parameter_the_route_does_not_take_is_a_400_naming_it(
+        self, apis, function, method, path, path_parameters
+    ):
+        # "asof" for "asOf": ignored, the current order would be answered as if it were the one asked for
+        body = order_text() if method == "POST" else None
+        answer = apis.request(function, method, path, path_parameters, body=body, query={"asof": "x" * 3_000})
+        assert (answer.status, answer.fields) == (400, ["asof"])
+        assert "x" * 100 not in json.dumps(answer.body)
+
+    def test_a_3000_character_parameter_name_is_not_echoed_in_full(self, apis):
+        answer = apis.request("orders_query", "GET", "/orders", query={"n" * 3_000: "1"})
+        assert (answer.status, answer.fields) == (400, ["n" * 64])
 
     def test_version_and_as_of_together_are_a_400(self, apis):
         order = apis.request("orders_api", "POST", "/orders", body=order_text()).body

@@ -25,6 +25,7 @@ from microsystem.validation import FieldProblem, field_problems
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
@@ -67,7 +68,8 @@ class Problem(BaseModel):
 
 # What each status means in this API, for the OpenAPI document: every route lists the ones it can answer.
 PROBLEM_STATUSES: dict[int, str] = {
-    400: "A query parameter, path parameter or header is not valid; `errors` names it.",
+    400: "A query parameter, path parameter or header is not valid, or a query parameter is not one the "
+    "route takes (refused, never ignored); `errors` names it.",
     401: "No token, or one the JWT authorizer refuses (expired, wrong issuer or audience, bad signature): "
     'API Gateway answers `{"message": "Unauthorized"}` and says why in `www-authenticate`. A token '
     "without a subject is refused by the function, naming `Authorization`.",
@@ -299,8 +301,35 @@ def _nested_deeper_than(text: str, limit: int) -> bool:
     return False
 
 
+MAX_ECHOED_NAME = 64
+
+
+def refuse_unknown_query_parameters(
+    app: APIGatewayHttpResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
+    """A middleware: a query parameter the route does not take is refused (400, naming it), never ignored. A
+    misspelt `?asof=` or `?verison=5` would otherwise answer the current order as if it were the one asked
+    for."""
+    route = app.context.get("_route")
+    takes = sorted(param.alias for param in route.dependant.query_params) if route is not None else []
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(takes))
+    if not unknown:
+        return next_middleware(app)
+    allowed = f"it takes {', '.join(takes)}" if takes else "it takes none"
+    return problem(
+        400,
+        "The request is not valid.",
+        [
+            field_error(name[:MAX_ECHOED_NAME], f"not a query parameter of this route; {allowed}")
+            for name in unknown[:10]
+        ],
+    )
+
+
 def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
-    """The answers to the refusals every API function shares, in the one error shape."""
+    """The answers to the refusals every API function shares, in the one error shape, and the refusal of
+    query parameters a route does not take."""
+    app.use([refuse_unknown_query_parameters])
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 import boto3
 from botocore.config import Config
 
+from localcloud.apidocs import document_beside
 from localcloud.async_sources import AsyncSources, plan_deliveries, route_deliveries_through_queues
 from localcloud.control import Control
 from localcloud.deadletters import DeadLetterQueues
@@ -275,6 +276,7 @@ class LocalCloud:
                 Control(self).handle,
                 self._host,
                 self._port,
+                api_document=document_beside(self.template_path),
             )
             self.gateway.start()
         triggers = Triggers(

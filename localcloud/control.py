@@ -57,6 +57,8 @@ class Control:
                 function = route.function_arn.rsplit(":", 1)[-1]
                 lines.append(f"            {route.display:<40} -> {function} ({auth}{scopes})")
             lines.append(f"  console   {cloud.gateway_url}/_localcloud/console/")
+            if cloud.gateway.docs is not None:
+                lines.append(f"  api docs  {cloud.gateway_url}/docs  (the OpenAPI document: /openapi.json)")
         lines.append(f"  moto      {cloud.endpoint_url}  (AWS_ENDPOINT_URL for your own clients)")
         lines.append(f"  functions {len(cloud.specs)}: {', '.join(sorted(cloud.specs))}")
         for note in cloud.skipped:

@@ -4,7 +4,8 @@ HTTP API JWT authorizers verify RS256 tokens against the local issuer's JWKS (is
 `client_id`, `exp`, `nbf`, the route's scopes) and answer 401 or 403 with API Gateway's `www-authenticate`
 header. REST API Cognito authorizers verify the pool's tokens; Lambda authorizers (TOKEN and REQUEST) are
 invoked and their policy applied. `/_localcloud/...` is the local cloud's own path (health, invoke, the
-issuer's discovery document and keys, the console).
+issuer's discovery document and keys, the console); `/openapi.json` and `/docs` serve the API's document and
+its UI when the template has no route there (`localcloud.apidocs`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from localcloud.apidocs import ApiDocs
 from localcloud.apigateway import error_response, http_event, http_response, rest_event, rest_response
 from localcloud.serving import BackgroundServer
 from localcloud.tokens import AuthorizationError, scopes_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from localcloud.routes import Authorizer, Route
     from localcloud.tokens import TokenIssuer
@@ -59,6 +62,7 @@ class Gateway(BackgroundServer):
         control: Callable[[str, Request], Response | None],
         host: str = "127.0.0.1",
         port: int = 3000,
+        api_document: Path | None = None,
     ) -> None:
         self.routes = routes
         self._functions = functions
@@ -68,6 +72,7 @@ class Gateway(BackgroundServer):
         self._refuse = refuse
         self._control = control
         self._policy_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self.docs = ApiDocs(api_document) if api_document is not None else None
         super().__init__(self._app, host, port, name="gateway")
 
     def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -113,6 +118,9 @@ class Gateway(BackgroundServer):
             invocation.reference = _reference(parameters, request, invocation, request_id)
             self._report(invocation)
             return response
+        documentation = self.docs.answer(request) if self.docs is not None else None
+        if documentation is not None:
+            return documentation
         if any(
             route.kind == "rest" and route.prefix and request.path.startswith(route.prefix)
             for route in self.routes

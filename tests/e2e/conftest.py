@@ -33,6 +33,18 @@ PARAMETERS = {
 }
 
 
+# What the contract test (test_api_contract.py) measured, one line per operation, for the terminal summary.
+CONTRACT_FIGURES = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    figures = config.stash.get(CONTRACT_FIGURES, [])
+    if figures:
+        terminalreporter.section("API contract (Schemathesis)")
+        for line in figures:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="package")
 def cloud_report() -> io.StringIO:
     """The local cloud's one line per invocation."""

@@ -9,7 +9,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
 .PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy \
-	clean alarms dlq dlq-show redrive trace rebuild
+	clean alarms dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
 
 venv: $(STAMP)
 
@@ -96,5 +96,16 @@ redrive: venv
 trace: venv
 	$(OPS) trace $(ORDER)
 
+# Blue/green read models (docs/read-side.md): build a new generation (PROJECTION=module:attr for new logic, or
+# IN_PLACE=1 to repair the active one), look, switch (TO=green|blue), drop the previous one.
 rebuild: venv
-	$(OPS) rebuild $(or $(VIEW),OrdersView)
+	$(OPS) rebuild $(or $(VIEW),OrdersView) $(if $(PROJECTION),--projection $(PROJECTION)) $(if $(IN_PLACE),--in-place)
+
+rebuild-status: venv
+	$(OPS) rebuild status $(VIEW)
+
+rebuild-switch: venv
+	$(OPS) rebuild switch $(or $(VIEW),OrdersView) $(if $(TO),--to $(TO))
+
+rebuild-drop: venv
+	$(OPS) rebuild drop $(or $(VIEW),OrdersView) $(GENERATION)

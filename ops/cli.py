@@ -3,8 +3,9 @@ moto on 127.0.0.1:4566, gateway on :3000), or a deployed stack with `--stack NAM
 `--profile`). Results go to stdout (`--json` for scripts), progress to stderr.
 
 Exit status: 0 all is well; 1 the command found problems (a DLQ holds messages with `--check`, messages
-left parked by a redrive, an order with no events, streams a rebuild could not replay); 2 usage or
-configuration errors (no local cloud, unknown stack or queue).
+left parked by a redrive, an order with no events, streams a rebuild could not replay, a new generation
+left not ready); 2 usage or configuration errors (no local cloud, unknown stack, queue or view, a
+generation change the view's state does not allow).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _with_default_rebuild_action(arguments: list[str]) -> list[str]:
-    """`ops rebuild VIEW` is `ops rebuild run VIEW` (later actions: status, switch, drop)."""
+    """`ops rebuild VIEW` is `ops rebuild run VIEW` (the other actions: status, switch, drop)."""
     from ops.rebuild import ACTIONS
 
     if "rebuild" in arguments:
@@ -104,13 +105,50 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--max-pages", type=int, default=1000, help="Scan pages per event log at most")
     trace.set_defaults(handler=_trace)
 
-    rebuild = commands.add_parser("rebuild", help="rebuild a read model from its event log")
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild a read model from its event log, blue/green (run, status, switch, drop)"
+    )
     actions = rebuild.add_subparsers(dest="action", required=True)
-    run = actions.add_parser("run", parents=[scripted], help="rebuild in place (the default action)")
-    run.add_argument("view", help="the view table's logical id, e.g. OrdersView")
-    run.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
-    run.add_argument("--fresh", action="store_true", help="the table is new and empty: unconditional writes")
+    settle = argparse.ArgumentParser(add_help=False)
+    settle.add_argument(
+        "--settle",
+        type=float,
+        help="seconds until every function has read a registry change (default: the stack's "
+        "ViewGenerationsCacheSeconds + 2)",
+    )
+    segments = argparse.ArgumentParser(add_help=False)
+    segments.add_argument("--segments", type=int, default=4, help="parallel scan segments (default 4)")
+    run = actions.add_parser(
+        "run",
+        parents=[scripted, settle, segments],
+        help="build a new generation beside the active one (the default action), or repair one in place",
+    )
+    run.add_argument("view", help="the view's name, e.g. OrdersView")
+    run.add_argument(
+        "--projection", help="module:attribute of the projection to build with (default: the active one's)"
+    )
+    run.add_argument(
+        "--in-place",
+        action="store_true",
+        help="repair a fed generation where it is (conditional writes, its own projection) instead",
+    )
+    run.add_argument("--generation", help="with --in-place: which one (default: the active one)")
     run.set_defaults(handler=_rebuild)
+    show = actions.add_parser("status", parents=[scripted], help="a view's generations (default: every view)")
+    show.add_argument("view", nargs="?")
+    show.set_defaults(handler=_rebuild_status)
+    switch = actions.add_parser(
+        "switch", parents=[scripted], help="make another generation the one the queries read (reversible)"
+    )
+    switch.add_argument("view")
+    switch.add_argument("--to", help="the generation (default: the ready or standby one)")
+    switch.set_defaults(handler=_rebuild_switch)
+    drop = actions.add_parser(
+        "drop", parents=[scripted, settle, segments], help="stop feeding a generation and empty its table"
+    )
+    drop.add_argument("view")
+    drop.add_argument("generation", nargs="?", help="default: the one that is not active")
+    drop.set_defaults(handler=_rebuild_drop)
     return parser
 
 
@@ -320,16 +358,123 @@ def _print_story(story: Any, no_log_file: bool) -> None:
         print("\n(log lines: pass --logs FILE with the local cloud's function logs)")
 
 
+def _refused(error: Exception) -> int:
+    print(f"ops: {error}", file=sys.stderr)
+    return USAGE
+
+
 def _rebuild(args: argparse.Namespace) -> int:
-    from ops.rebuild import run
+    from microsystem import MicrosystemError
+    from ops.rebuild import in_place, run
 
     target = _target(args)
-    report = run(target, args.view, segments=max(1, args.segments), fresh=args.fresh, progress=_status)
+    segments = max(1, args.segments)
+    if args.in_place and args.projection:
+        return _refused(
+            ValueError(
+                "--projection builds a new generation; in place, a generation keeps its own projection"
+            )
+        )
+    if args.generation and not args.in_place:
+        return _refused(
+            ValueError("--generation names what --in-place repairs; a new one takes the free table")
+        )
+    try:
+        if args.in_place:
+            report = in_place(
+                target, args.view, generation=args.generation, segments=segments, progress=_status
+            )
+            if args.json:
+                _print_json(_slots(report))
+            else:
+                print(
+                    f"{args.view}: {report.rows_written} of {report.rows} rows written from "
+                    f"{report.commits} commits ({report.events} events) in {report.seconds} s; "
+                    f"{report.failed_streams} streams failed"
+                )
+            return PROBLEMS if report.failed_streams else OK
+        built = run(
+            target,
+            args.view,
+            projection=args.projection,
+            segments=segments,
+            settle=args.settle,
+            progress=_status,
+        )
+    except MicrosystemError as error:
+        return _refused(error)
     if args.json:
-        _print_json(_slots(report))
+        _print_json({**_slots(built), "backfill": _slots(built.backfill)})
+    else:
+        backfill = built.backfill
+        state = f"ready: rebuild switch {args.view}" if built.ready else "NOT ready (streams failed)"
+        print(
+            f"{args.view}: generation {built.generation} built with {built.projection}: {backfill.rows} rows "
+            f"from {backfill.commits} commits ({backfill.events} events), {built.caught_up_streams} streams "
+            f"caught up, in {built.seconds} s ({built.waited_seconds} s waiting for the functions); {state}"
+        )
+    return OK if built.ready else PROBLEMS
+
+
+def _rebuild_status(args: argparse.Namespace) -> int:
+    from microsystem import MicrosystemError
+    from ops.rebuild import status
+
+    try:
+        views = status(_target(args), args.view)
+    except MicrosystemError as error:
+        return _refused(error)
+    if args.json:
+        _print_json({view: [_slots(g) for g in generations] for view, generations in views.items()})
+        return OK
+    for view, generations in views.items():
+        print(view)
+        for g in generations:
+            built = f", built with {g.projection}" if g.projection else ""
+            since = f", {g.state} since {g.changed_at}" if g.changed_at else ""
+            print(f"  {g.name:<6} {g.state:<12} {g.table}: {g.table_items} items{built}{since}")
+    return OK
+
+
+def _rebuild_switch(args: argparse.Namespace) -> int:
+    from microsystem import MicrosystemError
+    from ops.rebuild import cache_seconds, switch
+
+    target = _target(args)
+    try:
+        switched = switch(target, args.view, to=args.to)
+    except MicrosystemError as error:
+        return _refused(error)
+    if args.json:
+        _print_json(_slots(switched))
     else:
         print(
-            f"{args.view}: {report.rows_written} of {report.rows} rows written from {report.commits} commits "
-            f"({report.events} events) in {report.seconds} s; {report.failed_streams} streams failed"
+            f"{args.view}: {switched.active} is active, {switched.previous} standby (still fed); every query "
+            f"reads {switched.active} within {cache_seconds(target):g} s. Back: rebuild switch {args.view}"
         )
-    return PROBLEMS if report.failed_streams else OK
+    return OK
+
+
+def _rebuild_drop(args: argparse.Namespace) -> int:
+    from microsystem import MicrosystemError
+    from ops.rebuild import drop
+
+    try:
+        dropped = drop(
+            _target(args),
+            args.view,
+            generation=args.generation,
+            segments=max(1, args.segments),
+            settle=args.settle,
+            progress=_status,
+        )
+    except MicrosystemError as error:
+        return _refused(error)
+    if args.json:
+        _print_json(_slots(dropped))
+    else:
+        print(
+            f"{args.view}: generation {dropped.generation} ({dropped.was}) dropped, "
+            f"{dropped.rows_deleted} rows deleted from {dropped.table}"
+        )
+    return OK

@@ -1,9 +1,11 @@
-"""Rebuilding a read model from its event log, from the operator's machine, through the core's own rebuild
-(`microsystem.rebuild`: parallel scan, per-aggregate replay, conditional writes, safe while the projector
-runs). A view is named by its table's logical id; `VIEWS` says which projection fills it from which log.
+"""Rebuilding a read model from the operator's machine, blue/green, through the core's own lifecycle
+(`microsystem.bluegreen`): `run` builds a new generation beside the active one and catches it up (or, with
+`in_place`, repairs a fed generation with conditional writes), `status` shows the generations, `switch` makes
+another one active (one registry change, reversible), `drop` stops feeding one and empties its table.
 
-This is the in-place rebuild. Blue/green generations (`rebuild status|switch|drop VIEW`) are planned as
-further actions of the same command: `ACTIONS` lists them, `run` is the default one.
+A read model is declared once, in the template: its generations registry (an SSM parameter) carries
+`Metadata.ReadModel` with the view's name, the log it is replayed from and a table per generation. Every
+such view is rebuildable here, on the local cloud or a deployed stack alike.
 """
 
 from __future__ import annotations
@@ -14,47 +16,138 @@ from typing import TYPE_CHECKING
 from ops.target import TargetError
 
 if TYPE_CHECKING:
-    from microsystem.rebuild import Progress, RebuildReport
+    from microsystem.bluegreen import BuildReport, Dropped, GenerationStatus, Switched, ViewGenerations
+    from microsystem.rebuild import RebuildReport
+    from microsystem.scan import Progress
     from ops.target import Target
 
-ACTIONS = ("run",)
+ACTIONS = ("run", "status", "switch", "drop")
+CACHE_PARAMETER = "ViewGenerationsCacheSeconds"  # the functions' cache age of a registry (template parameter)
+DEFAULT_CACHE_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
-class View:
-    projection: str  # module:attribute of the Projection
-    log: str  # logical id of the event log it is replayed from
+class ReadModel:
+    """A view as the template declares it: logical ids of its registry, its log and its tables."""
+
+    view: str
+    registry: str
+    log: str
+    generations: dict[str, str]  # generation -> table logical id
 
 
-# Every rebuildable read model: add one line per view a context adds.
-VIEWS: dict[str, View] = {
-    "OrdersView": View("orders.projection:order_projection", "OrdersEventLog"),
-}
+def read_models(target: Target) -> dict[str, ReadModel]:
+    found = {}
+    for logical_id, resource in target.shape.resources.items():
+        declared = resource.get("Metadata", {}).get("ReadModel")
+        if resource.get("Type") != "AWS::SSM::Parameter" or not isinstance(declared, dict):
+            continue
+        found[declared["View"]] = ReadModel(
+            declared["View"], logical_id, declared["Log"], dict(declared["Generations"])
+        )
+    return found
 
 
-def resolve(name: str) -> tuple[str, View]:
-    for logical_id, view in VIEWS.items():
-        if name.lower() == logical_id.lower():
-            return logical_id, view
-    raise TargetError(f"no rebuildable view {name!r}; there are: {', '.join(VIEWS)}")
+def resolve(target: Target, name: str) -> ReadModel:
+    models = read_models(target)
+    for view, model in models.items():
+        if name.lower() == view.lower():
+            return model
+    raise TargetError(f"no rebuildable view {name!r}; there are: {', '.join(sorted(models)) or 'none'}")
+
+
+def view_generations(target: Target, model: ReadModel) -> ViewGenerations:
+    """The view's generations on `target`. Its own projection is the active generation's: any other one a
+    generation is built with must project the same aggregate into the same key."""
+    from microsystem import DynamoDBEventStore
+    from microsystem.bluegreen import ViewGenerations
+    from microsystem.projection import load_projection
+    from microsystem.registry import SsmGenerationRegistry
+    from microsystem.viewstore import DynamoDBViewStore
+
+    client = target.client("dynamodb")
+    registry = SsmGenerationRegistry(target.physical(model.registry), target.client("ssm"))
+    projection = load_projection(registry.read().active.projection)
+    stores = {
+        name: DynamoDBViewStore(target.physical(table), client, key_attribute=projection.key_attribute)
+        for name, table in model.generations.items()
+    }
+    return ViewGenerations(
+        model.view,
+        projection,
+        client,
+        DynamoDBEventStore(target.physical(model.log), client),
+        stores,
+        registry,
+    )
+
+
+def cache_seconds(target: Target) -> float:
+    """How long a warm function keeps a registry before reading it again: the stack's parameter."""
+    value = target.parameters.get(CACHE_PARAMETER, DEFAULT_CACHE_SECONDS)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TargetError(f"the stack's {CACHE_PARAMETER} is not a number: {value!r}") from None
+
+
+def settle_seconds(target: Target) -> float:
+    """How long a rebuild or a drop waits after a registry change before it relies on every function
+    having read it: the cache age plus a margin."""
+    from microsystem.registry import SETTLE_MARGIN_SECONDS
+
+    return cache_seconds(target) + SETTLE_MARGIN_SECONDS
 
 
 def run(
-    target: Target, name: str, *, segments: int = 4, fresh: bool = False, progress: Progress = print
-) -> RebuildReport:
-    from microsystem.rebuild import load_projection, rebuild
-    from microsystem.viewstore import DynamoDBViewStore
+    target: Target,
+    name: str,
+    *,
+    projection: str | None = None,
+    segments: int = 4,
+    settle: float | None = None,
+    progress: Progress = print,
+) -> BuildReport:
+    from microsystem.bluegreen import build
 
-    logical_id, view = resolve(name)
-    projection = load_projection(view.projection)
-    client = target.client("dynamodb")
-    views = DynamoDBViewStore(target.physical(logical_id), client, key_attribute=projection.key_attribute)
-    return rebuild(
-        projection,
-        client,
-        target.physical(view.log),
-        views,
-        segments=segments,
-        fresh=fresh,
-        progress=progress,
-    )
+    view = view_generations(target, resolve(target, name))
+    wait = settle_seconds(target) if settle is None else settle
+    return build(view, projection=projection, segments=segments, settle=wait, progress=progress)
+
+
+def in_place(
+    target: Target, name: str, *, generation: str | None = None, segments: int = 4, progress: Progress = print
+) -> RebuildReport:
+    from microsystem.bluegreen import rebuild_in_place
+
+    view = view_generations(target, resolve(target, name))
+    return rebuild_in_place(view, generation, segments=segments, progress=progress)
+
+
+def status(target: Target, name: str | None = None) -> dict[str, list[GenerationStatus]]:
+    from microsystem.bluegreen import status as generations_status
+
+    models = [resolve(target, name)] if name else list(read_models(target).values())
+    return {model.view: generations_status(view_generations(target, model)) for model in models}
+
+
+def switch(target: Target, name: str, *, to: str | None = None) -> Switched:
+    from microsystem.bluegreen import switch as switch_generation
+
+    return switch_generation(view_generations(target, resolve(target, name)), to)
+
+
+def drop(
+    target: Target,
+    name: str,
+    *,
+    generation: str | None = None,
+    segments: int = 4,
+    settle: float | None = None,
+    progress: Progress = print,
+) -> Dropped:
+    from microsystem.bluegreen import drop as drop_generation
+
+    view = view_generations(target, resolve(target, name))
+    wait = settle_seconds(target) if settle is None else settle
+    return drop_generation(view, generation, settle=wait, segments=segments, progress=progress)

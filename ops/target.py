@@ -37,6 +37,9 @@ class Target:
     session: Any
     endpoint_url: str | None = None
     gateway_url: str | None = None
+    parameters: dict[str, str] = field(
+        default_factory=dict
+    )  # the stack's parameter values (locally: defaults)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -92,15 +95,17 @@ def local_target(
         aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
         region_name=LOCAL_REGION,
     )
+    shape = shape_of_template(template)
     target = Target(
         LOCAL_STACK,
-        shape_of_template(template),
+        shape,
         {},
         LOCAL_REGION,
         True,
         session,
         endpoint_url=endpoint_url,
         gateway_url=gateway_url,
+        parameters=dict(shape.parameter_defaults),  # the local cloud runs the template's defaults
     )
     try:
         target.physical_ids = _stack_resources(target.client("cloudformation"), LOCAL_STACK)
@@ -139,14 +144,25 @@ def aws_target(stack_name: str, region: str | None = None, profile: str | None =
         cloudformation = session.client("cloudformation", region_name=region)
         body = cloudformation.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
         physical_ids = _stack_resources(cloudformation, stack_name)
+        (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except (BotoCoreError, ClientError) as exc:
         raise TargetError(f"cannot read stack {stack_name}: {exc}") from exc
     if isinstance(body, str):
         from samcli.yamlhelper import yaml_parse
 
         body = yaml_parse(body)
+    parameters = {
+        p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
+        for p in stack.get("Parameters", [])
+    }
     return Target(
-        stack_name, StackShape.of(json.loads(json.dumps(body))), physical_ids, region, False, session
+        stack_name,
+        StackShape.of(json.loads(json.dumps(body))),
+        physical_ids,
+        region,
+        False,
+        session,
+        parameters=parameters,
     )
 
 

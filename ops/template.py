@@ -127,6 +127,7 @@ class StackShape:
     """What the operator's commands and the alarms need to know of a CloudFormation template."""
 
     resources: Resources
+    parameter_defaults: dict[str, str] = field(default_factory=dict)
     functions: list[str] = field(default_factory=list)
     mappings: list[Mapping] = field(default_factory=list)
     queues: list[str] = field(default_factory=list)
@@ -137,7 +138,12 @@ class StackShape:
     @classmethod
     def of(cls, cfn: dict[str, Any]) -> StackShape:
         resources: Resources = cfn.get("Resources", {})
-        shape = cls(resources)
+        defaults = {
+            name: str(spec["Default"])
+            for name, spec in cfn.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+        shape = cls(resources, defaults)
         by_type: dict[str, list[str]] = {}
         for logical_id, resource in resources.items():
             by_type.setdefault(resource.get("Type", ""), []).append(logical_id)

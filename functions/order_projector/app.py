@@ -1,5 +1,6 @@
-"""Order projector: the orders event log's change records -> the OrdersView read model. Thin: decode the
-batch, let the core's projector fold it per order (one conditional write per order), report failed records."""
+"""Order projector: the orders event log's change records -> the OrdersView read model, every generation of it
+the registry says is fed (each with its own projection). Thin: decode the batch, let the core fold it per
+order (one conditional write per order and generation), report failed records."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from microsystem import DynamoDBEventStore
 from microsystem.batches import report_batch
 from microsystem.changes import read_change_records
-from microsystem.projection import Projector
-from microsystem.viewstore import DynamoDBViewStore
+from microsystem.generational import GenerationalProjector, GenerationalView
 from orders.projection import order_projection
 
 if TYPE_CHECKING:
@@ -23,10 +23,9 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 dynamodb = boto3.client("dynamodb")
-projector = Projector(
-    order_projection,
+projector = GenerationalProjector(
+    GenerationalView.from_environment(order_projection, dynamodb),
     DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb),
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=order_projection.key_attribute),
 )
 
 

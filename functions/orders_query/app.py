@@ -17,9 +17,9 @@ from pydantic import BeforeValidator, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
+from microsystem.generational import GenerationalView
 from microsystem.http import caller_id, field_error, problem, whole_number
 from microsystem.personal import PersonalDataVault
-from microsystem.viewstore import DynamoDBViewStore
 from orders import order_decider
 from orders.http import install_order_problem_handlers
 from orders.projection import order_projection
@@ -36,7 +36,8 @@ install_order_problem_handlers(app)
 dynamodb = boto3.client("dynamodb")
 store = DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)
 queries = OrderQueries(
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=order_projection.key_attribute),
+    # Reads the active generation only, resolved through the cached registry (no extra request per query).
+    GenerationalView.from_environment(order_projection, dynamodb).active_store(),
     store,
     DeciderRunner(order_decider, store),
     PersonalDataVault.from_environment(dynamodb),

@@ -1,6 +1,7 @@
 """Shipment projector: the shipping event log's change records -> the ShipmentsView read model warehouse
-staff query. Thin: decode the batch, let the core's projector fold it per shipment (one conditional write
-per shipment), report failed records."""
+staff query, every generation of it the registry says is fed (each with its own projection). Thin: decode
+the batch, let the core fold it per shipment (one conditional write per shipment and generation), report
+failed records."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from microsystem import DynamoDBEventStore
 from microsystem.batches import report_batch
 from microsystem.changes import read_change_records
-from microsystem.projection import Projector
-from microsystem.viewstore import DynamoDBViewStore
+from microsystem.generational import GenerationalProjector, GenerationalView
 from shipping.projection import shipment_projection
 
 if TYPE_CHECKING:
@@ -24,10 +24,9 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 dynamodb = boto3.client("dynamodb")
-projector = Projector(
-    shipment_projection,
+projector = GenerationalProjector(
+    GenerationalView.from_environment(shipment_projection, dynamodb),
     DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb),
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute),
 )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from microsystem import DeciderRunner, DynamoDBEventStore
 from microsystem.cursors import MAX_CURSOR_LENGTH
+from microsystem.generational import GenerationalView
 from microsystem.http import (
     field_error,
     install_problem_handlers,
@@ -27,7 +28,6 @@ from microsystem.http import (
     whole_number,
 )
 from microsystem.personal import PersonalDataVault
-from microsystem.viewstore import DynamoDBViewStore
 from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
 from shipping.projection import shipment_projection
 from shipping.queries import ShipmentQueries, shown_to_staff
@@ -48,7 +48,8 @@ service = ShippingService(
     vault=PersonalDataVault.from_environment(dynamodb),
 )
 queries = ShipmentQueries(
-    DynamoDBViewStore(os.environ["VIEW_TABLE"], dynamodb, key_attribute=shipment_projection.key_attribute)
+    # Reads the active generation only, resolved through the cached registry (no extra request per query).
+    GenerationalView.from_environment(shipment_projection, dynamodb).active_store()
 )
 
 ShipmentId = Annotated[str, Path(description="The shipment id, as GET /shipments lists it (a UUID).")]

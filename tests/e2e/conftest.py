@@ -29,6 +29,7 @@ DEADLINE_SECONDS = 30
 PARAMETERS = {
     "FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS),
     "PersonalDataKeyCacheSeconds": "1",
+    "ViewGenerationsCacheSeconds": "1",
 }
 
 

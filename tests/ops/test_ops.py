@@ -1,6 +1,7 @@
 """The operator's command line against a local cloud running template.yaml: a poison command parked in the
 FIFO DLQ, its cause repaired, redriven, applied once; a Kinesis consumer's parked batch decoded from the
-stream; an order's story across both contexts' logs; a read model rebuilt. One local cloud for the module;
+stream; an order's story across both contexts' logs (the rebuild commands have a local cloud of their own:
+tests/e2e/test_rebuild_generations.py). One local cloud for the module;
 every wait is a poll with a deadline."""
 
 from __future__ import annotations
@@ -291,30 +292,19 @@ class TestTrace:
         assert story["events"] == []
 
 
-class TestRebuild:
-    def test_a_lost_view_row_is_rebuilt_from_the_log(
-        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str], traced: dict[str, Any]
-    ) -> None:
-        order_id = traced["order_id"]
-        wait_for_status(cloud, "ops-bob", order_id, "confirmed")
-        dynamodb, view = cloud.client("dynamodb"), cloud.physical_id("OrdersView")
-        dynamodb.delete_item(TableName=view, Key={"order_id": {"S": order_id}})
-
-        status, report = ops(cloud, capsys, "rebuild", "OrdersView", "--segments", "2")
-
-        assert status == 0
-        assert report["rows_written"] >= 1
-        row = dynamodb.get_item(TableName=view, Key={"order_id": {"S": order_id}}, ConsistentRead=True)[
-            "Item"
-        ]
-        assert row["status"]["S"] == "confirmed"
-
-
 class TestUsage:
     def test_no_local_cloud_is_a_configuration_error(self, capsys: pytest.CaptureFixture[str]) -> None:
         status = main(["--endpoint-url", "http://127.0.0.1:9", "dlq", "list"])
         assert status == 2
         assert "no local cloud at http://127.0.0.1:9" in capsys.readouterr().err
+
+    def test_an_unknown_view_is_a_usage_error_naming_the_known_ones(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status = main(["--endpoint-url", cloud.endpoint_url, "rebuild", "status", "NoSuchView"])
+        assert status == 2
+        error = capsys.readouterr().err
+        assert "no rebuildable view 'NoSuchView'; there are: OrdersView, ShipmentsView" in error
 
     def test_an_unknown_queue_is_a_usage_error_naming_the_known_ones(
         self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]

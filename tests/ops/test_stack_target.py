@@ -1,22 +1,31 @@
 """`python -m ops --stack NAME`: a deployed stack found by name (its resources and processed template from
 CloudFormation), here a small stack in moto: a FIFO command queue with its DLQ and two contexts' event
-logs. Fast, no local cloud: what differs from the local target is only how resources are found."""
+logs; a read model's generations (OrdersView; ShipmentsView, read by the real shipping API). Fast, no local
+cloud: what differs from the local target is only how resources (and the stack's parameters) are found."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
-from microsystem import DynamoDBEventStore
+from microsystem import DeciderRunner, DynamoDBEventStore
+from microsystem.commands import command_fingerprint
 from microsystem.messages import CommandMessage, deduplication_id
 from microsystem.store import Commit
 from ops.cli import main
+from shipping import shipment_decider, shipment_id_for
+from shipping.commands import CancelShipment, MarkReady, PlanShipment, ShipmentLine
 from tests.support.aws import resource
+from tests.support.lambdas import LambdaContext, http_event, load_function
+from tests.support.read_side import T0, commits_for, lifecycle
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from microsystem.events import RecordedEvent
 
 STACK = "orders-ops-test"
@@ -214,3 +223,206 @@ class TestTraceOnAStack:
             ("e4", "OrdersEventLog"),
         ]
         assert story["correlation_ids"] == ["req-1"]
+
+
+def view_table(logical_id: str = "OrdersView") -> dict[str, Any]:
+    properties = resource(logical_id)["Properties"]
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            **{k: properties[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        },
+    }
+
+
+def registry(logical_id: str, stack: str) -> dict[str, Any]:
+    """The template's generations registry (its ReadModel metadata too), named for `stack`."""
+    declared = resource(logical_id)
+    view = declared["Metadata"]["ReadModel"]["View"]
+    return {
+        **{k: v for k, v in declared.items() if k != "Properties"},
+        "Properties": {**declared["Properties"], "Name": f"/{stack}/views/{view}/generations"},
+    }
+
+
+VIEW_STACK = "orders-rebuild-test"
+VIEW_TEMPLATE = {
+    "Parameters": {"ViewGenerationsCacheSeconds": {"Type": "Number", "Default": 5}},
+    "Resources": {
+        "OrdersEventLog": log_table(),
+        "OrdersView": view_table(),
+        "OrdersViewGreen": view_table(),
+        "OrdersViewGenerations": registry("OrdersViewGenerations", VIEW_STACK),
+    },
+}
+
+
+class TestRebuildOnAStack:
+    def test_a_generation_is_built_switched_and_dropped_on_a_stack_found_by_name(self, aws, capsys):
+        # GIVEN a stack with the view's two tables, its registry (declared with its ReadModel metadata) and
+        # the functions' cache age as a parameter; an order in its log
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(
+            StackName=VIEW_STACK,
+            TemplateBody=json.dumps(VIEW_TEMPLATE),
+            Parameters=[{"ParameterKey": "ViewGenerationsCacheSeconds", "ParameterValue": "1"}],
+        )
+        resources = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.list_stack_resources(StackName=VIEW_STACK)["StackResourceSummaries"]
+        }
+        log = DynamoDBEventStore(resources["OrdersEventLog"], boto3.client("dynamodb"))
+        for commit in commits_for("o-1", lifecycle("o-1", steps=2)):
+            log.append(commit)
+
+        def on_stack(*arguments: str) -> tuple[int, Any]:
+            capsys.readouterr()
+            status = main(["--stack", VIEW_STACK, "--region", "eu-west-1", *arguments])
+            out = capsys.readouterr().out
+            return status, json.loads(out) if out.startswith(("{", "[")) else out
+
+        # WHEN the operator rebuilds, switches and drops by the stack's name
+        assert on_stack("rebuild", "status", "--json")[1]["OrdersView"][1]["state"] == "free"
+        status, built = on_stack("rebuild", "OrdersView", "--settle", "0", "--json")
+        assert (status, built["ready"], built["backfill"]["rows"]) == (0, True, 1)
+        status, switched = on_stack("rebuild", "switch", "OrdersView")
+        # THEN the switch reports the stack's cache age as its propagation time
+        assert status == 0
+        assert "green is active, blue standby (still fed); every query reads green within 1 s" in switched
+        status, dropped = on_stack("rebuild", "drop", "OrdersView", "--settle", "0", "--json")
+        assert (status, dropped["generation"], dropped["rows_deleted"]) == (0, "blue", 0)
+        states = {g["name"]: g["state"] for g in on_stack("rebuild", "status", "--json")[1]["OrdersView"]}
+        assert states == {"blue": "free", "green": "active"}
+        green = boto3.client("dynamodb").scan(TableName=resources["OrdersViewGreen"])["Items"]
+        assert [item["order_id"]["S"] for item in green] == ["o-1"]
+
+
+SHIPMENTS_STACK = "shipping-rebuild-test"
+SHIPMENTS_TEMPLATE = {
+    "Parameters": {"ViewGenerationsCacheSeconds": {"Type": "Number", "Default": 5}},
+    "Resources": {
+        "ShippingEventLog": log_table(),
+        "ShipmentsView": view_table("ShipmentsView"),
+        "ShipmentsViewGreen": view_table("ShipmentsViewGreen"),
+        "ShipmentsViewGenerations": registry("ShipmentsViewGenerations", SHIPMENTS_STACK),
+    },
+}
+
+
+def planned(store: DynamoDBEventStore, order_id: str, *, at: datetime, then: str = "ready") -> str:
+    """A shipment in the shipping log as shipping records it: planned, then ready to ship (or cancelled)."""
+    runner = DeciderRunner(shipment_decider, store)
+    shipment_id = shipment_id_for(order_id)
+    line = ShipmentLine(sku="SKU-TEA-001", name="Green tea, 100 g", quantity=1)
+    commands: list[PlanShipment | MarkReady | CancelShipment] = [
+        PlanShipment(
+            shipment_id=shipment_id,
+            order_id=order_id,
+            customer_id="customer-alice",
+            lines=(line,),
+            destination_country="NL",
+            at=at,
+        )
+    ]
+    if then == "ready":
+        commands.append(MarkReady(shipment_id=shipment_id, at=at + timedelta(minutes=1)))
+    else:
+        commands.append(CancelShipment(shipment_id=shipment_id, reason="customer_request", at=at))
+    for number, command in enumerate(commands):
+        runner.handle(
+            shipment_id,
+            command,
+            command_id=f"test:{order_id}:{number}",
+            fingerprint=command_fingerprint(command),
+        )
+    return shipment_id
+
+
+class ShippingApi:
+    """The real shipping API's handler on the stack's tables and registry, as warehouse staff call it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, resources: dict[str, str]) -> None:
+        monkeypatch.setenv("EVENT_LOG_TABLE", resources["ShippingEventLog"])
+        tables = {"blue": resources["ShipmentsView"], "green": resources["ShipmentsViewGreen"]}
+        monkeypatch.setenv("VIEW_TABLES", json.dumps(tables))
+        monkeypatch.setenv("VIEW_GENERATIONS", resources["ShipmentsViewGenerations"])
+        monkeypatch.setenv("VIEW_GENERATIONS_MAX_AGE", "0")  # a switch is seen by the next request
+        self.module = load_function("shipping_api")
+
+    def call(self, path: str, **query: str) -> tuple[int, Any]:
+        event = http_event("GET", path, customer="warehouse-staff-1", query=query or None)
+        parts = path.strip("/").split("/")
+        if len(parts) == 2:
+            event["pathParameters"] = {"shipment_id": parts[1]}
+        response = self.module.lambda_handler(event, LambdaContext())
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    def queue(self) -> list[str]:
+        status, body = self.call("/shipments", status="ready_to_ship")
+        assert status == 200, body
+        return [shipment["shipment_id"] for shipment in body["shipments"]]
+
+
+class TestShipmentsViewRebuildOnAStack:
+    def test_shipments_the_active_generation_lost_are_rebuilt_into_green_and_read_after_the_switch(
+        self, aws, personal_data_keys, monkeypatch, capsys
+    ):
+        # GIVEN the shipping log, ShipmentsView's two tables and its registry on a stack; three shipments in
+        # the log (two ready to ship, one cancelled) that the active generation (blue) never got: its
+        # projector was parked past the stream's retention
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(StackName=SHIPMENTS_STACK, TemplateBody=json.dumps(SHIPMENTS_TEMPLATE))
+        resources = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cloudformation.list_stack_resources(StackName=SHIPMENTS_STACK)["StackResourceSummaries"]
+        }
+        log = DynamoDBEventStore(resources["ShippingEventLog"], boto3.client("dynamodb"))
+        later = planned(log, "order-later", at=T0 + timedelta(hours=1))
+        first = planned(log, "order-first", at=T0)
+        planned(log, "order-cancelled", at=T0, then="cancelled")
+        api = ShippingApi(monkeypatch, resources)
+        assert api.queue() == []
+        assert api.call(f"/shipments/{first}")[0] == 404
+
+        def on_stack(*arguments: str) -> tuple[int, Any]:
+            capsys.readouterr()
+            status = main(["--stack", SHIPMENTS_STACK, "--region", "eu-west-1", *arguments])
+            out = capsys.readouterr().out
+            return status, json.loads(out) if out.startswith(("{", "[")) else out
+
+        # WHEN the operator rebuilds ShipmentsView into a new generation from the shipping log
+        status, built = on_stack("rebuild", "ShipmentsView", "--settle", "0", "--json")
+
+        # THEN green is ready with every shipment, and the shipping API still reads blue
+        assert status == 0
+        assert (built["generation"], built["ready"], built["backfill"]["rows"]) == ("green", True, 3)
+        assert built["projection"] == "shipping.projection:shipment_projection"
+        assert api.queue() == []
+
+        # WHEN switched, THEN the shipping API reads green: the queue to pick oldest first, each shipment
+        status, switched = on_stack("rebuild", "switch", "ShipmentsView")
+        assert status == 0
+        assert "green is active, blue standby (still fed); every query reads green within 5 s" in switched
+        assert api.queue() == [first, later]
+        status, shipment = api.call(f"/shipments/{first}")
+        assert status == 200
+        assert (shipment["status"], shipment["order_id"], shipment["version"]) == (
+            "ready_to_ship",
+            "order-first",
+            2,
+        )
+        status, cancelled = api.call("/shipments", status="cancelled")
+        assert [s["order_id"] for s in cancelled["shipments"]] == ["order-cancelled"]
+
+        # AND a row lost from green is repaired in place (the ShipmentProjectorDLQ runbook)
+        boto3.client("dynamodb").delete_item(
+            TableName=resources["ShipmentsViewGreen"], Key={"shipment_id": {"S": first}}
+        )
+        assert api.queue() == [later]
+        status, repaired = on_stack("rebuild", "shipmentsview", "--in-place", "--json")
+        assert (status, repaired["rows_written"], repaired["failed_streams"]) == (0, 1, 0)
+        assert api.queue() == [first, later]
+        assert api.call(f"/shipments/{first}") == (200, shipment)
+        states = {g["name"]: g["state"] for g in on_stack("rebuild", "status", "--json")[1]["ShipmentsView"]}
+        assert states == {"blue": "standby", "green": "active"}

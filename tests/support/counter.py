@@ -1,10 +1,14 @@
-"""A tiny decider for testing the core without any order logic: a counter with a ceiling."""
+"""A tiny decider for testing the core without any order logic: a counter with a ceiling, and a projection
+of it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from microsystem import Decider, Event, EventRegistry
+from microsystem.projection import Projection
 
 
 class Increment(BaseModel):
@@ -50,3 +54,14 @@ def counter_decider(*, snapshot_every: int = 10, ceiling: int = 1_000_000) -> De
         state_type=Counter,
         snapshot_every=snapshot_every,
     )
+
+
+def project_counter(view: dict[str, Any] | None, event: Event) -> dict[str, Any]:
+    """A counter's read model: its value and how many increments made it."""
+    view = view or {"value": 0, "increments": 0}
+    by = event.by if isinstance(event, Incremented) else 0
+    return {"value": view["value"] + by, "increments": view["increments"] + 1}
+
+
+counter_projection = Projection("Counter", "order_id", counter_decider().registry, project_counter)
+COUNTER_PROJECTION = "tests.support.counter:counter_projection"

@@ -6,18 +6,18 @@ conditional write per aggregate it touched."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import importlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from microsystem.batches import RecordFailure
-from microsystem.changes import group_by_stream
+from microsystem.changes import ChangeRecord, group_by_stream
 from microsystem.errors import MicrosystemError
 from microsystem.store import aggregate_id
-from microsystem.viewstore import View, ViewConflictError, ViewRow
+from microsystem.viewstore import BATCH_GET_LIMIT, View, ViewConflictError, ViewRow
 
 if TYPE_CHECKING:
-    from microsystem.changes import ChangeRecord
     from microsystem.events import Event, EventRegistry
     from microsystem.store import Commit, EventStore
     from microsystem.viewstore import ViewStore
@@ -74,6 +74,31 @@ class Projection:
         for commit in commits:
             row = self.apply(row, commit)
         return row
+
+
+class ProjectionNotFoundError(MicrosystemError):
+    """A projection named `module:attribute` that cannot be imported, or is not one for this view."""
+
+
+def load_projection(path: str, *, like: Projection | None = None) -> Projection:
+    """`package.module:attribute` -> the Projection object. With `like`, it must be a projection of the same
+    aggregate into the same key: another version of that view's logic, not another view."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        projection = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ProjectionNotFoundError(f"no projection {path!r}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(projection, Projection):
+        raise ProjectionNotFoundError(f"{path!r} is a {type(projection).__name__}, not a Projection")
+    if like is not None and (projection.aggregate, projection.key_attribute) != (
+        like.aggregate,
+        like.key_attribute,
+    ):
+        raise ProjectionNotFoundError(
+            f"{path!r} projects {projection.aggregate} into {projection.key_attribute!r}; this view holds "
+            f"{like.aggregate} by {like.key_attribute!r}"
+        )
+    return projection
 
 
 @dataclass
@@ -138,6 +163,33 @@ class Projector:
             self._project_stream(stream_id, group, rows.get(self.projection.key(stream_id)), result)
         order = {record.sequence_number: position for position, record in enumerate(records)}
         result.failures.sort(key=lambda failure: order.get(failure.sequence_number, 0))
+        return result
+
+    def catch_up(self, stream_ids: Iterable[str], *, known: Mapping[str, int] | None = None) -> BatchResult:
+        """Bring these streams' rows level with the log: each row (read 100 a request) is folded with the
+        commits the log holds after its version and written conditionally, exactly as a batch would be, so a
+        projector writing the same row meanwhile is safe (the newer row wins and is folded from). `known`:
+        a version each stream is known to have reached; a row already there costs no read of the log.
+        Failures name the stream and the commit (`Order-<id>@<version>`) where a sequence number would be."""
+        result = BatchResult()
+        streams = [s for s in dict.fromkeys(stream_ids) if self.projection.handles(s)]
+        for start in range(0, len(streams), BATCH_GET_LIMIT):
+            chunk = streams[start : start + BATCH_GET_LIMIT]
+            rows = self.views.get_many([self.projection.key(s) for s in chunk])
+            for stream_id in chunk:
+                stored = rows.get(self.projection.key(stream_id))
+                if known is not None and stored is not None and stored.version >= known.get(stream_id, 0):
+                    continue  # the projector got there first
+                try:
+                    commits = list(self.store.read(stream_id, after=stored.version if stored else 0))
+                except Exception as exc:  # unreadable from the log: this stream only
+                    result.failures.append(
+                        RecordFailure(stream_id, stream_id, f"{type(exc).__name__}: {exc}")
+                    )
+                    continue
+                group = [ChangeRecord(f"{stream_id}@{c.version}", stream_id, c) for c in commits]
+                if group:
+                    self._project_stream(stream_id, group, stored, result)
         return result
 
     def _project_stream(

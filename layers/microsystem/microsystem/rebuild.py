@@ -1,10 +1,12 @@
-"""Rebuild a read model from the event log: a parallel scan of the log (Segment/TotalSegments, one thread
-each), each aggregate's commits sorted by version and folded through the projection, then the rows written.
-In place (the default) every write is a conditional put, absent or older only, several in flight: safe while
-the projector runs, since neither can move a row back. `fresh` writes into an empty table (a new table to
-switch the query function to) with BatchWriteItem, 25 rows a request, unprocessed items retried.
-A stream that cannot be replayed (a damaged commit, a gap, an event the projection refuses) is reported and
-left as it is; the others are rebuilt, and the command exits with status 1.
+"""Rebuild a read model from the event log: a parallel scan of the log that reads only what a replay needs
+(`microsystem.scan`), each stream folded through the projection as soon as the scan has passed it, and its
+row written by a pool of writer threads while the scan goes on.
+
+In place (the default) every write is a conditional put, absent or older only: safe while the projector
+runs, since neither can move a row back. `fresh` fills an empty table that nobody else writes yet (a new
+generation, `microsystem.bluegreen`) with BatchWriteItem, 25 rows a request, unprocessed items retried with
+backoff. A stream that cannot be replayed (a damaged commit, a gap, an event the projection refuses) is
+reported and left as it is; the others are rebuilt, and the command exits with status 1.
 
     python -m microsystem.rebuild --projection orders.projection:order_projection \\
         --log-table orders-event-log --view-table orders-view [--segments 8] [--fresh]
@@ -13,17 +15,18 @@ left as it is; the others are rebuilt, and the command exits with status 1.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from microsystem.dynamodb import commit_from_item
+from microsystem.dynamodb import DynamoDBEventStore
 from microsystem.errors import MicrosystemError
+from microsystem.projection import Projector, load_projection
+from microsystem.scan import Progress, scan_streams
+from microsystem.viewstore import BATCH_WRITE_LIMIT
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,9 +35,9 @@ if TYPE_CHECKING:
     from microsystem.store import Commit
     from microsystem.viewstore import DynamoDBViewStore, ViewRow
 
-Progress = Callable[[str], None]
-# Commit attributes a replay does not need, so the scan does not fetch them.
-_NOT_FETCHED = {"command_id": {"S": ""}, "fingerprint": {"S": ""}, "committed_at": {"S": ""}}
+__all__ = ["NotEmptyError", "RebuildReport", "load_projection", "main", "rebuild", "replay_into", "run"]
+
+PROGRESS_EVERY = 500  # rows
 
 
 class NotEmptyError(MicrosystemError):
@@ -49,62 +52,156 @@ class RebuildReport:
     rows_written: int
     seconds: float
     failed_streams: int = 0  # streams not rebuilt (their rows left as they were); each one is in the progress
+    revisited_streams: int = 0  # streams the scan returned in pieces, caught up from the log instead
 
 
-def scan_log(
+@dataclass
+class Replayed:
+    """A rebuild's outcome, with what a catch-up needs: the version written per stream, and the failures."""
+
+    report: RebuildReport
+    versions: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+class _RowWriter:
+    """Writes rows handed over by the scan threads on `workers` threads, while the scan goes on. At most a few
+    requests per worker wait in line: when the writes fall behind, the scan waits, so memory stays bounded."""
+
+    def __init__(self, views: DynamoDBViewStore, *, fresh: bool, workers: int, progress: Progress) -> None:
+        self._write_rows = views.put_all if fresh else views.put_if_newer
+        self._fresh = fresh
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rebuild-writer")
+        self._slots = threading.BoundedSemaphore(workers * 4)
+        self._lock = threading.Lock()
+        self._batch: dict[str, ViewRow] = {}
+        self._futures: list[Future[int]] = []
+        self.rows = 0
+        self.written = 0
+
+    def add(self, key: str, row: ViewRow) -> None:
+        with self._lock:
+            self.rows += 1
+            if not self._fresh:
+                rows = {key: row}
+            else:
+                self._batch[key] = row
+                if len(self._batch) < BATCH_WRITE_LIMIT:
+                    return
+                rows, self._batch = self._batch, {}
+        self._submit(rows)
+
+    def _submit(self, rows: dict[str, ViewRow]) -> None:
+        self._slots.acquire()
+        future = self._pool.submit(self._write, rows)
+        with self._lock:
+            self._futures.append(future)
+
+    def _write(self, rows: dict[str, ViewRow]) -> int:
+        try:
+            written = self._write_rows(rows)
+        finally:
+            self._slots.release()
+        with self._lock:
+            before, self.written = self.written, self.written + written
+        if before // PROGRESS_EVERY != self.written // PROGRESS_EVERY:
+            self._progress(f"rows: {self.written} written so far")
+        return written
+
+    def abandon(self) -> None:
+        """The scan failed: let the writes in flight end, and drop what was not sent."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> int:
+        """Write what is left, wait for every write; the first failed write's error is raised."""
+        with self._lock:
+            rows, self._batch = self._batch, {}
+        if rows:
+            self._submit(rows)
+        self._pool.shutdown(wait=True)
+        for future in self._futures:
+            future.result()
+        return self.written
+
+
+def replay_into(
+    projection: Projection,
     client: DynamoDBClient,
-    log_table: str,
+    log: DynamoDBEventStore,
+    views: DynamoDBViewStore,
     *,
-    stream_prefix: str,
     segments: int = 4,
+    fresh: bool = False,
+    workers: int = 8,
     progress: Progress = print,
-    undecodable: dict[str, str] | None = None,
-) -> dict[str, list[Commit]]:
-    """Every commit of the streams starting with `stream_prefix`, grouped per stream and sorted by version.
-    Segments are scanned in parallel threads; boto3 clients are thread-safe. With `undecodable`, an item
-    that is not a commit does not stop the scan: its stream goes there, with the reason, instead."""
-    streams: dict[str, list[Commit]] = {}
+    empty_checked: bool = False,
+) -> Replayed:
+    """Scan, replay and write, pipelined; then catch up from the log the streams the scan gave in pieces.
+    `empty_checked`: the caller made sure a fresh table is empty (one request less)."""
+    started = time.perf_counter()
+    if fresh and not empty_checked and not views.is_empty():
+        raise NotEmptyError(f"{views.table_name} has rows: rebuild it in place (without fresh) instead")
+    writer = _RowWriter(views, fresh=fresh, workers=workers, progress=progress)
+    failed: dict[str, str] = {}
+    versions: dict[str, int] = {}
+    counts = {"commits": 0, "events": 0}
     lock = threading.Lock()
 
-    def scan(segment: int) -> int:
-        request: dict[str, Any] = {
-            "TableName": log_table,
-            "Segment": segment,
-            "TotalSegments": segments,
-            # Eventually consistent (half the read units): a commit the scan misses reaches the view through
-            # the stream, and the conditional writes let the newer row win either way.
-            "FilterExpression": "begins_with(#stream, :prefix)",
-            # Only what a replay needs: snapshots, command ids and fingerprints stay in the table.
-            "ProjectionExpression": "#stream, #version, events, correlation_id, causation_id",
-            "ExpressionAttributeNames": {"#stream": "stream", "#version": "version"},
-            "ExpressionAttributeValues": {":prefix": {"S": stream_prefix}},
-        }
-        count = 0
-        for page in client.get_paginator("scan").paginate(**request):
-            commits, damaged = [], {}
-            for item in page.get("Items", []):
-                try:
-                    commits.append(commit_from_item({**_NOT_FETCHED, **item}))
-                except Exception as exc:
-                    if undecodable is None:
-                        raise
-                    stream, version = item.get("stream", {}).get("S", "?"), item.get("version", {}).get("N")
-                    damaged[stream] = f"commit {version} is not decodable: {type(exc).__name__}: {exc}"
+    def replay(stream: str, commits: list[Commit]) -> None:
+        try:
+            row = projection.replay(sorted(commits, key=lambda commit: commit.version))
+        except Exception as exc:  # a gap, an unknown event, an event the projection refuses: this stream only
             with lock:
-                for commit in commits:
-                    streams.setdefault(commit.stream_id, []).append(commit)
-                for stream, reason in damaged.items():
-                    undecodable.setdefault(stream, reason)  # type: ignore[union-attr]
-            count += len(commits)
-            progress(f"segment {segment + 1}/{segments}: {count} commits so far")
-        progress(f"segment {segment + 1}/{segments}: done, {count} commits")
-        return count
+                failed[stream] = f"{type(exc).__name__}: {exc}"
+            return
+        with lock:
+            counts["commits"] += len(commits)
+            counts["events"] += sum(len(commit.events) for commit in commits)
+            if row is not None:
+                versions[stream] = row.version
+        if row is not None:
+            writer.add(projection.key(stream), row)
 
-    with ThreadPoolExecutor(max_workers=segments) as pool:
-        list(pool.map(scan, range(segments)))
-    for commits in streams.values():
-        commits.sort(key=lambda commit: commit.version)
-    return streams
+    try:
+        scanned = scan_streams(
+            client,
+            log.table_name,
+            stream_prefix=f"{projection.aggregate}-",
+            on_stream=replay,
+            segments=segments,
+            progress=progress,
+        )
+    except BaseException:
+        writer.abandon()
+        raise
+    written = writer.close()
+    failed.update(scanned.damaged)
+    revisited = 0
+    if scanned.revisit:
+        progress(f"{len(scanned.revisit)} streams came back in pieces: catching them up from the log")
+        for stream in scanned.revisit:  # a piece may have failed to replay alone; the log decides
+            failed.pop(stream, None)
+        caught_up = Projector(projection, log, views).catch_up(sorted(scanned.revisit))
+        written += caught_up.rows_written
+        revisited = len(scanned.revisit)
+        for failure in caught_up.failures:
+            failed.setdefault(failure.stream_id or failure.sequence_number, failure.reason)
+    for stream in sorted(failed):
+        progress(f"stream {stream} FAILED, its row is left as it was: {failed[stream]}")
+    report = RebuildReport(
+        counts["commits"],
+        counts["events"],
+        writer.rows,
+        written,
+        round(time.perf_counter() - started, 3),
+        len(failed),
+        revisited,
+    )
+    progress(f"rebuild done: {asdict(report)}")
+    if failed:
+        progress(f"{len(failed)} streams FAILED and were not rebuilt: {', '.join(sorted(failed))}")
+    return Replayed(report, versions, failed)
 
 
 def rebuild(
@@ -115,61 +212,19 @@ def rebuild(
     *,
     segments: int = 4,
     fresh: bool = False,
+    workers: int = 8,
     progress: Progress = print,
 ) -> RebuildReport:
-    started = time.perf_counter()
-    if fresh and not views.is_empty():
-        raise NotEmptyError(f"{views.table_name} has rows: rebuild it in place (without fresh) instead")
-    failed: dict[str, str] = {}  # stream -> why it was not rebuilt
-    streams = scan_log(
+    return replay_into(
+        projection,
         client,
-        log_table,
-        stream_prefix=f"{projection.aggregate}-",
+        DynamoDBEventStore(log_table, client),
+        views,
         segments=segments,
+        fresh=fresh,
+        workers=workers,
         progress=progress,
-        undecodable=failed,
-    )
-    rows: dict[str, ViewRow] = {}
-    commits = events = 0
-    for stream, stream_commits in streams.items():
-        if stream in failed:
-            continue
-        try:
-            row = projection.replay(stream_commits)
-        except Exception as exc:  # a gap, an unknown event, an event the projection refuses: this stream only
-            failed[stream] = f"{type(exc).__name__}: {exc}"
-            continue
-        commits += len(stream_commits)
-        events += sum(len(commit.events) for commit in stream_commits)
-        if row is not None:
-            rows[projection.key(stream)] = row
-    for stream in sorted(failed):
-        progress(f"stream {stream} FAILED, its row is left as it was: {failed[stream]}")
-    progress(
-        f"replayed {commits} commits ({events} events) into {len(rows)} rows; {len(failed)} streams failed;"
-        " writing"
-    )
-    written = 0
-    keys = list(rows)
-    chunk = 25 * 20  # progress every 20 batches of 25
-    for start in range(0, len(keys), chunk):
-        part = {key: rows[key] for key in keys[start : start + chunk]}
-        written += views.put_all(part) if fresh else views.put_if_newer(part)
-        progress(f"rows: {min(start + chunk, len(keys))}/{len(keys)} processed, {written} written")
-    report = RebuildReport(
-        commits, events, len(rows), written, round(time.perf_counter() - started, 3), len(failed)
-    )
-    progress(f"rebuild done: {asdict(report)}")
-    if failed:
-        progress(f"{len(failed)} streams FAILED and were not rebuilt: {', '.join(sorted(failed))}")
-    return report
-
-
-def load_projection(path: str) -> Projection:
-    """`package.module:attribute` -> the Projection object."""
-    module_name, _, attribute = path.partition(":")
-    projection: Projection = getattr(importlib.import_module(module_name), attribute)
-    return projection
+    ).report
 
 
 def main(argv: list[str] | None = None) -> RebuildReport:

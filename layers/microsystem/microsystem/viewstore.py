@@ -335,8 +335,39 @@ class DynamoDBViewStore:
 
     def put_all(self, rows: Mapping[str, ViewRow]) -> int:
         """Unconditional writes with BatchWriteItem (25 a request, unprocessed items retried): only for a
-        fresh table that no projector writes to yet, e.g. a rebuild into a new table before switching."""
-        entries = [{"PutRequest": {"Item": self.item(key, row)}} for key, row in rows.items()]
+        table that no projector writes to yet, e.g. a new generation being filled before it is fed."""
+        self._batch_write([{"PutRequest": {"Item": self.item(key, row)}} for key, row in rows.items()])
+        return len(rows)
+
+    def clear(self, *, segments: int = 4, progress: Callable[[str], None] = lambda _: None) -> int:
+        """Delete every row (a dropped generation): a parallel scan of the keys only, BatchWriteItem deletes
+        25 a request. Returns how many rows were deleted."""
+        deleted = 0
+        lock = threading.Lock()
+
+        def clear_segment(segment: int) -> None:
+            nonlocal deleted
+            pages = self._client.get_paginator("scan").paginate(
+                TableName=self.table_name,
+                Segment=segment,
+                TotalSegments=segments,
+                ProjectionExpression="#key",
+                ExpressionAttributeNames={"#key": self.key_attribute},
+            )
+            for page in pages:
+                keys = [{"DeleteRequest": {"Key": item}} for item in page.get("Items", [])]
+                if not keys:
+                    continue
+                self._batch_write(keys)
+                with lock:
+                    deleted += len(keys)
+                    progress(f"{self.table_name}: {deleted} rows deleted so far")
+
+        with ThreadPoolExecutor(max_workers=segments) as pool:
+            list(pool.map(clear_segment, range(segments)))
+        return deleted
+
+    def _batch_write(self, entries: list[dict[str, Any]]) -> None:
         for start in range(0, len(entries), BATCH_WRITE_LIMIT):
             pending: dict[str, Any] = {self.table_name: entries[start : start + BATCH_WRITE_LIMIT]}
             for attempt in range(self._max_attempts):
@@ -349,7 +380,6 @@ class DynamoDBViewStore:
                 raise MicrosystemError(
                     f"{self.table_name}: items still unprocessed after {self._max_attempts} tries"
                 )
-        return len(entries)
 
     def is_empty(self) -> bool:
         return not self._client.scan(TableName=self.table_name, Limit=1, Select="COUNT").get("Count")

@@ -1,4 +1,5 @@
-"""The read side on moto: the orders log (fed through the real command API), the OrdersView table, the
+"""The read side on moto: the orders log (fed through the real command API), the OrdersView table (the blue
+generation; the green one's table is created by the tests that build it) and its generations registry, the
 order-events Kinesis stream and the SalesAnalytics table, all built from template.yaml, and each read-side
 function loaded through its real handler with the environment the template gives it."""
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ import pytest
 
 from microsystem import DynamoDBEventStore
 from microsystem.personal import PersonalDataVault
+from microsystem.registry import SsmGenerationRegistry
 from microsystem.viewstore import DynamoDBViewStore, from_item
 from orders.personal import for_owner
 from orders.projection import order_projection
@@ -34,6 +36,7 @@ BASKET: dict[str, Any] = {
     "campaign_code": "WELCOME10",
 }
 ORDER_EVENTS = "order-events"
+GREEN_TABLE = "orders-view-green"
 
 
 @pytest.fixture
@@ -70,7 +73,10 @@ class ReadSide:
     dynamodb: Any
     log_table: str
     view_table: str
+    registry_parameter: str
     context: LambdaContext
+    green_table: str = GREEN_TABLE
+    delivered: set[str] = field(default_factory=set)
 
     @functools.cached_property
     def api(self) -> Any:
@@ -100,6 +106,13 @@ class ReadSide:
     def views(self) -> DynamoDBViewStore:
         return DynamoDBViewStore(self.view_table, self.dynamodb, key_attribute="order_id")
 
+    @property
+    def registry(self) -> SsmGenerationRegistry:
+        return SsmGenerationRegistry(self.registry_parameter, boto3.client("ssm"))
+
+    def create_green(self) -> str:
+        return create_table(self.dynamodb, "OrdersViewGreen", self.green_table)
+
     # -- the write side, through its API ------------------------------------------------------------------
 
     def place(self, customer: str = "customer-alice", body: dict | None = None) -> dict[str, Any]:
@@ -126,6 +139,12 @@ class ReadSide:
         return deliver(
             lambda batch: self.projector.lambda_handler(ddb_event(batch), self.context), records, batch_size
         )
+
+    def project_new(self) -> int:
+        """Deliver only the records not delivered by this method before, as a checkpointed mapping does."""
+        records = [r for r in self.log_records() if r["dynamodb"]["SequenceNumber"] not in self.delivered]
+        self.delivered.update(r["dynamodb"]["SequenceNumber"] for r in records)
+        return self.project(records) if records else 0
 
     def publish(self, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         records = self.log_records() if records is None else records
@@ -178,8 +197,16 @@ def read_side(
     # Every read-side function's environment at once (they agree on every name they share), so each
     # handler can be loaded lazily by the test that needs it.
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
-    template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
+    registry = pricing_parameters["OrdersViewGenerations"]
+    generations = {
+        "VIEW_TABLES": json.dumps({"blue": view_table, "green": GREEN_TABLE}),
+        "VIEW_GENERATIONS": registry,
+        # No cache between calls: a test's registry change is seen by the next invocation.
+        "VIEW_GENERATIONS_MAX_AGE": "0",
+    }
+    template_env(monkeypatch, "RebuildViewFunction", EVENT_LOG_TABLE=orders_log, **generations)
+    template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
     template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
-    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, VIEW_TABLE=view_table)
-    return ReadSide(dynamodb, orders_log, view_table, lambda_context)
+    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, **generations)
+    return ReadSide(dynamodb, orders_log, view_table, registry, lambda_context)

@@ -1,9 +1,14 @@
 """Rebuilding OrdersView from the log on moto: the rebuilt table equals the stream-fed one, fresh or in
-place, and an in-place rebuild never moves a row behind what the projector wrote meanwhile."""
+place; an in-place rebuild never moves a row behind what the projector wrote meanwhile; the scan reads only
+what a replay needs, rows are written while it goes on, and a stream it returns in pieces is caught up from
+the log instead of replayed from a piece."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -11,7 +16,7 @@ from microsystem.rebuild import NotEmptyError, main, rebuild
 from microsystem.viewstore import DynamoDBViewStore, ViewRow
 from orders.projection import order_projection
 from tests.support.aws import create_table
-from tests.support.lambdas import load_function, sample_event
+from tests.support.polling import wait_until
 from tests.support.read_side import commits_for, lifecycle
 
 
@@ -84,22 +89,31 @@ class TestRebuild:
         orders = [read_side.place() for _ in range(3)]
         read_side.project()
 
-        def projector_runs_meanwhile(message: str) -> None:
-            # After the rebuild has read the log, before it writes: the orders are cancelled and projected.
-            if message.startswith("replayed"):
-                for order in orders:
-                    read_side.cancel(order["order_id"])
-                read_side.project()
+        class ProjectorRunsMeanwhile(DynamoDBViewStore):
+            """The projector wins the race: after the rebuild has replayed the log, before its first write,
+            the orders are cancelled and projected. Every write waits for that."""
+
+            lock, done = threading.Lock(), False
+
+            def put_if_newer(self, rows: Any) -> int:
+                with self.lock:
+                    if not self.done:
+                        for order in orders:
+                            read_side.cancel(order["order_id"])
+                        read_side.project()
+                        type(self).done = True
+                return super().put_if_newer(rows)
 
         # WHEN the rebuild writes its (older) rows in place
-        rebuild(
+        report = rebuild(
             order_projection,
             read_side.dynamodb,
             read_side.log_table,
-            views(read_side, read_side.view_table),
-            progress=projector_runs_meanwhile,
+            ProjectorRunsMeanwhile(read_side.view_table, read_side.dynamodb, key_attribute="order_id"),
+            progress=lambda _: None,
         )
         # THEN every row is still the projector's newer one, equal to a replay of the log
+        assert report.rows_written == 0
         rows = read_side.view_rows()
         for order in orders:
             assert rows[order["order_id"]]["status"] == "cancelled"
@@ -138,12 +152,130 @@ class TestRebuild:
         assert report.rows == 4
         assert len(read_side.view_rows()) == 4
 
-    def test_the_function_rebuilds_in_place(self, read_side, monkeypatch):
+
+class TestTheScan:
+    def test_it_leaves_snapshots_and_command_ids_in_the_table(self, read_side):
+        # GIVEN an order whose last commit carries a snapshot (as the runner writes every N events)
+        order_id = str(uuid.uuid4())
+        commits = commits_for(order_id, lifecycle(order_id, steps=3))
+        commits[-1] = replace(commits[-1], snapshot={"big": "x" * 20_000})
+        for commit in commits:
+            read_side.store.append(commit)
+        returned: list[set[str]] = []
+        requested: list[str] = []
+
+        def seen(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+            if model.name == "Scan":
+                returned.extend(set(item) for item in parsed.get("Items", []))
+
+        def asked(params: dict[str, Any], model: Any, **_: Any) -> None:
+            if model.name == "Scan" and params["TableName"] == read_side.log_table:
+                requested.append(params["ProjectionExpression"])
+
+        read_side.dynamodb.meta.events.register("after-call.dynamodb.Scan", seen)
+        read_side.dynamodb.meta.events.register("provide-client-params.dynamodb.Scan", asked)
+        try:
+            rebuilt = create_table(read_side.dynamodb, "OrdersView", "orders-view-projected")
+            rebuild(
+                order_projection,
+                read_side.dynamodb,
+                read_side.log_table,
+                views(read_side, rebuilt),
+                segments=2,
+                fresh=True,
+                progress=lambda _: None,
+            )
+        finally:
+            read_side.dynamodb.meta.events.unregister("after-call.dynamodb.Scan", seen)
+            read_side.dynamodb.meta.events.unregister("provide-client-params.dynamodb.Scan", asked)
+        # THEN each scan asked for the replay's attributes only, and that is all that came back
+        assert len(requested) == 2
+        assert all("snapshot" not in expression for expression in requested)
+        replay_attributes = {"stream", "version", "events", "correlation_id", "causation_id"}
+        assert returned
+        assert all(attributes <= replay_attributes for attributes in returned)
+        assert read_side.view_rows(rebuilt)[order_id] == read_side.replayed(order_id)
+
+    def test_rows_are_written_while_the_scan_goes_on(self, read_side):
+        # GIVEN four orders in the log, and a scan that hands them over two streams a page
+        ids = populate(read_side, orders=4)[:4]
+        rebuilt = create_table(read_side.dynamodb, "OrdersView", "orders-view-pipelined")
+        client = PagedClient(read_side.dynamodb, page_size=2 * 2)  # two orders of two commits at most
+
+        def rows_written() -> int:
+            return len(read_side.view_rows(rebuilt))
+
+        # before each next page, the streams the scan has passed are written (a poll with a deadline)
+        client.before_next_page = lambda passed: wait_until(lambda: rows_written() >= passed, timeout=10)
+        report = rebuild(
+            order_projection,
+            client,
+            read_side.log_table,
+            DynamoDBViewStore(rebuilt, read_side.dynamodb, key_attribute="order_id"),
+            segments=1,
+            fresh=False,
+            progress=lambda _: None,
+        )
+        assert client.pages >= 3
+        assert report.rows == len(read_side.view_rows(rebuilt)) >= len(ids)
+
+    def test_a_stream_returned_in_pieces_is_caught_up_from_the_log(self, read_side):
         ids = populate(read_side, orders=2)
-        monkeypatch.setenv("EVENT_LOG_TABLE", read_side.log_table)
-        monkeypatch.setenv("VIEW_TABLE", read_side.view_table)
-        function = load_function("rebuild_view")
-        report = function.lambda_handler(sample_event("rebuild_view_in_place.json"), read_side.context)
-        assert report["rows_written"] == len(ids)
-        with pytest.raises(ValueError, match="segments"):
-            function.lambda_handler({"segments": 0}, read_side.context)
+        rebuilt = create_table(read_side.dynamodb, "OrdersView", "orders-view-pieces")
+        # GIVEN a scan that returns one stream's first commit after every other stream's commits
+        client = PagedClient(read_side.dynamodb, page_size=1000, split=True)
+        report = rebuild(
+            order_projection,
+            client,
+            read_side.log_table,
+            views(read_side, rebuilt),
+            segments=1,
+            fresh=True,
+            progress=lambda _: None,
+        )
+        assert report.revisited_streams == 1
+        assert report.failed_streams == 0
+        split = client.split_stream.removeprefix("Order-")
+        rows = read_side.view_rows(rebuilt)
+        assert rows[split] == read_side.replayed(split)
+        assert set(rows) == set(ids)
+
+
+class PagedClient:
+    """A DynamoDB client whose scans come back in pages of `page_size` items, calling `before_next_page(n)`
+    with the number of streams the scan has passed before each next page; with `split`, the first commit of
+    the first stream of several commits is moved to the end, as if the stream came back apart."""
+
+    def __init__(self, client: Any, *, page_size: int, split: bool = False) -> None:
+        self._client = client
+        self._page_size = page_size
+        self._split = split
+        self.split_stream = ""
+        self.pages = 0
+        self.before_next_page = lambda passed: None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_paginator(self, operation: str) -> Any:
+        real = self._client.get_paginator(operation)
+        if operation != "scan":
+            return real
+        outer = self
+
+        class Paginator:
+            def paginate(self, **request: Any) -> Any:
+                items = [item for page in real.paginate(**request) for item in page.get("Items", [])]
+                if outer._split:
+                    streams = [item["stream"]["S"] for item in items]
+                    first = next(i for i, stream in enumerate(streams) if streams.count(stream) > 1)
+                    outer.split_stream = streams[first]
+                    items.append(items.pop(first))
+                for start in range(0, len(items), outer._page_size):
+                    if start:
+                        passed = len({item["stream"]["S"] for item in items[:start]}) - 1
+                        outer.before_next_page(passed)
+                    outer.pages += 1
+                    yield {"Items": items[start : start + outer._page_size]}
+
+        return Paginator()

@@ -106,7 +106,18 @@ class Saga:
         self.payments_store = DynamoDBEventStore(self.logs["Payments"], self.dynamodb)
         self.inventory_store = DynamoDBEventStore(self.logs["Inventory"], self.dynamodb)
         self.shipping_store = DynamoDBEventStore(self.logs["Shipping"], self.dynamodb)
-        self.shipments_view = create_table(self.dynamodb, "ShipmentsView", f"shipments-view{self.suffix}")
+        # ShipmentsView in its blue/green generations, with a registry of this saga's own (as the template
+        # declares it: blue active); read again at every call, so a test's registry change is seen at once.
+        self.shipments_views = {
+            "blue": create_table(self.dynamodb, "ShipmentsView", f"shipments-view{self.suffix}"),
+            "green": create_table(self.dynamodb, "ShipmentsViewGreen", f"shipments-view-green{self.suffix}"),
+        }
+        self.shipments_registry = self._registry("ShipmentsViewGenerations")
+        shipments_view = {
+            "VIEW_TABLES": json.dumps(self.shipments_views),
+            "VIEW_GENERATIONS": self.shipments_registry,
+            "VIEW_GENERATIONS_MAX_AGE": "0",
+        }
         self.monkeypatch.setenv("FAKE_PROVIDER_DECLINE_ABOVE", str(DECLINE_ABOVE))
         self.monkeypatch.setenv("INITIAL_STOCK_PARAMETER", self.parameters["InitialStockParameter"])
         self.api = self._load("orders_api", EVENT_LOG_TABLE=self.logs["Orders"])
@@ -162,12 +173,12 @@ class Saga:
             self.streams,
             self._stream_arn(self.logs["Shipping"]),
             self._load(
-                "shipment_projector", EVENT_LOG_TABLE=self.logs["Shipping"], VIEW_TABLE=self.shipments_view
+                "shipment_projector", EVENT_LOG_TABLE=self.logs["Shipping"], **shipments_view
             ).lambda_handler,
             self.context,
         )
         self.shipping_api = self._load(
-            "shipping_api", EVENT_LOG_TABLE=self.logs["Shipping"], VIEW_TABLE=self.shipments_view
+            "shipping_api", EVENT_LOG_TABLE=self.logs["Shipping"], **shipments_view
         )
         self.privacy_api = self._load("privacy_api", EVENT_LOG_TABLE=self.logs["Orders"])
         self.cold_start(*FUNCTIONS)
@@ -242,6 +253,14 @@ class Saga:
             return publish({"Records": records}, context) if records else {"batchItemFailures": []}
 
         return orders_only
+
+    def _registry(self, logical_id: str) -> str:
+        """The template's generations registry `logical_id`, under a name of this saga's own."""
+        name = f"{self.parameters[logical_id]}{self.suffix}"
+        if self.suffix:
+            value = resource(logical_id)["Properties"]["Value"]
+            boto3.client("ssm").put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        return name
 
     def _stream_arn(self, table: str) -> str:
         return self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]

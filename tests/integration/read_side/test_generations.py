@@ -1,0 +1,145 @@
+"""Blue/green generations of OrdersView on moto, through the real projector and query handlers: a new
+generation built with changed logic while orders keep coming is level with the log when it is ready, the
+queries read the old one until the switch, the switch goes both ways, and a drop stops the feeding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from microsystem.bluegreen import ViewGenerations, build, drop, status, switch
+from microsystem.generations import GenerationError
+from microsystem.viewstore import DynamoDBViewStore, ViewRow
+from orders.projection import order_projection
+from tests.support.lambdas import load_function, sample_event
+from tests.support.projections import NAME as WITH_UNITS
+from tests.support.projections import order_projection_with_units
+
+
+def generations_of(read_side) -> ViewGenerations:
+    def store(table: str) -> DynamoDBViewStore:
+        return DynamoDBViewStore(table, read_side.dynamodb, key_attribute="order_id")
+
+    return ViewGenerations(
+        "OrdersView",
+        order_projection,
+        read_side.dynamodb,
+        read_side.store,
+        {"blue": store(read_side.view_table), "green": store(read_side.green_table)},
+        read_side.registry,
+    )
+
+
+def replayed(read_side, order_id: str, projection: Any) -> dict[str, Any]:
+    row = projection.replay(read_side.store.read(f"Order-{order_id}"))
+    return {**row.view, "order_id": order_id, "version": row.version}
+
+
+class TestANewGeneration:
+    def test_built_with_new_logic_while_orders_keep_coming_it_is_level_and_read_only_after_a_switch(
+        self, read_side
+    ):
+        read_side.create_green()
+        view = generations_of(read_side)
+        # GIVEN orders placed and projected into the active (blue) generation
+        orders = {read_side.place(customer="customer-a")["order_id"] for _ in range(3)}
+        read_side.project_new()
+        cancelled = sorted(orders)
+
+        def queries_see_the_old_logic_only() -> None:
+            for order_id in orders:
+                code, body, _ = read_side.get(f"/orders/{order_id}", customer="customer-a")
+                assert code == 200, body
+                assert "units" not in body, "a query read the generation being built"
+            code, body, _ = read_side.get("/orders", customer="customer-a", query={"limit": "100"})
+            assert {o["order_id"] for o in body["orders"]} == orders
+
+        def orders_keep_coming(message: str) -> None:
+            # building: before the scan; scanned: after it, not fed yet (only the catch-up brings these);
+            # fed: the projector brings these
+            if message.startswith(("OrdersView: building", "rebuild done", "green is fed")):
+                orders.add(read_side.place(customer="customer-a")["order_id"])
+                read_side.cancel(cancelled.pop(), customer="customer-a")
+                read_side.project_new()
+                queries_see_the_old_logic_only()
+
+        # WHEN a new generation is built with a projection that adds a field
+        report = build(view, projection=WITH_UNITS, segments=2, settle=0, progress=orders_keep_coming)
+
+        # THEN it is ready, and equal to a replay of the log with the new logic: every order, the ones placed
+        # and cancelled meanwhile included; the active one still holds the old logic's documents
+        assert report.ready
+        # behind the backfill: what came after the scan, and after the feeding began; but only what came
+        # before the feeding needed the catch-up's writes (the order placed, and the one cancelled)
+        assert (report.caught_up_streams, report.caught_up_rows) == (4, 2)
+        assert not cancelled
+        green = read_side.view_rows(read_side.green_table)
+        assert green == {o: replayed(read_side, o, order_projection_with_units) for o in orders}
+        assert read_side.view_rows() == {o: replayed(read_side, o, order_projection) for o in orders}
+        queries_see_the_old_logic_only()
+        assert [(g.name, g.state) for g in status(view)] == [("blue", "active"), ("green", "ready")]
+
+        # WHEN switched: the queries read the new generation; switched back and forth, each time
+        switch(view)
+        some = sorted(orders)[0]
+        assert read_side.get(f"/orders/{some}", customer="customer-a")[1]["units"] == 3  # 2 teas, 1 mug
+        listed = read_side.get("/orders", customer="customer-a", query={"limit": "100"})[1]["orders"]
+        assert {o["order_id"] for o in listed} == orders
+        switch(view)
+        assert "units" not in read_side.get(f"/orders/{some}", customer="customer-a")[1]
+        switch(view)
+
+        # WHEN the previous generation is dropped, later orders reach the active one only
+        dropped = drop(view, settle=0, progress=lambda _: None)
+        assert (dropped.generation, dropped.was, dropped.rows_deleted) == ("blue", "standby", len(orders))
+        later = read_side.place(customer="customer-a")["order_id"]
+        read_side.project_new()
+        assert read_side.view_rows() == {}
+        assert read_side.view_rows(read_side.green_table)[later] == replayed(
+            read_side, later, order_projection_with_units
+        )
+
+    def test_a_table_in_use_is_never_built_over_and_the_active_generation_never_dropped(self, read_side):
+        read_side.create_green()
+        view = generations_of(read_side)
+        read_side.place()
+        # GIVEN green's table holds rows no generation owns (a drop cut short)
+        view.stores["green"].put("leftover", ViewRow({"status": "x"}, 1), expected_version=0)
+        with pytest.raises(GenerationError, match="has rows: empty it first"):
+            build(view, settle=0, progress=lambda _: None)
+        with pytest.raises(GenerationError, match="switch to another one first"):
+            drop(view, "blue", settle=0)
+        # WHEN the table is emptied by a drop of that name, a build goes ahead
+        assert drop(view, "green", settle=0, progress=lambda _: None).was == "free"
+        assert build(view, settle=0, progress=lambda _: None).ready
+        with pytest.raises(GenerationError, match="drop the one that is not active first"):
+            build(view, settle=0, progress=lambda _: None)
+
+
+class TestTheRebuildFunction:
+    def test_it_runs_each_action_on_the_views_generations(self, read_side):
+        read_side.create_green()
+        order_id = read_side.place()["order_id"]
+        read_side.project()
+        function = load_function("rebuild_view")  # the read side's environment names the log and the view
+        function.settle = 0  # the test's projector reads the registry at every call
+
+        built = function.lambda_handler({"action": "build", "projection": WITH_UNITS}, read_side.context)
+        assert built["ready"]
+        assert built["backfill"]["rows"] == 1
+        switched = function.lambda_handler({"action": "switch"}, read_side.context)
+        assert switched == {"previous": "blue", "active": "green"}
+        states = {
+            g["name"]: g["state"] for g in function.lambda_handler({"action": "status"}, read_side.context)
+        }
+        assert states == {"blue": "standby", "green": "active"}
+        assert read_side.get(f"/orders/{order_id}")[1]["units"] == 3
+        repaired = function.lambda_handler(sample_event("rebuild_view_in_place.json"), read_side.context)
+        assert repaired["rows_written"] == 0, "green is level: nothing to repair"
+        dropped = function.lambda_handler({"action": "drop"}, read_side.context)
+        assert (dropped["generation"], dropped["rows_deleted"]) == ("blue", 1)
+        with pytest.raises(ValueError, match="action must be one of"):
+            function.lambda_handler({"action": "rebuild"}, read_side.context)
+        with pytest.raises(ValueError, match="segments"):
+            function.lambda_handler({"segments": 0}, read_side.context)

@@ -1,0 +1,175 @@
+"""Blue/green generations of a read model, in memory: the registry's rules (what is fed, what may be switched
+to or dropped), the cached registry a function reads, the projector feeding every fed generation with its
+own projection, and the queries reading the active one only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from microsystem import InMemoryEventStore
+from microsystem.changes import decode_change_record
+from microsystem.generational import ActiveViewStore, GenerationalProjector, GenerationalView
+from microsystem.generations import GenerationError, Generations, State
+from microsystem.registry import CachedGenerations, InMemoryGenerationRegistry
+from microsystem.viewstore import InMemoryViewStore, ViewRow
+from orders.projection import order_projection
+from tests.support.projections import NAME as WITH_UNITS
+from tests.support.projections import order_projection_with_units
+from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
+
+CURRENT = "orders.projection:order_projection"
+AT = "2026-12-01T10:00:00.000000Z"
+
+
+def initial() -> Generations:
+    return Generations.parse(f'{{"blue": {{"state": "active", "projection": "{CURRENT}"}}}}')
+
+
+def green_in(state: State) -> Generations:
+    generations = initial().begin("green", WITH_UNITS, at=AT)
+    if state is not State.BUILDING:
+        generations = generations.catching_up("green", at=AT)
+    if state is State.READY:
+        generations = generations.ready("green", at=AT, rows=3)
+    return generations
+
+
+class TestTheRegistry:
+    def test_a_new_generation_is_built_unfed_then_fed_while_it_catches_up(self):
+        building = initial().begin("green", WITH_UNITS, at=AT)
+        assert building.get("green").state is State.BUILDING
+        assert [g.name for g in building.fed] == ["blue"]
+        catching_up = building.catching_up("green", at=AT)
+        assert [g.name for g in catching_up.fed] == ["blue", "green"]
+        assert catching_up.active.name == "blue"
+
+    def test_a_half_built_generation_cannot_be_switched_to(self):
+        for state in (State.BUILDING, State.CATCHING_UP):
+            with pytest.raises(GenerationError, match="never answers a query"):
+                green_in(state).switch("green", at=AT)
+        with pytest.raises(GenerationError, match="no generation to switch to"):
+            green_in(State.CATCHING_UP).switch(at=AT)
+
+    def test_a_switch_is_one_change_and_switching_back_undoes_it(self):
+        switched = green_in(State.READY).switch(at=AT)
+        assert (switched.active.name, switched.get("blue").state) == ("green", State.STANDBY)
+        assert {g.name for g in switched.fed} == {"blue", "green"}, "the previous one is still fed"
+        back = switched.switch(at=AT)
+        assert (back.active.name, back.get("green").state) == ("blue", State.STANDBY)
+
+    def test_the_active_generation_cannot_be_dropped_and_a_dropped_one_is_no_longer_fed(self):
+        with pytest.raises(GenerationError, match="switch to another one first"):
+            green_in(State.READY).drop("blue")
+        dropped = green_in(State.READY).switch(at=AT).drop()
+        assert list(dropped.by_name) == ["green"]
+        assert [g.name for g in dropped.fed] == ["green"]
+
+    def test_a_generation_in_use_cannot_be_begun_again(self):
+        with pytest.raises(GenerationError, match="drop it first"):
+            green_in(State.CATCHING_UP).begin("green", CURRENT, at=AT)
+        with pytest.raises(GenerationError, match="not building"):
+            green_in(State.CATCHING_UP).catching_up("green", at=AT)
+
+    def test_the_document_round_trips_and_needs_exactly_one_active_generation(self):
+        ready = green_in(State.READY)
+        assert Generations.parse(ready.dump()) == ready
+        with pytest.raises(GenerationError, match="exactly one active"):
+            Generations.parse(f'{{"blue": {{"state": "standby", "projection": "{CURRENT}"}}}}')
+        with pytest.raises(GenerationError, match="not readable"):
+            Generations.parse('{"blue": {"state": "sideways", "projection": "x"}}')
+
+
+class TestCachedGenerations:
+    def test_it_reads_with_its_max_age_and_falls_back_only_when_told(self):
+        fetched: list[tuple[str, int]] = []
+        answers: list[Any] = [initial().dump(), RuntimeError("throttled")]
+
+        def fetch(name: str, max_age: int) -> str:
+            fetched.append((name, max_age))
+            answer = answers.pop(0) if answers else RuntimeError("throttled")
+            if isinstance(answer, Exception):
+                raise answer
+            return str(answer)
+
+        cached = CachedGenerations("/stack/views/OrdersView/generations", max_age=7, fetch=fetch)
+        assert cached.current().active.name == "blue"
+        with pytest.raises(GenerationError, match="cannot read the generations registry"):
+            cached.current()
+        assert cached.current(stale_ok=True).active.name == "blue"
+        assert fetched[0] == ("/stack/views/OrdersView/generations", 7)
+
+
+class Views:
+    """Two generations in memory, their registry, and the orders log."""
+
+    def __init__(self, generations: Generations) -> None:
+        self.registry = InMemoryGenerationRegistry(generations)
+        self.blue, self.green = InMemoryViewStore("order_id"), InMemoryViewStore("order_id")
+        cached = CachedGenerations("registry", max_age=0, fetch=lambda _, __: self.registry.read().dump())
+        self.view = GenerationalView(order_projection, {"blue": self.blue, "green": self.green}, cached)
+        self.log = InMemoryEventStore()
+
+    def order(self, order_id: str, steps: int = 2) -> list[dict[str, Any]]:
+        commits = commits_for(order_id, lifecycle(order_id, steps=steps))
+        for commit in commits:
+            self.log.append(commit)
+        return [ddb_record(commit, sequence_number(i)) for i, commit in enumerate(commits)]
+
+    def project(self, records: list[dict[str, Any]]) -> Any:
+        projector = GenerationalProjector(self.view, self.log)
+        return projector.handle([decode_change_record(record) for record in records])
+
+
+class TestTheProjector:
+    def test_it_feeds_every_fed_generation_with_its_own_projection_and_never_one_being_built(self):
+        views = Views(green_in(State.BUILDING))
+        views.project(views.order("a"))
+        assert "a" in views.blue.rows
+        assert views.green.rows == {}, "a generation being built is not fed"
+
+        views.registry.write(views.registry.read().catching_up("green", at=AT))
+        result = views.project(views.order("b"))
+        assert result.failures == []
+        assert views.blue.rows["b"] == order_projection.replay(views.log.read("Order-b"))
+        assert views.green.rows["b"] == order_projection_with_units.replay(views.log.read("Order-b"))
+        assert "units" in views.green.rows["b"].view
+        assert "units" not in views.blue.rows["b"].view
+        assert result.rows_written == 2
+
+    def test_a_record_failing_in_one_generation_is_reported_and_the_other_is_written(self):
+        views = Views(green_in(State.CATCHING_UP))
+        records = views.order("a")
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)  # green's row is damaged: its fold fails
+        result = views.project(records)
+        assert views.blue.rows["a"].version == 2
+        assert [f.sequence_number for f in result.failures] == [sequence_number(1)]
+        assert result.failures[0].reason.startswith("green: ")
+
+    def test_without_a_readable_registry_every_record_is_reported_and_nothing_written(self):
+        views = Views(initial())
+        views.view.generations = CachedGenerations("registry", max_age=0, fetch=lambda _, __: "not json")
+        result = views.project(views.order("a"))
+        assert len(result.failures) == 2
+        assert views.blue.rows == {}
+
+    def test_a_generation_whose_projection_cannot_be_imported_fails_its_records_only(self):
+        views = Views(initial().begin("green", "tests.no_such_module:projection", at=AT))
+        views.registry.write(views.registry.read().catching_up("green", at=AT))
+        result = views.project(views.order("a"))
+        assert views.blue.rows["a"].version == 2
+        assert all("ProjectionNotFoundError" in f.reason for f in result.failures)
+        assert len(result.failures) == 2
+
+
+class TestTheQueries:
+    def test_they_read_the_active_generation_only_and_follow_a_switch(self):
+        views = Views(green_in(State.READY))
+        views.blue.rows["a"] = ViewRow({"status": "pending_payment"}, 1)
+        views.green.rows["a"] = ViewRow({"status": "pending_payment", "units": 3}, 1)
+        active = ActiveViewStore(views.view)
+        assert active.get("a") == views.blue.rows["a"]
+        views.registry.write(views.registry.read().switch("green", at=AT))
+        assert active.get("a") == views.green.rows["a"]
+        assert active.generation == "green"

@@ -81,6 +81,13 @@ def unanswered(cloud: LocalCloud) -> dict[str, Any]:
 def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_stock(
     cloud: LocalCloud, unanswered: dict[str, Any]
 ) -> None:
+    # GIVEN the kettle's configured stock, untouched by the modules before this one (no other orders it)
+    assert stock(cloud, "SKU-KET-001") == {
+        "sku": "SKU-KET-001",
+        "on_hand": 10,
+        "reserved": 0,
+        "available": 10,
+    }
     customers = [f"kettle-customer-{i:02d}" for i in range(40)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         orders = list(pool.map(lambda customer: (customer, place(cloud, customer, KETTLE)), customers))

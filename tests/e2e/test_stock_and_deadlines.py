@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import DEADLINE_SECONDS
+from tests.support.orders import order_body
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
@@ -19,26 +20,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-KETTLE = {
-    "lines": [{"sku": "SKU-KET-001", "quantity": 1}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
-TEA = {
-    "lines": [{"sku": "SKU-TEA-001", "quantity": 3}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
+KETTLE = order_body(("SKU-KET-001", 1))
+TEA = order_body(("SKU-TEA-001", 3))
 
 
 def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:

@@ -48,18 +48,10 @@ import requests  # noqa: E402
 from localcloud import LocalCloud  # noqa: E402
 from microsystem.dynamodb import item_size  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
+from tests.support.orders import order_body  # noqa: E402
 
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-cost-functions.log"
-BODY: dict[str, Any] = {
-    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
+BODY = order_body(("SKU-TEA-001", 2))
 FINAL_STATUSES = {"confirmed", "cancelled", "shipped"}
 FINAL_TIMEOUT = 90.0
 

@@ -38,6 +38,7 @@ sys.path[:0] = [str(ROOT)]
 import requests  # noqa: E402
 
 from localcloud import LocalCloud  # noqa: E402
+from tests.support.orders import order_body  # noqa: E402
 
 if TYPE_CHECKING:
     pass
@@ -49,17 +50,10 @@ FINAL_TIMEOUT = 60.0  # seconds after the last POST: the run is bounded
 # One unit of one of four SKUs (100 of each in stock), in turn: every order can be confirmed, and the stock
 # reservations spread over four FIFO groups, as a shop's do.
 SKUS = ("SKU-TEA-001", "SKU-TEA-002", "SKU-MUG-001", "SKU-POT-001")
-ADDRESS = {
-    "name": "Alice Example",
-    "line1": "Oudegracht 1",
-    "city": "Utrecht",
-    "postal_code": "3511 AA",
-    "country": "NL",
-}
 
 
 def body(number: int) -> dict[str, Any]:
-    return {"lines": [{"sku": SKUS[number % len(SKUS)], "quantity": 1}], "shipping_address": ADDRESS}
+    return order_body((SKUS[number % len(SKUS)], 1))
 
 
 def watch_read_model(

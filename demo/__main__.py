@@ -7,7 +7,8 @@ The orders:
   1. 2 x green tea with campaign WELCOME10 -> confirmed, discounted; warehouse staff dispatch it with a
      tracking number and record its delivery -> delivered
   2. 20 x teapot (over the fake payment provider's limit) -> cancelled, payment_declined
-  3. 12 x gooseneck kettle (10 in stock) -> cancelled, out_of_stock
+  3. 11 x gooseneck kettle (10 in stock; under the payment limit, so only the stock refuses it) ->
+     cancelled, out_of_stock, its payment voided
   4. 1 x green tea paid with a card whose provider never answers -> cancelled at its deadline,
      payment_timeout, its stock released
   5. 1 x teapot, cancelled by the customer once paid -> cancelled, customer_request, payment voided
@@ -228,7 +229,7 @@ class Walk:
         )
         declined = self.place("order over the payment limit", [{"sku": "SKU-POT-001", "quantity": 20}])
         no_stock = self.place(
-            "order for more kettles than there are", [{"sku": "SKU-KET-001", "quantity": 12}]
+            "order for more kettles than there are", [{"sku": "SKU-KET-001", "quantity": 11}]
         )
         unanswered = self.place(
             "order paid with a card nobody answers",

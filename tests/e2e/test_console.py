@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from tests.support.orders import ADDRESS
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
@@ -54,13 +55,7 @@ def order(cloud: LocalCloud) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {cloud.token('console-customer')}"}
     body = {
         "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
-        "shipping_address": {
-            "name": "Alice Example",
-            "line1": "Oudegracht 1",
-            "city": "Utrecht",
-            "postal_code": "3511 AA",
-            "country": "NL",
-        },
+        "shipping_address": dict(ADDRESS),
     }
     placed = requests.post(f"{cloud.gateway_url}/orders", json=body, headers=headers, timeout=60)
     assert placed.status_code == 201, placed.text

@@ -16,6 +16,7 @@ import requests
 
 from microsystem import DynamoDBEventStore
 from tests.e2e.conftest import TEMPLATE
+from tests.support.orders import ADDRESS
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 SAGA_TIMEOUT = 25.0
+TIMEOUT = 30  # per request and per wait for the read model: a loaded machine may need it
 DECLINE_ABOVE = 100_000  # FAKE_PROVIDER_DECLINE_ABOVE in template.yaml (minor units)
 TEAPOT = "SKU-POT-001"  # 5400 cents: 20 of them (108 000) are over the fake provider's limit, and in stock
 
@@ -56,23 +58,17 @@ class Api:
     def place(self, lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         body = {
             "lines": lines,
-            "shipping_address": {
-                "name": "Alice Example",
-                "line1": "Oudegracht 1",
-                "city": "Utrecht",
-                "postal_code": "3511 AA",
-                "country": "NL",
-            },
+            "shipping_address": dict(ADDRESS),
             **extra,
         }
-        response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=10)
+        response = requests.post(f"{self.url}/orders", json=body, headers=self.headers, timeout=TIMEOUT)
         assert response.status_code == 201, response.text
         order = response.json()
         assert order["status"] == "pending_payment"
         return order
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(f"{self.url}{path}", headers=self.headers, timeout=10, **kwargs)
+        return requests.get(f"{self.url}{path}", headers=self.headers, timeout=TIMEOUT, **kwargs)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         response = self.get(f"/orders/{order_id}")
@@ -105,7 +101,7 @@ def test_placed_order_reaches_the_read_model_and_is_confirmed(alice: Api, placed
     created = placed["paid"]
     order_id = created["order_id"]
 
-    visible = wait_until(lambda: alice.order(order_id), timeout=10)
+    visible = wait_until(lambda: alice.order(order_id), timeout=TIMEOUT)
     assert visible["order_id"] == order_id
     assert visible["customer_id"] == "alice"
     assert visible["total"] == created["total"]
@@ -144,7 +140,7 @@ def test_customer_cancel_after_confirmation_voids_the_payment(
     order_id = placed["to_cancel"]["order_id"]
     confirmed = alice.wait_for(order_id, "confirmed")
 
-    response = requests.post(f"{alice.url}/orders/{order_id}/cancel", headers=alice.headers, timeout=10)
+    response = requests.post(f"{alice.url}/orders/{order_id}/cancel", headers=alice.headers, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
 
     cancelled = alice.wait_for(order_id, "cancelled")
@@ -174,25 +170,19 @@ def test_another_customers_order_is_not_found(cloud: LocalCloud, placed: dict) -
     order_id = placed["paid"]["order_id"]
     assert bob.get(f"/orders/{order_id}").status_code == 404
     assert bob.get(f"/orders/{order_id}/events").status_code == 404
-    cancel = requests.post(f"{bob.url}/orders/{order_id}/cancel", headers=bob.headers, timeout=10)
+    cancel = requests.post(f"{bob.url}/orders/{order_id}/cancel", headers=bob.headers, timeout=TIMEOUT)
     assert cancel.status_code == 404
     assert order_id not in {order["order_id"] for order in bob.get("/orders").json()["orders"]}
 
 
 def test_requests_without_a_token_are_unauthorized(alice: Api, placed: dict) -> None:
     order_id = placed["paid"]["order_id"]
-    assert requests.get(f"{alice.url}/orders/{order_id}", timeout=10).status_code == 401
-    assert requests.get(f"{alice.url}/orders", timeout=10).status_code == 401
+    assert requests.get(f"{alice.url}/orders/{order_id}", timeout=TIMEOUT).status_code == 401
+    assert requests.get(f"{alice.url}/orders", timeout=TIMEOUT).status_code == 401
     body = {
         "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
-        "shipping_address": {
-            "name": "Alice Example",
-            "line1": "Oudegracht 1",
-            "city": "Utrecht",
-            "postal_code": "3511 AA",
-            "country": "NL",
-        },
+        "shipping_address": dict(ADDRESS),
     }
-    assert requests.post(f"{alice.url}/orders", json=body, timeout=10).status_code == 401
+    assert requests.post(f"{alice.url}/orders", json=body, timeout=TIMEOUT).status_code == 401
     bad = {"Authorization": "Bearer not-a-token"}
-    assert requests.get(f"{alice.url}/orders/{order_id}", headers=bad, timeout=10).status_code == 401
+    assert requests.get(f"{alice.url}/orders/{order_id}", headers=bad, timeout=TIMEOUT).status_code == 401

@@ -241,7 +241,10 @@ def test_a_new_generation_with_new_logic_is_built_while_orders_flow_and_switched
         TableName=cloud.physical_id("OrdersViewGreen"), Key={"order_id": {"S": some}}
     )
     status, repaired, _ = ops(cloud, capsys, "rebuild", "OrdersView", "--in-place", "--json")
-    assert (status, repaired["rows_written"], repaired["failed_streams"]) == (0, 1, 0)
+    # (other rows may be written too: any order whose latest event the projector is still applying)
+    assert (status, repaired["failed_streams"]) == (0, 0)
+    assert repaired["rows_written"] >= 1
+    assert rows(cloud, "OrdersViewGreen")[some] == replayed(cloud, some, order_projection_with_units)
     assert customers.get(some).json()["units"] == 1
 
     # WHEN rebuilt back to the running logic into blue, switched to, and green dropped (the way back

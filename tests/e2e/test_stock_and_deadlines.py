@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import DEADLINE_SECONDS
+from tests.support.orders import order_body
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
@@ -19,26 +20,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-KETTLE = {
-    "lines": [{"sku": "SKU-KET-001", "quantity": 1}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
-TEA = {
-    "lines": [{"sku": "SKU-TEA-001", "quantity": 3}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
+KETTLE = order_body(("SKU-KET-001", 1))
+TEA = order_body(("SKU-TEA-001", 3))
 
 
 def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
@@ -81,6 +64,13 @@ def unanswered(cloud: LocalCloud) -> dict[str, Any]:
 def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_stock(
     cloud: LocalCloud, unanswered: dict[str, Any]
 ) -> None:
+    # GIVEN the kettle's configured stock, untouched by the modules before this one (no other orders it)
+    assert stock(cloud, "SKU-KET-001") == {
+        "sku": "SKU-KET-001",
+        "on_hand": 10,
+        "reserved": 0,
+        "available": 10,
+    }
     customers = [f"kettle-customer-{i:02d}" for i in range(40)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         orders = list(pool.map(lambda customer: (customer, place(cloud, customer, KETTLE)), customers))

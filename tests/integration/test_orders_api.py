@@ -13,14 +13,8 @@ from aws_lambda_powertools.utilities import parameters
 from microsystem import DynamoDBEventStore
 from ops.openapi import DOCUMENT
 from tests.support.lambdas import http_event, load_function, sample_event
+from tests.support.orders import ADDRESS
 
-ADDRESS: dict[str, Any] = {
-    "name": "Alice Example",
-    "line1": "Oudegracht 1",
-    "city": "Utrecht",
-    "postal_code": "3511 AA",
-    "country": "NL",
-}
 BASKET: dict[str, Any] = {
     "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
     "shipping_address": ADDRESS,

@@ -74,6 +74,9 @@ class TestRequestsPerCommand:
         assert requests.take() == {"PutItem": 2}
 
 
+CLIENT_RETRIES = 20
+
+
 @pytest.mark.parametrize("threads", [16])
 def test_concurrent_writers_record_every_acknowledged_command_exactly_once(dynamodb, orders_log, threads):
     # GIVEN one DynamoDB client whose requests are serialised as the real service's conditional writes are,
@@ -88,11 +91,15 @@ def test_concurrent_writers_record_every_acknowledged_command_exactly_once(dynam
         acknowledged = []
         for i in range(commands_per_thread):
             command_id = f"t{n}-c{i}"
-            try:
-                handle(runner, "hot", command_id, times=1 + i % 3)
-            except TooManyConflictsError:
-                continue
-            acknowledged.append(command_id)
+            # A runner that gives up (50 lost races: a thread starved on a loaded machine) is retried, as
+            # SQS redelivers a command whose handler failed; the retry must not record it twice.
+            for _ in range(CLIENT_RETRIES):
+                try:
+                    handle(runner, "hot", command_id, times=1 + i % 3)
+                except TooManyConflictsError:
+                    continue
+                acknowledged.append(command_id)
+                break
             if i % 3 == 0:  # a client retry of the same command must not record it again
                 assert handle(runner, "hot", command_id, times=1 + i % 3).duplicate
         return acknowledged
@@ -106,7 +113,7 @@ def test_concurrent_writers_record_every_acknowledged_command_exactly_once(dynam
     recorded = [c.command_id for c in commits]
     assert len(recorded) == len(set(recorded))
     assert sorted(recorded) == sorted(acknowledged)
-    assert len(acknowledged) >= threads * commands_per_thread * 0.9
+    assert len(acknowledged) == threads * commands_per_thread
     assert requests.calls["PutItem"] > len(commits), "the writers never raced: the test proves nothing"
     versions = [v for c in commits for v in range(c.version, c.last_version + 1)]
     assert versions == list(range(1, len(versions) + 1))

@@ -53,7 +53,7 @@ class TestGetOrder:
             status, body, _ = read_side.get(f"/orders/{order['order_id']}", query=query)
             assert (status, body["message"]) == (404, f"Order {order['order_id']} not found."), query
 
-    @pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid"])
+    @pytest.mark.parametrize("order_id", ["5b0c1e2a-7d4f-4c3b-9a8e-2f6d1c0b9a87", "not-a-uuid"])
     def test_an_unknown_or_malformed_id_is_not_found(self, read_side, order_id):
         assert read_side.get(f"/orders/{order_id}")[0] == 404
 

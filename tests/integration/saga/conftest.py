@@ -18,16 +18,10 @@ from payments import FakePaymentProvider, payment_id_for
 from shipping import shipment_decider, shipment_id_for
 from tests.support.aws import create_table, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
+from tests.support.orders import ADDRESS
 from tests.support.saga import KinesisFeed, QueueFeed, TableStreamFeed
 
 DECLINE_ABOVE = 10_000  # 100.00 EUR: the fake provider declines anything dearer
-ADDRESS = {
-    "name": "Alice Example",
-    "line1": "Oudegracht 1",
-    "city": "Utrecht",
-    "postal_code": "3511 AA",
-    "country": "NL",
-}
 BASKET = {"lines": [{"sku": "SKU-TEA-001", "quantity": 2}], "shipping_address": ADDRESS}  # 29.95 EUR
 DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "shipping_address": ADDRESS}  # 108.00 EUR
 KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "shipping_address": ADDRESS}  # 10 in stock

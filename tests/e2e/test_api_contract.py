@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from ops.openapi import DOCUMENT
 from shipping.shipment import shipment_id_for
 from tests.e2e.conftest import CONTRACT_FIGURES
+from tests.support.orders import ADDRESS, order_body
 from tests.support.polling import wait_until
 
 if TYPE_CHECKING:
@@ -70,13 +71,6 @@ STAFF = "api-contract-staff"
 # this module's orders and receipts go to a SKU no other module touches, in stock and priced.
 OTHER_MODULES_SKUS = {"SKU-TEA-001", "SKU-POT-001", "SKU-KET-001"}
 CONTRACT_SKU = "SKU-SMP-001"
-ADDRESS = {
-    "name": "Contract",
-    "line1": "Oudegracht 1",
-    "city": "Utrecht",
-    "postal_code": "3511 AA",
-    "country": "NL",
-}
 
 
 def scopes_of(path: str, method: str) -> list[str]:
@@ -142,7 +136,7 @@ def known(cloud: LocalCloud, tokens: None) -> dict[str, dict[str, str]]:
     def place(customer: str, key: str) -> str:
         placed = requests.post(
             f"{cloud.gateway_url}/orders",
-            json={"lines": [{"sku": CONTRACT_SKU, "quantity": 1}], "shipping_address": ADDRESS},
+            json=order_body((CONTRACT_SKU, 1)),
             headers={
                 "Authorization": f"Bearer {cloud.token(customer)}",
                 "Idempotency-Key": f"contract-{key}",
@@ -323,7 +317,7 @@ class TestTheGatewaysOwnAnswers:
 
 
 def _order(**changes: Any) -> dict[str, Any]:
-    return {"lines": [{"sku": CONTRACT_SKU, "quantity": 1}], "shipping_address": ADDRESS, **changes}
+    return order_body((CONTRACT_SKU, 1), **changes)
 
 
 class TestTheIssuesRequestsThroughTheGateway:

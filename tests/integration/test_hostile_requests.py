@@ -17,15 +17,9 @@ from aws_lambda_powertools.utilities import parameters
 
 from tests.support.aws import create_table
 from tests.support.lambdas import LambdaContext, http_event, load_function
+from tests.support.orders import order_body
 
-ADDRESS = {
-    "name": "Alice",
-    "line1": "Oudegracht 1",
-    "city": "Utrecht",
-    "postal_code": "3511 AA",
-    "country": "NL",
-}
-ORDER = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}], "shipping_address": ADDRESS}
+ORDER = order_body(("SKU-TEA-001", 1))
 ORDER_ID = "0b6c3f8e-51a4-4f7d-9c0e-7a2d4b1e9f35"
 DEEP = "[" * 20_000 + "]" * 20_000  # about 40 KB: under the size limit, over any parser's stack
 LONG_NUMBER = "9" * 5_000  # over Python's 4,300-digit limit for int()

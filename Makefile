@@ -29,8 +29,10 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(TYPED)
 
+# Two pytest-xdist workers: a file's tests stay on one, the end-to-end modules (one shared local cloud)
+# together (tests/conftest.py); half the time of one worker on 2 cores (BENCHMARKS.md, "The test suite").
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test-unit: venv
 	$(BIN)/pytest tests/unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
@@ -16,6 +17,19 @@ from tests.support.lambdas import LambdaContext
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`-n 2 --dist loadgroup`): a file's tests stay on one worker,
+    so its module fixtures (a local cloud among them) start once, and the end-to-end modules stay together
+    on one, as they share one local cloud (tests/e2e/conftest.py)."""
+    for item in items:
+        path = item.path.relative_to(ROOT)
+        group = "e2e" if path.parts[:2] == ("tests", "e2e") else path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+
 
 # In CI the property tests explore the same examples every run (a red build is reproducible, and never a
 # matter of luck), with no per-example deadline on a shared machine. Locally they keep exploring at random.

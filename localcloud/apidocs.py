@@ -9,11 +9,10 @@ wins: these answer only what the template does not route."""
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.event_handler.openapi import swagger_ui
-from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
@@ -23,7 +22,13 @@ __all__ = ["DOCS_PATH", "DOCUMENT_PATH", "ApiDocs", "document_beside"]
 
 DOCUMENT_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
-ASSETS = Path(swagger_ui.__file__).parent
+# Found without importing Powertools into the local cloud's process: importing it tags every AWS request the
+# process makes with Powertools' user agent, by which bench/cost.py tells the functions' requests from the
+# local cloud's own (its pollers). The page's generator is imported only when the page is asked for.
+_POWERTOOLS = find_spec("aws_lambda_powertools")
+if _POWERTOOLS is None or _POWERTOOLS.origin is None:
+    raise ImportError("the API docs page needs aws-lambda-powertools (requirements-dev.txt)")
+ASSETS = Path(_POWERTOOLS.origin).parent / "event_handler" / "openapi" / "swagger_ui"
 ASSET_TYPES = {"swagger-ui-bundle.min.js": "text/javascript", "swagger-ui.min.css": "text/css"}
 
 
@@ -58,6 +63,8 @@ class ApiDocs:
         # "Try it out" sends requests to the first server: this local cloud, on whatever port it listens.
         document = json.loads(self.document.read_text())
         document["servers"] = [{"url": origin.rstrip("/"), "description": "this local cloud"}]
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
         # Escaped as Powertools does: the document is inlined into a <script>.
         spec = json.dumps(document).replace("</", "<\\/")
         return generate_swagger_html(

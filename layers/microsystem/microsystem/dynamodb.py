@@ -92,6 +92,12 @@ def _value_size(value: dict[str, Any]) -> int:
     match kind:
         case "S":
             return len(content.encode())
+        case "B":  # bytes (boto3 decodes the base64 of the wire)
+            return len(content)
+        case "SS":
+            return sum(len(member.encode()) for member in content)
+        case "BS":
+            return sum(len(member) for member in content)
         case "N":
             return len(content.lstrip("-").replace(".", "")) // 2 + 2
         case "BOOL" | "NULL":

@@ -1,10 +1,10 @@
 """One local cloud over the project's own template for every end-to-end module: starting one costs seconds
 (a worker process per function), so the modules share it, each with customers, orders and SKUs of its own.
 
-Its parameters suit every module: a 30 s fulfilment deadline (the payment that never answers is cancelled
-within a test's patience, while forty customers buying kettles at once on a loaded machine are answered in
-time), and caches of 1 s for data keys and read-model generations (an erasure or a switch is seen at once
-everywhere). `start()` returns only once every function has a worker past its init phase, so the first
+Its parameters suit every module: a 60 s fulfilment deadline (the payment that never answers is cancelled
+within a test's patience, while forty customers buying kettles at once are answered in time even with two
+CPU burners beside the two test workers: at 30 s some were cancelled `stock_timeout`), and caches of 1 s
+for data keys and read-model generations (an erasure or a switch is seen at once everywhere). `start()` returns only once every function has a worker past its init phase, so the first
 request finds a warm function even on a loaded machine; the health endpoint must say so too.
 
 Only one LocalCloud may run per process, and stopping it resets moto's in-process state: these tests use
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-DEADLINE_SECONDS = 30
+DEADLINE_SECONDS = 60
 PARAMETERS = {
     "FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS),
     "PersonalDataKeyCacheSeconds": "1",

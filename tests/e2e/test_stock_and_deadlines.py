@@ -35,7 +35,9 @@ def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
     return str(response.json()["order_id"])
 
 
-def final(cloud: LocalCloud, customer: str, order_id: str, timeout: float = 90) -> dict[str, Any]:
+def final(
+    cloud: LocalCloud, customer: str, order_id: str, timeout: float = DEADLINE_SECONDS + 60
+) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {cloud.token(customer)}"}
 
     def settled() -> dict[str, Any] | None:

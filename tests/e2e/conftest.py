@@ -4,8 +4,9 @@
 Its parameters suit every module: a 60 s fulfilment deadline (the payment that never answers is cancelled
 within a test's patience, while forty customers buying kettles at once are answered in time even with two
 CPU burners beside the two test workers: at 30 s some were cancelled `stock_timeout`), and caches of 1 s
-for data keys and read-model generations (an erasure or a switch is seen at once everywhere). `start()` returns only once every function has a worker past its init phase, so the first
-request finds a warm function even on a loaded machine; the health endpoint must say so too.
+for data keys and read-model generations (an erasure or a switch is seen at once everywhere). `start()`
+returns only once every function has a worker past its init phase, so the first request finds a warm
+function even on a loaded machine; the health endpoint must say so too.
 
 Only one LocalCloud may run per process, and stopping it resets moto's in-process state: these tests use
 no `mock_aws` fixture."""

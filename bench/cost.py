@@ -2,9 +2,9 @@
 the whole template (read side and payment saga) while moto's recorder keeps every request made to AWS.
 
 Counted per order, generically over whatever the template holds:
-- every AWS request the functions' code makes, by service and API (requests signed by a process that
-  imported Powertools, i.e. a function; the local cloud's own pollers stand in for Lambda's event source
-  mappings and are counted apart);
+- every AWS request the functions' code makes, by service and API (told apart by `app/localcloud-function`
+  in their user agent, set by the local cloud's workers; its own pollers stand in for Lambda's event
+  source mappings and are counted apart);
 - DynamoDB write and read units by table, from the request bodies: 1 WRU per KB of item (2 in a
   transaction), 1 RRU per 4 KB read strongly consistent (half eventually consistent), where a read's size
   is bounded by the largest item / partition of its table at the end of the run (printed, so the bound can
@@ -46,6 +46,7 @@ os.environ["MOTO_RECORDER_FILEPATH"] = str(RECORDING)  # read when moto is impor
 import requests  # noqa: E402
 
 from localcloud import LocalCloud  # noqa: E402
+from localcloud.workers import FUNCTION_USER_AGENT_APP_ID  # noqa: E402
 from microsystem.dynamodb import item_size  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
@@ -317,7 +318,7 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
     for entry in run["recording"]:
         service, api, body = operation(entry)
         user_agent = {k.lower(): v for k, v in entry["headers"].items()}.get("user-agent", "")
-        if "PT/" not in user_agent:  # not a function: the local cloud's pollers, stack set-up, this bench
+        if f"app/{FUNCTION_USER_AGENT_APP_ID}" not in user_agent:  # pollers, stack set-up, this bench
             triggers[f"{service}.{api}"] += 1
             continue
         by_api[f"{service}.{api}"] += 1

@@ -22,9 +22,8 @@ __all__ = ["DOCS_PATH", "DOCUMENT_PATH", "ApiDocs", "document_beside"]
 
 DOCUMENT_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
-# Found without importing Powertools into the local cloud's process: importing it tags every AWS request the
-# process makes with Powertools' user agent, by which bench/cost.py tells the functions' requests from the
-# local cloud's own (its pollers). The page's generator is imported only when the page is asked for.
+# Found without importing Powertools into the local cloud's process: the page's generator is imported only
+# when the page is asked for.
 _POWERTOOLS = find_spec("aws_lambda_powertools")
 if _POWERTOOLS is None or _POWERTOOLS.origin is None:
     raise ImportError("the API docs page needs aws-lambda-powertools (requirements-dev.txt)")

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 __all__ = ["INIT_TIMEOUT_SECONDS", "FunctionRuntime", "InitError", "Invocation", "close_all"]
 
 # Lambda allows 10 s for the init phase; here several workers may import at once on a loaded 2-core machine.
+FUNCTION_USER_AGENT_APP_ID = "localcloud-function"
 INIT_TIMEOUT_SECONDS = float(os.environ.get("LOCALCLOUD_INIT_TIMEOUT", "30"))
 _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 _sequence = itertools.count(1)
@@ -81,7 +82,13 @@ class _Worker:
 
     def __init__(self, setup: dict[str, Any], logs: BinaryIO | None = None) -> None:
         parent_socket, child_socket = socket.socketpair()
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([_REPO_ROOT, *sys.path[1:]])}
+        environment = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([_REPO_ROOT, *sys.path[1:]]),
+            # botocore puts it in every request's user agent (`app/...`): what tells a function's requests
+            # from the local cloud's own (its pollers) in moto's recorder (bench/cost.py)
+            "AWS_SDK_UA_APP_ID": FUNCTION_USER_AGENT_APP_ID,
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "localcloud.worker_main", str(child_socket.fileno())],
             pass_fds=[child_socket.fileno()],

@@ -10,8 +10,8 @@ Two phases on one local cloud, after a warm-up order:
   one serialised moto, so latency under saturation is queueing and is reported as `saturated_*`.
 
 The read model is watched by reading the OrdersView table directly (BatchGetItem of the pending orders, one
-watcher thread, about every 20 ms), not by polling GET /orders/{id}: polling would load the gateway and the
-query function with hundreds of requests and skew what is measured. Baseline in the same run: the same
+watcher thread, again after every write to the table), not by polling GET /orders/{id}: polling would load
+the gateway and the query function with hundreds of requests and skew what is measured. Baseline in the same run: the same
 orders POSTed to a local cloud with no stream consumers at all (pollers off), the bare command round trip.
 
 The functions' own log lines go to a file (printed at the end), so the last line printed is one JSON object.
@@ -62,6 +62,7 @@ def watch_read_model(
     """Record, per order, when the view first holds it (`seen`) and when it holds a final status (`final`)."""
     dynamodb = cloud.client("dynamodb")
     table = cloud.physical_id("OrdersView")
+    writes = cloud.writes.generation(table)
     while not stop.is_set():
         with lock:
             pending = {order["order_id"]: order for order in orders if "final" not in order}
@@ -87,7 +88,7 @@ def watch_read_model(
                         order["final"] = now
                         order["status"] = item["status"]["S"]
                 request = answer.get("UnprocessedKeys") or {}
-        time.sleep(0.02)
+        writes = cloud.writes.wait(table, writes, timeout=0.5)
 
 
 def percentile(values: list[float], fraction: float) -> float:

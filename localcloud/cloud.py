@@ -71,7 +71,7 @@ class LocalCloud:
         pollers: bool = True,
         gateway: bool = True,
         prewarm: bool = True,
-        poll_interval: float = 0.2,
+        poll_interval: float = 0.5,
         max_workers_per_function: int = 2,
         output: TextIO | None = None,
         function_logs: Path | None = None,
@@ -117,6 +117,12 @@ class LocalCloud:
         return self.gateway.url
 
     @property
+    def writes(self) -> WriteSignal:
+        """Write counters per table, stream and queue: `writes.wait(name, seen, timeout)` returns as soon as
+        `name` is written, which watching a table needs instead of polling it."""
+        return self._signal
+
+    @property
     def ready(self) -> bool:
         return self._ready.is_set()
 
@@ -132,11 +138,13 @@ class LocalCloud:
         return self.stack.resolver.resolve({"Fn::GetAtt": [logical_id, name]})
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the local moto server (one per service; boto3 clients are thread-safe)."""
+        """A boto3 client for the local moto server (one per service; boto3 clients are thread-safe), served
+        in this process without HTTP."""
+        assert self.moto is not None, "start the local cloud first"
         with self._clients_lock:
             if service not in self._clients:
                 make_client: Any = boto3.client  # the service is known only at run time
-                self._clients[service] = make_client(
+                self._clients[service] = self.moto.connect(make_client(
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
@@ -144,7 +152,7 @@ class LocalCloud:
                     aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                     aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
                     config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
-                )
+                ))
             return self._clients[service]
 
     def token(

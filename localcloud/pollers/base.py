@@ -68,9 +68,14 @@ class Poller(threading.Thread):
                 continue
             self.idle = not worked
             if not worked:
-                # Sleep until the next write anywhere, or the poll interval (for visibility timeouts,
-                # batching windows and writes that do not pass through the signal).
-                self.context.wait_for_write(generation, self.context.poll_interval)
+                # Sleep until the next write to the source, or `idle_wait` at most.
+                self.context.wait_for_write(generation, self.idle_wait)
+
+    @property
+    def idle_wait(self) -> float:
+        """How long to wait for a write before looking again anyway: the poll interval (for visibility
+        timeouts, delays and batching windows, which no write announces)."""
+        return self.context.poll_interval
 
     @property
     def lag(self) -> int:

@@ -54,6 +54,11 @@ class StreamSettings:
     report_item_failures: bool = False
 
 
+# Records reach a shard only through a write, which the write signal announces: an idle shard's poller
+# looks again on its own only this often, as a safety net (each look is a GetRecords of moto's one thread).
+STREAM_IDLE_WAIT_SECONDS = 2.0
+
+
 def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -221,6 +226,10 @@ class StreamShardPoller(Poller):
             raise
         self.checkpoint = batch[-1].sequence_number
         return True
+
+    @property
+    def idle_wait(self) -> float:
+        return max(self.context.poll_interval, STREAM_IDLE_WAIT_SECONDS)
 
     @property
     def lag(self) -> int:

@@ -11,8 +11,9 @@ Two phases on one local cloud, after a warm-up order:
 
 The read model is watched by reading the OrdersView table directly (BatchGetItem of the pending orders, one
 watcher thread, again after every write to the table), not by polling GET /orders/{id}: polling would load
-the gateway and the query function with hundreds of requests and skew what is measured. Baseline in the same run: the same
-orders POSTed to a local cloud with no stream consumers at all (pollers off), the bare command round trip.
+the gateway and the query function with hundreds of requests and skew what is measured. Baseline in the
+same run: the same orders POSTed to a local cloud with no stream consumers at all (pollers off), the bare
+command round trip.
 
 The functions' own log lines go to a file (printed at the end), so the last line printed is one JSON object.
 

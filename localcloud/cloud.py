@@ -144,15 +144,17 @@ class LocalCloud:
         with self._clients_lock:
             if service not in self._clients:
                 make_client: Any = boto3.client  # the service is known only at run time
-                self._clients[service] = self.moto.connect(make_client(
-                    service,
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                    aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-                    config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
-                ))
+                self._clients[service] = self.moto.connect(
+                    make_client(
+                        service,
+                        endpoint_url=self.endpoint_url,
+                        region_name=self.region,
+                        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                        config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
+                    )
+                )
             return self._clients[service]
 
     def token(

@@ -143,19 +143,20 @@ class MotoServer(BackgroundServer):
 
     def _send_in_process(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         url = urlsplit(request.url)
-        body = request.body
+        body: Any = request.body
         if hasattr(body, "read"):
             body = body.read()
+        headers = [
+            (str(name), value.decode() if isinstance(value, bytes) else str(value))
+            for name, value in request.headers.items()
+        ]
         environ = EnvironBuilder(
             method=request.method,
             base_url=f"{url.scheme}://{url.netloc}",
             path=url.path,
             query_string=url.query,
-            headers={
-                name: value.decode() if isinstance(value, bytes) else value
-                for name, value in request.headers.items()
-            },
-            data=body.encode() if isinstance(body, str) else (body or b""),
+            headers=headers,
+            data=body.encode() if isinstance(body, str) else bytes(body or b""),
         ).get_environ()
         answer: dict[str, Any] = {}
 

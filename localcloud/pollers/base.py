@@ -66,8 +66,11 @@ class Poller(threading.Thread):
                     )
                 self.sleep(1.0)
                 continue
-            self.idle = not worked
-            if not worked:
+            # Done with everything the source held when this look began, and nothing written since: only
+            # a write can bring more, so looking again at once would only find nothing (a request).
+            done = not worked or (self.caught_up and self.context.writes_seen() == generation)
+            self.idle = done
+            if done:
                 # Sleep until the next write to the source, or `idle_wait` at most.
                 self.context.wait_for_write(generation, self.idle_wait)
 
@@ -76,6 +79,11 @@ class Poller(threading.Thread):
         """How long to wait for a write before looking again anyway: the poll interval (for visibility
         timeouts, delays and batching windows, which no write announces)."""
         return self.context.poll_interval
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether the last look, which found work, left nothing to read (SQS: not known, look again)."""
+        return False
 
     @property
     def lag(self) -> int:

@@ -6,7 +6,7 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from localcloud.pollers.streams import StreamRecord, StreamShardPoller
+from localcloud.pollers.streams import FETCH_LIMIT, StreamRecord, StreamShardPoller
 
 __all__ = ["KinesisPoller"]
 
@@ -38,7 +38,7 @@ class KinesisPoller(StreamShardPoller):
     def fetch(self) -> list[StreamRecord]:
         if self._iterator is None:
             return []
-        response = self._kinesis.get_records(ShardIterator=self._iterator, Limit=1000)
+        response = self._kinesis.get_records(ShardIterator=self._iterator, Limit=FETCH_LIMIT)
         self._iterator = response.get("NextShardIterator")
         return [self._record(raw) for raw in response["Records"]]
 

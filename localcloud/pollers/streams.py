@@ -54,6 +54,8 @@ class StreamSettings:
     report_item_failures: bool = False
 
 
+FETCH_LIMIT = 1000  # records per GetRecords (DynamoDB Streams' most; Kinesis allows 10,000)
+
 # Records reach a shard only through a write, which the write signal announces: an idle shard's poller
 # looks again on its own only this often, as a safety net (each look is a GetRecords of moto's one thread).
 STREAM_IDLE_WAIT_SECONDS = 2.0
@@ -190,6 +192,7 @@ class StreamShardPoller(Poller):
         # where the shard resumes after a restart.
         self.checkpoint: str | None = None
         self._gathering_since: float | None = None
+        self._read_everything = False  # the last fetch reached the end of the shard
         self.processor = StreamBatchProcessor(settings, self._invoke_batch, send_failure, pause=self.sleep)
 
     def fetch(self) -> list[StreamRecord]:
@@ -198,8 +201,10 @@ class StreamShardPoller(Poller):
 
     def poll_once(self) -> bool:
         if len(self.buffer) < self.settings.batch_size:
+            fetched = self.fetch()
+            self._read_everything = len(fetched) < FETCH_LIMIT
             # Filtered-out records are dropped here, as Lambda does: they never count towards a batch.
-            for record in self.fetch():
+            for record in fetched:
                 if self.record_filter.keeps(record.event):
                     self.buffer.append(record)
                 elif not self.buffer:
@@ -230,6 +235,10 @@ class StreamShardPoller(Poller):
     @property
     def idle_wait(self) -> float:
         return max(self.context.poll_interval, STREAM_IDLE_WAIT_SECONDS)
+
+    @property
+    def caught_up(self) -> bool:
+        return self._read_everything and not self.buffer
 
     @property
     def lag(self) -> int:

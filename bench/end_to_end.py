@@ -197,20 +197,24 @@ def place_orders(
 ) -> tuple[list[dict[str, Any]], float]:
     """POST `orders` orders from `clients` threads. Each order joins `tracked` (order_id, post_ms, created)
     as soon as its 201 arrives; each client starts an order every `interval` seconds (0: as soon as the
-    previous one is answered)."""
+    previous one is answered), the clients a fraction of an interval apart, so that orders arrive evenly
+    rather than in bursts of `clients`; the orders take the SKUs in turn across the clients too."""
     counts = [orders // clients + (1 if i < orders % clients else 0) for i in range(clients)]
     errors: list[str] = []
 
-    def client(count: int) -> None:
+    def client(index: int, count: int) -> None:
         session = requests.Session()
         headers = {"Authorization": f"Bearer {token}"}
-        first = time.monotonic()
+        first = start + interval * index / clients
         for number in range(count):
             if interval:
                 time.sleep(max(0.0, first + number * interval - time.monotonic()))  # pacing, not waiting
             started = time.monotonic()
             response = session.post(
-                f"{cloud.gateway_url}/orders", json=body(number), headers=headers, timeout=30
+                f"{cloud.gateway_url}/orders",
+                json=body(number * clients + index),
+                headers=headers,
+                timeout=30,
             )
             created = time.monotonic()
             with lock:
@@ -225,8 +229,8 @@ def place_orders(
                     }
                 )
 
-    threads = [threading.Thread(target=client, args=(count,)) for count in counts]
-    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(index, count)) for index, count in enumerate(counts)]
+    start = started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 from microsystem.errors import MicrosystemError
 
@@ -329,7 +330,12 @@ class DynamoDBViewStore:
                 ExpressionAttributeNames={"#key": self.key_attribute, "#version": VERSION_ATTRIBUTE},
                 ExpressionAttributeValues={":version": {"N": str(row.version)}},
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
+        except ClientError as exc:
+            # By its code, not `client.exceptions...`: this runs on several threads, and botocore builds a
+            # client's exception classes lazily, not thread-safely; two threads racing to the first failure
+            # can get two different classes, and the except clause misses the one raised.
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
             return 0
         return 1
 

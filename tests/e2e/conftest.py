@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
 from localcloud import LocalCloud
+from tests.support.orders import order_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -71,3 +72,24 @@ def cloud(cloud_report: io.StringIO, cloud_function_logs: Path) -> Iterator[Loca
         health = requests.get(f"{running.gateway_url}/_localcloud/health", timeout=30).json()
         assert health["ready"], health
         yield running
+
+
+UNANSWERED_SKU = "SKU-TEA-002"  # no other end-to-end module orders it: its stock must come back whole
+
+
+@pytest.fixture(scope="package", autouse=True)
+def unanswered(cloud: LocalCloud) -> dict[str, Any]:
+    """An order whose payment the provider never answers, placed as the first end-to-end test starts so that
+    its deadline runs out while the other modules run (test_stock_and_deadlines.py waited a whole minute
+    for it): its SKU's stock before it, and its id."""
+    staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
+    stock = requests.get(f"{cloud.gateway_url}/inventory/{UNANSWERED_SKU}", headers=staff, timeout=30)
+    assert stock.status_code == 200, stock.text
+    response = requests.post(
+        f"{cloud.gateway_url}/orders",
+        json=order_body((UNANSWERED_SKU, 3)),
+        headers={"Authorization": f"Bearer {cloud.token('customer-card-unresponsive')}"},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    return {"available_before": stock.json()["available"], "order_id": response.json()["order_id"]}

@@ -1,7 +1,7 @@
 """Stock and deadlines end to end, through the HTTP gateway of the end-to-end cloud: forty customers at once
 for its ten kettles (no other module buys kettles), a receipt that lets new orders through, and a payment
-provider that never answers, cancelled at the cloud's fulfilment deadline. Every wait is a poll with a
-deadline."""
+provider that never answers (its order placed as the first end-to-end test starts), cancelled at the
+cloud's fulfilment deadline. Every wait is a poll with a deadline."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.e2e.conftest import DEADLINE_SECONDS
+from tests.e2e.conftest import DEADLINE_SECONDS, UNANSWERED_SKU
 from tests.support.orders import order_body
 from tests.support.polling import wait_until
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 KETTLE = order_body(("SKU-KET-001", 1))
-TEA = order_body(("SKU-TEA-001", 3))
 
 
 def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
@@ -55,16 +54,8 @@ def stock(cloud: LocalCloud, sku: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-@pytest.fixture(scope="module")
-def unanswered(cloud: LocalCloud) -> dict[str, Any]:
-    """An order whose payment the provider never answers, placed first so that its deadline runs while the
-    kettles sell: its tea's stock before it, and its id."""
-    before = stock(cloud, "SKU-TEA-001")["available"]
-    return {"available_before": before, "order_id": place(cloud, "customer-card-unresponsive", TEA)}
-
-
 def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_stock(
-    cloud: LocalCloud, unanswered: dict[str, Any]
+    cloud: LocalCloud,
 ) -> None:
     # GIVEN the kettle's configured stock, untouched by the modules before this one (no other orders it)
     assert stock(cloud, "SKU-KET-001") == {
@@ -107,7 +98,8 @@ def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_s
 def test_a_provider_that_never_answers_cancels_the_order_at_its_deadline_and_releases_its_stock(
     cloud: LocalCloud, unanswered: dict[str, Any]
 ) -> None:
-    # the deadline plus a bounded wait for the saga to act on it
+    # placed when the first end-to-end test started (conftest.py); the deadline plus a bounded wait
     order = final(cloud, "customer-card-unresponsive", unanswered["order_id"], timeout=DEADLINE_SECONDS + 60)
     assert (order["status"], order["cancellation_reason"]) == ("cancelled", "payment_timeout")
-    wait_until(lambda: stock(cloud, "SKU-TEA-001")["available"] == unanswered["available_before"], timeout=30)
+    released = unanswered["available_before"]
+    wait_until(lambda: stock(cloud, UNANSWERED_SKU)["available"] == released, timeout=30)

@@ -77,19 +77,29 @@ def cloud(cloud_report: io.StringIO, cloud_function_logs: Path) -> Iterator[Loca
 UNANSWERED_SKU = "SKU-TEA-002"  # no other end-to-end module orders it: its stock must come back whole
 
 
+def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
+    response = requests.post(
+        f"{cloud.gateway_url}/orders",
+        json=body,
+        headers={"Authorization": f"Bearer {cloud.token(customer)}"},
+        timeout=60,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["order_id"])
+
+
+def stock(cloud: LocalCloud, sku: str) -> dict[str, Any]:
+    staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
+    response = requests.get(f"{cloud.gateway_url}/inventory/{sku}", headers=staff, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 @pytest.fixture(scope="package", autouse=True)
 def unanswered(cloud: LocalCloud) -> dict[str, Any]:
     """An order whose payment the provider never answers, placed as the first end-to-end test starts so that
     its deadline runs out while the other modules run (test_stock_and_deadlines.py waited a whole minute
     for it): its SKU's stock before it, and its id."""
-    staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
-    stock = requests.get(f"{cloud.gateway_url}/inventory/{UNANSWERED_SKU}", headers=staff, timeout=30)
-    assert stock.status_code == 200, stock.text
-    response = requests.post(
-        f"{cloud.gateway_url}/orders",
-        json=order_body((UNANSWERED_SKU, 3)),
-        headers={"Authorization": f"Bearer {cloud.token('customer-card-unresponsive')}"},
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-    return {"available_before": stock.json()["available"], "order_id": response.json()["order_id"]}
+    before = stock(cloud, UNANSWERED_SKU)["available"]
+    order_id = place(cloud, "customer-card-unresponsive", order_body((UNANSWERED_SKU, 3)))
+    return {"available_before": before, "order_id": order_id}

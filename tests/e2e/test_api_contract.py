@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from ops.openapi import DOCUMENT
 from shipping.shipment import shipment_id_for
-from tests.e2e.conftest import CONTRACT_FIGURES
+from tests.e2e.conftest import CONTRACT_FIGURES, UNANSWERED_SKU
 from tests.support.orders import ADDRESS, order_body
 from tests.support.polling import wait_until
 
@@ -69,7 +69,7 @@ SHIPPER = "contract-shipper"
 STAFF = "api-contract-staff"
 # Other modules buy these and count their stock (ten kettles for forty customers, tea before and after):
 # this module's orders and receipts go to a SKU no other module touches, in stock and priced.
-OTHER_MODULES_SKUS = {"SKU-TEA-001", "SKU-POT-001", "SKU-KET-001"}
+OTHER_MODULES_SKUS = {"SKU-TEA-001", "SKU-POT-001", "SKU-KET-001", UNANSWERED_SKU}
 CONTRACT_SKU = "SKU-SMP-001"
 
 

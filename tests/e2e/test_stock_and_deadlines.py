@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from tests.e2e.conftest import DEADLINE_SECONDS, UNANSWERED_SKU
+from tests.e2e.conftest import DEADLINE_SECONDS, UNANSWERED_SKU, place, stock
 from tests.support.orders import order_body
 from tests.support.polling import wait_until
 
@@ -21,17 +21,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 KETTLE = order_body(("SKU-KET-001", 1))
-
-
-def place(cloud: LocalCloud, customer: str, body: dict[str, Any]) -> str:
-    response = requests.post(
-        f"{cloud.gateway_url}/orders",
-        json=body,
-        headers={"Authorization": f"Bearer {cloud.token(customer)}"},
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["order_id"])
 
 
 def final(
@@ -45,13 +34,6 @@ def final(
         return order if order and order["status"] in ("confirmed", "cancelled") else None
 
     return wait_until(settled, timeout=timeout, interval=0.2)
-
-
-def stock(cloud: LocalCloud, sku: str) -> dict[str, Any]:
-    staff = {"Authorization": f"Bearer {cloud.token('wh-1', scopes=['orders/warehouse'])}"}
-    response = requests.get(f"{cloud.gateway_url}/inventory/{sku}", headers=staff, timeout=30)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def test_forty_customers_for_ten_kettles_leave_ten_confirmed_and_thirty_out_of_stock(

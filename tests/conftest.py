@@ -56,7 +56,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         yield
 
 

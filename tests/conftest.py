@@ -8,11 +8,17 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from hypothesis import settings
-from moto import mock_aws
+from moto.kms import models as moto_kms
 
-from tests.support.aws import create_table, put_parameters
+from tests.support.aws import (
+    create_personal_data_vault,
+    create_table,
+    fake_account_environment,
+    forget_parameter_values,
+    moto,
+    put_pricing_parameters,
+)
 from tests.support.lambdas import LambdaContext
 
 if TYPE_CHECKING:
@@ -40,23 +46,29 @@ if os.environ.get("CI"):
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersMicrosystemTests")
-    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    parameters.clear_caches()
+    fake_account_environment(monkeypatch)
+    forget_parameter_values()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_rsa_key_for_moto_symmetric_keys() -> Iterator[None]:
+    """moto gives every KMS key it creates an RSA-2048 private key, symmetric ones too (moto/kms/models.py,
+    `Key.__init__`): 44 ms of key generation per test that makes the personal data vault. A symmetric key
+    never uses it (no Sign, Verify or GetPublicKey), so those share one; other key specs get their own."""
+    generate = moto_kms.generate_private_key
+    shared = generate("SYMMETRIC_DEFAULT")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            moto_kms,
+            "generate_private_key",
+            lambda key_spec: shared if key_spec == "SYMMETRIC_DEFAULT" else generate(key_spec),
+        )
+        yield
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+    with moto():
         yield
 
 
@@ -72,23 +84,12 @@ def orders_log(dynamodb) -> str:
 
 @pytest.fixture
 def pricing_parameters(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The template's default catalog, campaigns and shipping rates, in (moto) SSM."""
-    names = put_parameters(boto3.client("ssm"))
-    monkeypatch.setenv("CATALOG_PARAMETER", names["CatalogParameter"])
-    monkeypatch.setenv("CAMPAIGNS_PARAMETER", names["CampaignsParameter"])
-    monkeypatch.setenv("SHIPPING_PARAMETER", names["ShippingParameter"])
-    monkeypatch.setenv("CURRENCY", "EUR")
-    return names
+    return put_pricing_parameters(monkeypatch)
 
 
 @pytest.fixture
 def personal_data_keys(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The template's personal data vault (table and KMS key) in moto, named where the functions look."""
-    table = create_table(boto3.client("dynamodb"), "PersonalDataKeys", "personal-data-keys")
-    key = boto3.client("kms").create_key(Description="personal data (tests)")["KeyMetadata"]["Arn"]
-    monkeypatch.setenv("PERSONAL_DATA_KEYS_TABLE", table)
-    monkeypatch.setenv("PERSONAL_DATA_KMS_KEY", key)
-    return {"table": table, "key": key}
+    return create_personal_data_vault(monkeypatch)
 
 
 @pytest.fixture

@@ -8,14 +8,20 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
-from tests.support.aws import create_table
+from tests.support.aws import (
+    create_personal_data_vault,
+    create_table,
+    forget_parameter_values,
+    moto_account,
+    put_pricing_parameters,
+)
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.orders import order_body
 
@@ -42,6 +48,7 @@ class Apis:
 
     modules: dict[str, Any]
     context: LambdaContext
+    parameters: dict[str, str]  # the template's SSM parameters: logical id -> name
 
     def call(self, function: str, event: dict[str, Any]) -> Answer:
         response = self.modules[function].lambda_handler(event, self.context)
@@ -66,21 +73,27 @@ class Apis:
         return self.call(function, event)
 
 
-@pytest.fixture
-def apis(monkeypatch, dynamodb, orders_log, pricing_parameters, personal_data_keys, lambda_context) -> Apis:
-    modules = {}
-    monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
-    modules["orders_api"] = load_function("orders_api")
-    modules["privacy_api"] = load_function("privacy_api")
-    view_generations(monkeypatch, dynamodb, "OrdersView", pricing_parameters["OrdersViewGenerations"])
-    modules["orders_query"] = load_function("orders_query")
-    monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "ShippingEventLog", "shipping-log"))
-    view_generations(monkeypatch, dynamodb, "ShipmentsView", pricing_parameters["ShipmentsViewGenerations"])
-    modules["shipping_api"] = load_function("shipping_api")
-    monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "InventoryEventLog", "inventory-log"))
-    monkeypatch.setenv("INITIAL_STOCK_PARAMETER", pricing_parameters["InitialStockParameter"])
-    modules["inventory_api"] = load_function("inventory_api")
-    return Apis(modules, lambda_context)
+@pytest.fixture(scope="module")
+def apis() -> Iterator[Apis]:
+    """Built once for the module (a cold start of each function, its tables): every request here is refused,
+    or writes an order no other test reads; the one test that breaks configuration puts it back."""
+    with moto_account() as monkeypatch:
+        dynamodb = boto3.client("dynamodb")
+        names = put_pricing_parameters(monkeypatch)
+        create_personal_data_vault(monkeypatch)
+        modules = {}
+        monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "OrdersEventLog", "orders-event-log"))
+        modules["orders_api"] = load_function("orders_api")
+        modules["privacy_api"] = load_function("privacy_api")
+        view_generations(monkeypatch, dynamodb, "OrdersView", names["OrdersViewGenerations"])
+        modules["orders_query"] = load_function("orders_query")
+        monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "ShippingEventLog", "shipping-log"))
+        view_generations(monkeypatch, dynamodb, "ShipmentsView", names["ShipmentsViewGenerations"])
+        modules["shipping_api"] = load_function("shipping_api")
+        monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "InventoryEventLog", "inventory-log"))
+        monkeypatch.setenv("INITIAL_STOCK_PARAMETER", names["InitialStockParameter"])
+        modules["inventory_api"] = load_function("inventory_api")
+        yield Apis(modules, LambdaContext(), names)
 
 
 def view_generations(monkeypatch, dynamodb, view: str, registry: str) -> None:
@@ -341,29 +354,31 @@ class TestQueryValues:
 
 class TestBrokenConfiguration:
     @pytest.fixture
-    def broken_catalog(self, pricing_parameters):
-        boto3.client("ssm").put_parameter(
-            Name=pricing_parameters["CatalogParameter"], Value="{not json", Type="String", Overwrite=True
-        )
-        parameters.clear_caches()
+    def break_catalog(self, apis: Apis) -> Iterator[Callable[[], None]]:
+        """Puts a catalog that is not JSON where the orders API reads it; the template's comes back after."""
+        ssm, name = boto3.client("ssm"), apis.parameters["CatalogParameter"]
+        catalog = ssm.get_parameter(Name=name)["Parameter"]["Value"]
 
-    def test_a_broken_pricing_configuration_is_a_503_with_retry_after(
-        self, apis, broken_catalog, pricing_parameters, caplog
-    ):
+        def put(value: str) -> None:
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+            forget_parameter_values()
+
+        yield lambda: put("{not json")
+        put(catalog)
+
+    def test_a_broken_pricing_configuration_is_a_503_with_retry_after(self, apis, break_catalog, caplog):
+        break_catalog()
         answer = apis.request("orders_api", "POST", "/orders", body=order_text())
         assert answer.status == 503
         assert int(answer.headers["Retry-After"]) > 0
         assert "catalog" not in json.dumps(answer.body).lower()  # the log names the parameter, not the answer
         [logged] = [r for r in caplog.records if r.getMessage() == "pricing configuration unavailable"]
-        assert logged.parameter == pricing_parameters["CatalogParameter"]
+        assert logged.parameter == apis.parameters["CatalogParameter"]
 
-    def test_a_retry_of_a_placed_order_is_answered_from_the_log(self, apis, pricing_parameters):
+    def test_a_retry_of_a_placed_order_is_answered_from_the_log(self, apis, break_catalog):
         key = {"idempotency-key": f"checkout-{uuid.uuid4()}"}
         placed = apis.request("orders_api", "POST", "/orders", body=order_text(), headers=key)
-        boto3.client("ssm").put_parameter(
-            Name=pricing_parameters["CatalogParameter"], Value="{not json", Type="String", Overwrite=True
-        )
-        parameters.clear_caches()
+        break_catalog()
         again = apis.request("orders_api", "POST", "/orders", body=order_text(), headers=key)
         assert (again.status, again.body, again.headers.get("Idempotent-Replayed")) == (
             201,

@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 
 from microsystem import DynamoDBEventStore
 from ops.openapi import DOCUMENT
+from tests.support.aws import forget_parameter_values
 from tests.support.lambdas import http_event, load_function, sample_event
 from tests.support.orders import ADDRESS
 
@@ -121,7 +121,7 @@ class TestPlaceOrder:
             Type="String",
             Overwrite=True,
         )
-        parameters.clear_caches()
+        forget_parameter_values()
         status, again, _ = place(api, {**BASKET, "campaign_code": "WELCOME10"}, key=key)
         # THEN it gets its order, as placed, and nothing more is written
         assert status == 201

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+from moto import mock_aws
 from samcli.yamlhelper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +57,65 @@ def put_parameters(client: Any) -> dict[str, str]:
         client.put_parameter(Name=name, Value=props["Value"], Type=props["Type"], Overwrite=True)
         names[logical_id] = name
     return names
+
+
+def fake_account_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a function finds in its (fake) account: region, credentials, Powertools settings."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OrdersMicrosystemTests")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+def forget_parameter_values() -> None:
+    """Powertools' cached parameter values dropped, as when they expire: the next read goes to SSM. Its
+    providers stay (`parameters.clear_caches()` drops them, and each new one builds a boto3 session, which
+    loads the service model again: 0.2 s for every test and every read after one)."""
+    for provider in DEFAULT_PROVIDERS.values():
+        provider.clear_cache()
+
+
+def moto() -> contextlib.AbstractContextManager[Any]:
+    """An empty moto account. boto3's default session outlives it (moto resets the session by default): a new
+    session loads every service model again for each client, and the functions a test loads create a dozen
+    (0.3 s a test)."""
+    return mock_aws(config={"core": {"reset_boto3_session": False}})
+
+
+@contextlib.contextmanager
+def moto_account() -> Iterator[pytest.MonkeyPatch]:
+    """moto and the account's environment, for a fixture wider than one test (its own MonkeyPatch: the
+    function-scoped one is undone after each test)."""
+    with pytest.MonkeyPatch.context() as monkeypatch, moto():
+        fake_account_environment(monkeypatch)
+        yield monkeypatch
+
+
+def put_pricing_parameters(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The template's default catalog, campaigns and shipping rates (every parameter) in (moto) SSM, named
+    where the functions look; logical id -> name."""
+    names = put_parameters(boto3.client("ssm"))
+    monkeypatch.setenv("CATALOG_PARAMETER", names["CatalogParameter"])
+    monkeypatch.setenv("CAMPAIGNS_PARAMETER", names["CampaignsParameter"])
+    monkeypatch.setenv("SHIPPING_PARAMETER", names["ShippingParameter"])
+    monkeypatch.setenv("CURRENCY", "EUR")
+    return names
+
+
+def create_personal_data_vault(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The template's personal data vault (table and KMS key) in moto, named where the functions look."""
+    table = create_table(boto3.client("dynamodb"), "PersonalDataKeys", "personal-data-keys")
+    key = boto3.client("kms").create_key(Description="personal data (tests)")["KeyMetadata"]["Arn"]
+    monkeypatch.setenv("PERSONAL_DATA_KEYS_TABLE", table)
+    monkeypatch.setenv("PERSONAL_DATA_KMS_KEY", key)
+    return {"table": table, "key": key}
 
 
 class SerialisedClient:

@@ -19,7 +19,7 @@ from microsystem.registry import SsmGenerationRegistry
 from microsystem.viewstore import DynamoDBViewStore, from_item
 from orders.personal import for_owner
 from orders.projection import order_projection
-from tests.support.aws import create_table, resource
+from tests.support.aws import create_personal_data_vault, create_table, put_pricing_parameters, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.read_side import ddb_event, deliver, function_environment, read_kinesis, read_log_stream
 
@@ -37,23 +37,6 @@ BASKET: dict[str, Any] = {
 }
 ORDER_EVENTS = "order-events"
 GREEN_TABLE = "orders-view-green"
-
-
-@pytest.fixture
-def view_table(dynamodb) -> str:
-    return create_table(dynamodb, "OrdersView", "orders-view")
-
-
-@pytest.fixture
-def analytics_table(dynamodb) -> str:
-    return create_table(dynamodb, "SalesAnalytics", "sales-analytics")
-
-
-@pytest.fixture
-def order_events_stream(aws) -> str:
-    mode = resource("OrderEventsStream")["Properties"]["StreamModeDetails"]
-    boto3.client("kinesis").create_stream(StreamName=ORDER_EVENTS, StreamModeDetails=mode)
-    return ORDER_EVENTS
 
 
 def template_env(monkeypatch: pytest.MonkeyPatch, logical_id: str, **resolved: str) -> None:
@@ -182,22 +165,18 @@ class ReadSide:
         return response["statusCode"], body, response.get("headers", {})
 
 
-@pytest.fixture
-def read_side(
-    monkeypatch,
-    dynamodb,
-    orders_log,
-    view_table,
-    analytics_table,
-    order_events_stream,
-    pricing_parameters,
-    personal_data_keys,
-    lambda_context,
-) -> ReadSide:
-    # Every read-side function's environment at once (they agree on every name they share), so each
-    # handler can be loaded lazily by the test that needs it.
+def read_side_in(monkeypatch: pytest.MonkeyPatch, context: LambdaContext) -> ReadSide:
+    """The read side's resources in the (moto) account, and every read-side function's environment at once
+    (they agree on every name they share), so each handler can be loaded lazily by the test that needs it."""
+    dynamodb = boto3.client("dynamodb")
+    orders_log = create_table(dynamodb, "OrdersEventLog", "orders-event-log")
+    view_table = create_table(dynamodb, "OrdersView", "orders-view")
+    analytics_table = create_table(dynamodb, "SalesAnalytics", "sales-analytics")
+    mode = resource("OrderEventsStream")["Properties"]["StreamModeDetails"]
+    boto3.client("kinesis").create_stream(StreamName=ORDER_EVENTS, StreamModeDetails=mode)
+    registry = put_pricing_parameters(monkeypatch)["OrdersViewGenerations"]
+    create_personal_data_vault(monkeypatch)
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
-    registry = pricing_parameters["OrdersViewGenerations"]
     generations = {
         "VIEW_TABLES": json.dumps({"blue": view_table, "green": GREEN_TABLE}),
         "VIEW_GENERATIONS": registry,
@@ -206,7 +185,12 @@ def read_side(
     }
     template_env(monkeypatch, "RebuildViewFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, **generations)
-    template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=order_events_stream)
+    template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=ORDER_EVENTS)
     template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
     template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, **generations)
-    return ReadSide(dynamodb, orders_log, view_table, registry, lambda_context)
+    return ReadSide(dynamodb, orders_log, view_table, registry, context)
+
+
+@pytest.fixture
+def read_side(aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext) -> ReadSide:
+    return read_side_in(monkeypatch, lambda_context)

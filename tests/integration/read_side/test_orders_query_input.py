@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from microsystem.cursors import encode_cursor
+from tests.integration.read_side.conftest import ReadSide, read_side_in
+from tests.support.aws import moto_account
+from tests.support.lambdas import LambdaContext
+
+
+@pytest.fixture(scope="module")
+def read_side() -> Iterator[ReadSide]:
+    """One read side for the module (each function loaded once): every test places its own order, and none
+    reads more than that order or the caller's first page."""
+    with moto_account() as monkeypatch:
+        yield read_side_in(monkeypatch, LambdaContext())
 
 
 def field_of(body: dict) -> list[str]:

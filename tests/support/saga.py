@@ -7,6 +7,7 @@ events in the exact AWS shapes, built from what moto actually holds."""
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -139,11 +140,15 @@ class TableStreamFeed:
     context: Any
     _iterators: dict[str, str] = field(default_factory=dict)
 
-    def pump(self) -> int:
+    @functools.cached_property
+    def shards(self) -> list[str]:
+        """The stream's shards, read once: a table's stream keeps its shard while a test runs."""
         description = self.streams.describe_stream(StreamArn=self.table_stream_arn)["StreamDescription"]
+        return [shard["ShardId"] for shard in description["Shards"]]
+
+    def pump(self) -> int:
         delivered = 0
-        for shard in description["Shards"]:
-            shard_id = shard["ShardId"]
+        for shard_id in self.shards:
             iterator = (
                 self._iterators.get(shard_id)
                 or self.streams.get_shard_iterator(
@@ -177,30 +182,51 @@ class KinesisFeed:
     invocations: int = 0
     _checkpoints: dict[str, str | None] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict)
+    # Per shard, the iterator just past its checkpoint, while the last read ended there (what a polling
+    # mapping keeps between reads); otherwise the next read starts again from the checkpoint.
+    _iterators: dict[str, str] = field(default_factory=dict)
 
     @property
     def stream_arn(self) -> str:
         return f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{self.stream_name}"
 
+    @functools.cached_property
     def shards(self) -> list[str]:
+        """The stream's shards, read once: a stream keeps its shards while a test runs."""
         description = self.kinesis.describe_stream(StreamName=self.stream_name)["StreamDescription"]
         return [shard["ShardId"] for shard in description["Shards"]]
 
+    def replay_from_start(self) -> None:
+        """Forget every checkpoint: the next reads start at the oldest record, as a new mapping would."""
+        self._checkpoints.clear()
+        self._iterators.clear()
+
     def pending(self, shard_id: str) -> list[dict[str, Any]]:
-        checkpoint = self._checkpoints.get(shard_id)
-        request: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
-        if checkpoint is None:
-            request["ShardIteratorType"] = "TRIM_HORIZON"
-        else:
-            request |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": checkpoint}
-        iterator = self.kinesis.get_shard_iterator(**request)["ShardIterator"]
-        return self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)["Records"]
+        return self._read(shard_id)[0]
+
+    def _read(self, shard_id: str) -> tuple[list[dict[str, Any]], str]:
+        iterator = self._iterators.pop(shard_id, None)
+        if iterator is None:
+            checkpoint = self._checkpoints.get(shard_id)
+            request: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
+            if checkpoint is None:
+                request["ShardIteratorType"] = "TRIM_HORIZON"
+            else:
+                request |= {
+                    "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                    "StartingSequenceNumber": checkpoint,
+                }
+            iterator = self.kinesis.get_shard_iterator(**request)["ShardIterator"]
+        page = self.kinesis.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        return page["Records"], page["NextShardIterator"]
 
     def deliver(self, shard_id: str, *, batch_size: int | None = None, checkpoint: bool = True) -> int:
         """Invoke the handler with the shard's next batch. `checkpoint=False` forgets the outcome, as when the
         invocation times out after the work: the same records come again (a duplicate delivery)."""
-        records = self.pending(shard_id)[: batch_size or self.batch_size]
+        read, next_iterator = self._read(shard_id)
+        records = read[: batch_size or self.batch_size]
         if not records:
+            self._iterators[shard_id] = next_iterator
             return 0
         self.invocations += 1
         event = kinesis_event([kinesis_record(self.stream_arn, shard_id, r) for r in records])
@@ -218,13 +244,15 @@ class KinesisFeed:
                 self.parked.append(record)  # the on-failure destination gets it; the shard moves on
             last_good = number
         self._checkpoints[shard_id] = last_good
+        if len(records) == len(read) and last_good == records[-1]["SequenceNumber"]:
+            self._iterators[shard_id] = next_iterator
         return len(records)
 
     def drain(self, *, limit: int = 200) -> int:
         """Deliver until every shard is read up to its end; return how many records were delivered."""
         delivered = 0
         for _ in range(limit):
-            moved = sum(self.deliver(shard) for shard in self.shards())
+            moved = sum(self.deliver(shard) for shard in self.shards)
             if not moved:
                 return delivered
             delivered += moved
@@ -244,7 +272,7 @@ class QueueFeed:
     batch_size: int = 10
     invocations: int = 0
 
-    @property
+    @functools.cached_property
     def queue_arn(self) -> str:
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
         return attributes["Attributes"]["QueueArn"]

@@ -179,11 +179,11 @@ def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cance
                     publisher.pump()
             case "hear_orders" | "hear_payments" | "hear_inventory":
                 feed = saga.fulfillment_feeds[["hear_orders", "hear_payments", "hear_inventory"].index(step)]
-                for shard in feed.shards():
+                for shard in feed.shards:
                     feed.deliver(shard)
             case "hear_twice":  # a duplicate delivery: the outcome is forgotten, the same records come again
                 for feed in saga.fulfillment_feeds:
-                    for shard in feed.shards():
+                    for shard in feed.shards:
                         feed.deliver(shard, checkpoint=False)
             case "inventory":
                 saga.inventory_commands.deliver()
@@ -210,7 +210,7 @@ def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cance
                 deadline_passes()
                 saga.deadlines.deliver()
             case "hear_shipping":
-                for shard in saga.shipping_feed.shards():
+                for shard in saga.shipping_feed.shards:
                     saga.shipping_feed.deliver(shard)
             case "dispatch":
                 dispatch_all()

@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from orders import PricingConfigError, load_pricing_config, parse_pricing_config
+from tests.support.aws import moto
 
 CATALOG = {
     "items": [
@@ -109,7 +109,7 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("CAMPAIGNS_PARAMETER", "/orders/test/campaigns")
     monkeypatch.setenv("SHIPPING_PARAMETER", "/orders/test/shipping")
     monkeypatch.delenv("CURRENCY", raising=False)
-    with mock_aws():
+    with moto():
         client = boto3.client("ssm")
         for name, document in (
             ("/orders/test/catalog", CATALOG),

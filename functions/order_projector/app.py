@@ -4,15 +4,13 @@ order (one conditional write per order and generation), report failed records.""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from microsystem import DynamoDBEventStore
 from microsystem.batches import process_change_batch
-from microsystem.generational import GenerationalProjector, GenerationalView
+from microsystem.generational import GenerationalProjector
 from orders.projection import order_projection
 
 if TYPE_CHECKING:
@@ -22,10 +20,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 dynamodb = boto3.client("dynamodb")
-projector = GenerationalProjector(
-    GenerationalView.from_environment(order_projection, dynamodb),
-    DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb),
-)
+projector = GenerationalProjector.from_environment(order_projection, dynamodb)
 
 
 @logger.inject_lambda_context

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from microsystem.batches import RecordFailure
+from microsystem.dynamodb import DynamoDBEventStore
 from microsystem.generations import GenerationError, Generations
 from microsystem.projection import BatchResult, Projector, load_projection
 from microsystem.registry import DEFAULT_MAX_AGE, CachedGenerations
@@ -165,6 +166,17 @@ class GenerationalProjector:
         self.store = store
         self._max_attempts = max_attempts
         self._projectors: dict[tuple[str, str], Projector] = {}
+
+    @classmethod
+    def from_environment(
+        cls, projection: Projection, client: DynamoDBClient, environ: Mapping[str, str] = os.environ
+    ) -> GenerationalProjector:
+        """A projector function's: the view's generations as the environment names them, over the event log
+        EVENT_LOG_TABLE (where a record's earlier events are read when a generation is behind)."""
+        return cls(
+            GenerationalView.from_environment(projection, client, environ),
+            DynamoDBEventStore(environ["EVENT_LOG_TABLE"], client),
+        )
 
     def handle(self, records: Sequence[ChangeRecord]) -> BatchResult:
         try:

@@ -8,6 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
+from microsystem.errors import error_code
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -72,9 +76,13 @@ class IdempotentCounters:
         ]
         try:
             self._client.transact_write_items(TransactItems=[marker, *updates])
-        except self._client.exceptions.TransactionCanceledException as exc:
+        except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if (
+                error_code(exc) == "TransactionCanceledException"
+                and reasons[:1]
+                and (reasons[0].get("Code") == "ConditionalCheckFailed")
+            ):
                 return False  # the marker exists: counted before
             raise
         return True

@@ -8,7 +8,9 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from microsystem.errors import CommitTooLargeError, ConcurrencyError
+from botocore.exceptions import ClientError
+
+from microsystem.errors import CommitTooLargeError, ConcurrencyError, error_code
 from microsystem.events import RecordedEvent
 from microsystem.store import Commit
 
@@ -136,7 +138,9 @@ class DynamoDBEventStore:
                 # On a lost race, hand back the winner's commit so the loser catches up without a read.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
             existing = cast("Item | None", exc.response.get("Item"))
             raise ConcurrencyError(
                 commit.stream_id, commit.version, commit_from_item(existing) if existing else None

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
     from microsystem.store import Commit
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call. Errors are told apart by it, not by `client.exceptions.<Code>`:
+    botocore builds a client's exception classes lazily and not thread-safely, so two threads sharing a
+    client can get two different classes, and an except clause misses the one raised."""
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class MicrosystemError(Exception):

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
+from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
 
-from microsystem.errors import MicrosystemError
+from microsystem.errors import MicrosystemError, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -246,7 +247,9 @@ class PersonalDataVault:
                 },
                 ConditionExpression="attribute_not_exists(customer_id)",
             )
-        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
             existing = self._item(customer_id)
             if existing is None:  # erased in between: start again
                 return self._create(customer_id, now)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.utilities.parameters import get_parameter
+from botocore.exceptions import ClientError
 
+from microsystem.errors import error_code
 from microsystem.generations import GenerationError, Generations
 
 if TYPE_CHECKING:
@@ -43,7 +45,9 @@ class SsmGenerationRegistry:
     def read(self) -> Generations:
         try:
             value = self._client.get_parameter(Name=self.parameter)["Parameter"]["Value"]
-        except self._client.exceptions.ParameterNotFound as exc:
+        except ClientError as exc:
+            if error_code(exc) != "ParameterNotFound":
+                raise
             raise GenerationError(f"no generations registry {self.parameter!r} (SSM parameter)") from exc
         return Generations.parse(value)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from microsystem.errors import MicrosystemError
+from microsystem.errors import MicrosystemError, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -305,7 +305,9 @@ class DynamoDBViewStore:
             request["ExpressionAttributeValues"] = values
         try:
             self._client.put_item(**request)
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
             existing = cast("Mapping[str, Any] | None", exc.response.get("Item"))
             raise ViewConflictError(
                 key, expected_version, self._row(existing)[1] if existing else None
@@ -330,11 +332,8 @@ class DynamoDBViewStore:
                 ExpressionAttributeNames={"#key": self.key_attribute, "#version": VERSION_ATTRIBUTE},
                 ExpressionAttributeValues={":version": {"N": str(row.version)}},
             )
-        except ClientError as exc:
-            # By its code, not `client.exceptions...`: this runs on several threads, and botocore builds a
-            # client's exception classes lazily, not thread-safely; two threads racing to the first failure
-            # can get two different classes, and the except clause misses the one raised.
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        except ClientError as exc:  # these puts run on several threads: see error_code
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return 0
         return 1

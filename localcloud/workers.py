@@ -314,16 +314,19 @@ class FunctionRuntime:
         cold = False
 
         def outcome(status: str, payload: Any = None, error: dict[str, Any] | None = None) -> Invocation:
-            duration = (time.monotonic() - started) * 1000
+            # Lambda's Duration: from when a worker has the event, not the wait for a free one or its init.
+            duration = (time.monotonic() - began) * 1000
             return Invocation(
                 self.name, trigger, batch_size, status, duration, cold, request_id, payload, error
             )
 
+        began = started
         while True:
             try:
                 worker = self._acquire(deadline)
             except InitError as exc:
                 return outcome("error", error=exc.error)
+            began = time.monotonic()
             cold = worker.invocations == 0
             try:
                 worker.start_invocation((request_id, event, self.timeout), timeout=self.timeout)

@@ -101,10 +101,7 @@ class TestParsePricingConfig:
 
 @pytest.fixture
 def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    # (the account's region and credentials: tests/conftest.py, for every test)
     monkeypatch.setenv("CATALOG_PARAMETER", "/orders/test/catalog")
     monkeypatch.setenv("CAMPAIGNS_PARAMETER", "/orders/test/campaigns")
     monkeypatch.setenv("SHIPPING_PARAMETER", "/orders/test/shipping")

@@ -78,11 +78,8 @@ class IdempotentCounters:
             self._client.transact_write_items(TransactItems=[marker, *updates])
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
-            if (
-                error_code(exc) == "TransactionCanceledException"
-                and reasons[:1]
-                and (reasons[0].get("Code") == "ConditionalCheckFailed")
-            ):
+            first = reasons[0].get("Code") if reasons else None  # the marker's put, first in the transaction
+            if error_code(exc) == "TransactionCanceledException" and first == "ConditionalCheckFailed":
                 return False  # the marker exists: counted before
             raise
         return True

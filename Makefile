@@ -19,7 +19,7 @@ $(STAMP): requirements-dev.txt
 	touch $(STAMP)
 
 # mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
-TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
+TYPED := layers/eventcore/eventcore layers/orders/orders layers/payments/payments layers/inventory/inventory \
 	layers/shipping/shipping \
 	functions \
 	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud tests/localcloud demo

@@ -19,8 +19,8 @@ import boto3
 import offline  # noqa: F401  (before the layers are imported: puts them on the path; fake AWS account)
 from moto import mock_aws
 
-from microsystem import DeciderRunner, DynamoDBEventStore, fingerprint
-from microsystem.personal import PersonalDataVault
+from eventcore import DeciderRunner, DynamoDBEventStore, fingerprint
+from eventcore.personal_data import PersonalDataVault
 from orders import (
     ConfirmOrder,
     PlaceOrder,

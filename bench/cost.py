@@ -45,9 +45,9 @@ os.environ["MOTO_RECORDER_FILEPATH"] = str(RECORDING)  # read when moto is impor
 
 import requests  # noqa: E402
 
+from eventcore.write.dynamodb_store import item_size  # noqa: E402
 from localcloud import LocalCloud  # noqa: E402
 from localcloud.workers import FUNCTION_USER_AGENT_APP_ID  # noqa: E402
-from microsystem.dynamodb import item_size  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "layers" / "microsystem"), str(ROOT / "layers" / "orders"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "layers" / "eventcore"), str(ROOT / "layers" / "orders"), str(ROOT)]
 for name, value in {
     "AWS_DEFAULT_REGION": "eu-west-1",
     "AWS_ACCESS_KEY_ID": "bench",

@@ -44,15 +44,15 @@ import offline  # noqa: F401  (before the layers are imported: puts them on the 
 from botocore.config import Config
 from moto import mock_aws
 
-from microsystem import Commit, DynamoDBEventStore, fingerprint
-from microsystem.bluegreen import ViewGenerations, build
-from microsystem.changes import decode_change_record
-from microsystem.generations import Generations
-from microsystem.projection import Projector
-from microsystem.rebuild import rebuild
-from microsystem.registry import InMemoryGenerationRegistry
-from microsystem.scan import scan_log
-from microsystem.viewstore import DynamoDBViewStore, ViewRow
+from eventcore import Commit, DynamoDBEventStore, fingerprint
+from eventcore.read.change_records import decode_change_record
+from eventcore.read.generations.bluegreen import ViewGenerations, build
+from eventcore.read.generations.lifecycle import Generations
+from eventcore.read.generations.log_scan import scan_log
+from eventcore.read.generations.registry import InMemoryGenerationRegistry
+from eventcore.read.generations.replay import rebuild
+from eventcore.read.projector import Projector
+from eventcore.read.view_store import DynamoDBViewStore, ViewRow
 from tests.support.aws import create_table
 from tests.support.counter import COUNTER_PROJECTION, Incremented, counter_decider, counter_projection
 from tests.support.read_side import ddb_record

@@ -31,8 +31,8 @@ import requests
 
 from localcloud import LocalCloud
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "microsystem"))
-from microsystem import DynamoDBEventStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "eventcore"))
+from eventcore import DynamoDBEventStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable

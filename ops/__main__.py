@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for layer in ("shipping", "inventory", "payments", "orders", "microsystem"):
+for layer in ("shipping", "inventory", "payments", "orders", "eventcore"):
     path = str(ROOT / "layers" / layer)
     if path not in sys.path:
         sys.path.insert(0, path)

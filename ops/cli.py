@@ -387,7 +387,7 @@ def _refused(error: Exception) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from microsystem import MicrosystemError
+    from eventcore import EventCoreError
     from ops.rebuild import in_place, run
 
     target = _target(args)
@@ -424,7 +424,7 @@ def _rebuild(args: argparse.Namespace) -> int:
             settle=args.settle,
             progress=_status,
         )
-    except MicrosystemError as error:
+    except EventCoreError as error:
         return _refused(error)
     if args.json:
         _print_json({**_slots(built), "backfill": _slots(built.backfill)})
@@ -440,12 +440,12 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _rebuild_status(args: argparse.Namespace) -> int:
-    from microsystem import MicrosystemError
+    from eventcore import EventCoreError
     from ops.rebuild import status
 
     try:
         views = status(_target(args), args.view)
-    except MicrosystemError as error:
+    except EventCoreError as error:
         return _refused(error)
     if args.json:
         _print_json({view: [_slots(g) for g in generations] for view, generations in views.items()})
@@ -460,13 +460,13 @@ def _rebuild_status(args: argparse.Namespace) -> int:
 
 
 def _rebuild_switch(args: argparse.Namespace) -> int:
-    from microsystem import MicrosystemError
+    from eventcore import EventCoreError
     from ops.rebuild import cache_seconds, switch
 
     target = _target(args)
     try:
         switched = switch(target, args.view, to=args.to)
-    except MicrosystemError as error:
+    except EventCoreError as error:
         return _refused(error)
     if args.json:
         _print_json(_slots(switched))
@@ -479,7 +479,7 @@ def _rebuild_switch(args: argparse.Namespace) -> int:
 
 
 def _rebuild_drop(args: argparse.Namespace) -> int:
-    from microsystem import MicrosystemError
+    from eventcore import EventCoreError
     from ops.rebuild import drop
 
     try:
@@ -491,7 +491,7 @@ def _rebuild_drop(args: argparse.Namespace) -> int:
             settle=args.settle,
             progress=_status,
         )
-    except MicrosystemError as error:
+    except EventCoreError as error:
         return _refused(error)
     if args.json:
         _print_json(_slots(dropped))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from microsystem.messages import deduplication_id
+from eventcore.messaging.inbound import deduplication_id
 from ops.records import (
     FailureRecord,
     RecordsUnavailableError,

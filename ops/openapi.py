@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
-LAYERS = ("microsystem", "orders", "payments", "inventory", "shipping")
+LAYERS = ("eventcore", "orders", "payments", "inventory", "shipping")
 _SUBSTITUTION = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Powertools adds its own validation error shapes to every schema; this API answers with Problem instead.

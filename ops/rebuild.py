@@ -1,7 +1,8 @@
 """Rebuilding a read model from the operator's machine, blue/green, through the core's own lifecycle
-(`microsystem.bluegreen`): `run` builds a new generation beside the active one and catches it up (or, with
-`in_place`, repairs a fed generation with conditional writes), `status` shows the generations, `switch` makes
-another one active (one registry change, reversible), `drop` stops feeding one and empties its table.
+(`eventcore.read.generations.bluegreen`): `run` builds a new generation beside the active one and catches
+it up (or, with `in_place`, repairs a fed generation with conditional writes), `status` shows the
+generations, `switch` makes another one active (one registry change, reversible), `drop` stops feeding one
+and empties its table.
 
 A read model is declared once, in the template: its generations registry (an SSM parameter) carries
 `Metadata.ReadModel` with the view's name, the log it is replayed from and a table per generation. Every
@@ -16,9 +17,15 @@ from typing import TYPE_CHECKING
 from ops.target import TargetError
 
 if TYPE_CHECKING:
-    from microsystem.bluegreen import BuildReport, Dropped, GenerationStatus, Switched, ViewGenerations
-    from microsystem.rebuild import RebuildReport
-    from microsystem.scan import Progress
+    from eventcore.read.generations.bluegreen import (
+        BuildReport,
+        Dropped,
+        GenerationStatus,
+        Switched,
+        ViewGenerations,
+    )
+    from eventcore.read.generations.log_scan import Progress
+    from eventcore.read.generations.replay import RebuildReport
     from ops.target import Target
 
 ACTIONS = ("run", "status", "switch", "drop")
@@ -59,11 +66,11 @@ def resolve(target: Target, name: str) -> ReadModel:
 def view_generations(target: Target, model: ReadModel) -> ViewGenerations:
     """The view's generations on `target`. Its own projection is the active generation's: any other one a
     generation is built with must project the same aggregate into the same key."""
-    from microsystem import DynamoDBEventStore
-    from microsystem.bluegreen import ViewGenerations
-    from microsystem.projection import load_projection
-    from microsystem.registry import SsmGenerationRegistry
-    from microsystem.viewstore import DynamoDBViewStore
+    from eventcore import DynamoDBEventStore
+    from eventcore.read.generations.bluegreen import ViewGenerations
+    from eventcore.read.generations.registry import SsmGenerationRegistry
+    from eventcore.read.projector import load_projection
+    from eventcore.read.view_store import DynamoDBViewStore
 
     client = target.client("dynamodb")
     registry = SsmGenerationRegistry(target.physical(model.registry), target.client("ssm"))
@@ -94,7 +101,7 @@ def cache_seconds(target: Target) -> float:
 def settle_seconds(target: Target) -> float:
     """How long a rebuild or a drop waits after a registry change before it relies on every function
     having read it: the cache age plus a margin."""
-    from microsystem.registry import SETTLE_MARGIN_SECONDS
+    from eventcore.read.generations.registry import SETTLE_MARGIN_SECONDS
 
     return cache_seconds(target) + SETTLE_MARGIN_SECONDS
 
@@ -108,7 +115,7 @@ def run(
     settle: float | None = None,
     progress: Progress = print,
 ) -> BuildReport:
-    from microsystem.bluegreen import build
+    from eventcore.read.generations.bluegreen import build
 
     view = view_generations(target, resolve(target, name))
     wait = settle_seconds(target) if settle is None else settle
@@ -118,21 +125,21 @@ def run(
 def in_place(
     target: Target, name: str, *, generation: str | None = None, segments: int = 4, progress: Progress = print
 ) -> RebuildReport:
-    from microsystem.bluegreen import rebuild_in_place
+    from eventcore.read.generations.bluegreen import rebuild_in_place
 
     view = view_generations(target, resolve(target, name))
     return rebuild_in_place(view, generation, segments=segments, progress=progress)
 
 
 def status(target: Target, name: str | None = None) -> dict[str, list[GenerationStatus]]:
-    from microsystem.bluegreen import status as generations_status
+    from eventcore.read.generations.bluegreen import status as generations_status
 
     models = [resolve(target, name)] if name else list(read_models(target).values())
     return {model.view: generations_status(view_generations(target, model)) for model in models}
 
 
 def switch(target: Target, name: str, *, to: str | None = None) -> Switched:
-    from microsystem.bluegreen import switch as switch_generation
+    from eventcore.read.generations.bluegreen import switch as switch_generation
 
     return switch_generation(view_generations(target, resolve(target, name)), to)
 
@@ -146,7 +153,7 @@ def drop(
     settle: float | None = None,
     progress: Progress = print,
 ) -> Dropped:
-    from microsystem.bluegreen import drop as drop_generation
+    from eventcore.read.generations.bluegreen import drop as drop_generation
 
     view = view_generations(target, resolve(target, name))
     wait = settle_seconds(target) if settle is None else settle

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from microsystem.dynamodb import commit_from_item
-from microsystem.messages import MalformedMessageError, parse_command_message, read_published_event
+from eventcore.messaging.inbound import MalformedMessageError, parse_command_message, read_published_event
+from eventcore.write.dynamodb_store import commit_from_item
 
 if TYPE_CHECKING:
     from ops.target import Target

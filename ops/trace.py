@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from microsystem.dynamodb import commit_from_item
+from eventcore.write.dynamodb_store import commit_from_item
 
 if TYPE_CHECKING:
-    from microsystem.store import Commit
+    from eventcore.write.store import Commit
     from ops.target import Target
 
 Progress = Callable[[str], None]

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from microsystem.batches import process_change_batch
-from microsystem.publishing import KinesisPublisher
+from eventcore.lambdas.batch_consumer import process_change_batch
+from eventcore.messaging.publisher import KinesisPublisher
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -17,10 +17,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.batches import process_batch
-from microsystem.messages import consuming_command, consuming_event
-from microsystem.outbox import SqsCommandSender
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.batch_consumer import process_batch
+from eventcore.messaging.command_sender import SqsCommandSender
+from eventcore.messaging.inbound import consuming_command, consuming_event
 from orders.fulfillment import decider
 from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, FulfillmentService
 

@@ -14,6 +14,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.http import (
+    answer,
+    field_error,
+    install_problem_handlers,
+    problem,
+    problem_responses,
+    refuse_unreadable_body,
+)
 from inventory import (
     InventoryService,
     StockConfigError,
@@ -21,15 +30,6 @@ from inventory import (
     UnknownSkuError,
     load_initial_stock,
     stock_decider,
-)
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import (
-    answer,
-    field_error,
-    install_problem_handlers,
-    problem,
-    problem_responses,
-    refuse_unreadable_body,
 )
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.batch_consumer import process_batch
+from eventcore.messaging.inbound import consuming_command
 from inventory import InventoryService, load_initial_stock, stock_decider
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.batches import process_batch
-from microsystem.messages import consuming_command
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

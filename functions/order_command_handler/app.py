@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.batches import process_batch
-from microsystem.messages import consuming_command
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.batch_consumer import process_batch
+from eventcore.messaging.inbound import consuming_command
 from orders import load_pricing_config, order_decider
 from orders.service import OrderService, QueuedCommandApplied, QueuedCommandRefused
 

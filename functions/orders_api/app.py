@@ -14,9 +14,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import RequestFieldError, answer, caller_id, problem_responses, refuse_unreadable_body
-from microsystem.personal import PersonalDataVault
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.http import (
+    RequestFieldError,
+    answer,
+    caller_id,
+    problem_responses,
+    refuse_unreadable_body,
+)
+from eventcore.personal_data import PersonalDataVault
 from orders import RequestedLine, load_pricing_config, order_decider
 from orders.documents import OrderResponse
 from orders.http import install_order_problem_handlers

@@ -15,10 +15,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BeforeValidator, Field
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.cursors import MAX_CURSOR_LENGTH
-from microsystem.generational import GenerationalView
-from microsystem.http import (
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.http import (
     answer,
     caller_id,
     field_error,
@@ -27,7 +25,9 @@ from microsystem.http import (
     refuse_unreadable_body,
     whole_number,
 )
-from microsystem.personal import PersonalDataVault
+from eventcore.personal_data import PersonalDataVault
+from eventcore.read.cursors import MAX_CURSOR_LENGTH
+from eventcore.read.generations.projector import GenerationalView
 from orders import order_decider
 from orders.documents import OrderEventsResponse, OrderListResponse, OrderResponse
 from orders.http import install_order_problem_handlers

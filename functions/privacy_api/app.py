@@ -16,8 +16,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.http import (
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.http import (
     MAX_SUBJECT_LENGTH,
     answer,
     caller_id,
@@ -26,7 +26,7 @@ from microsystem.http import (
     problem_responses,
     refuse_unreadable_body,
 )
-from microsystem.personal import PersonalDataVault
+from eventcore.personal_data import PersonalDataVault
 from orders.privacy import PrivacyService, Requester, customer_decider
 
 if TYPE_CHECKING:

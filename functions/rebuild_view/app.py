@@ -3,7 +3,7 @@ Which read model, the environment says: `VIEW_NAME`, `VIEW_PROJECTION` (the view
 `module:attribute`, packaged in the function's layers), `EVENT_LOG_TABLE` (the log it is replayed from) and
 the generational view's `VIEW_TABLES`, `VIEW_GENERATIONS` and `VIEW_GENERATIONS_MAX_AGE`: the template
 deploys this code as RebuildViewFunction (OrdersView) and RebuildShipmentsViewFunction (ShipmentsView).
-The same actions as `python -m ops rebuild`, from the core's `microsystem.bluegreen`:
+The same actions as `python -m ops rebuild`, from the core's `eventcore.read.generations.bluegreen`:
 
     {"action": "build", "projection": "orders.projection:order_projection", "segments": 8}   (the default)
     {"action": "in_place", "generation": "blue", "segments": 8}
@@ -22,11 +22,18 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 
-from microsystem import DynamoDBEventStore
-from microsystem.bluegreen import ViewGenerations, build, drop, rebuild_in_place, status, switch
-from microsystem.generational import ViewSettings
-from microsystem.projection import load_projection
-from microsystem.registry import SETTLE_MARGIN_SECONDS, SsmGenerationRegistry
+from eventcore import DynamoDBEventStore
+from eventcore.read.generations.bluegreen import (
+    ViewGenerations,
+    build,
+    drop,
+    rebuild_in_place,
+    status,
+    switch,
+)
+from eventcore.read.generations.projector import ViewSettings
+from eventcore.read.generations.registry import SETTLE_MARGIN_SECONDS, SsmGenerationRegistry
+from eventcore.read.projector import load_projection
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from microsystem.batches import process_batch
-from microsystem.counters import IdempotentCounters
-from microsystem.messages import read_published_event
+from eventcore.lambdas.batch_consumer import process_batch
+from eventcore.messaging.inbound import read_published_event
+from eventcore.read.counters import IdempotentCounters
 from orders.analytics import sales_contributions
 from orders.events import order_events
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from microsystem.batches import process_change_batch
-from microsystem.generational import GenerationalProjector
+from eventcore.lambdas.batch_consumer import process_change_batch
+from eventcore.read.generations.projector import GenerationalProjector
 from shipping.projection import shipment_projection
 
 if TYPE_CHECKING:

@@ -17,10 +17,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.cursors import MAX_CURSOR_LENGTH
-from microsystem.generational import GenerationalView
-from microsystem.http import (
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.http import (
     answer,
     field_error,
     install_problem_handlers,
@@ -29,7 +27,9 @@ from microsystem.http import (
     refuse_unreadable_body,
     whole_number,
 )
-from microsystem.personal import PersonalDataVault
+from eventcore.personal_data import PersonalDataVault
+from eventcore.read.cursors import MAX_CURSOR_LENGTH
+from eventcore.read.generations.projector import GenerationalView
 from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
 from shipping.commands import ShipmentLine
 from shipping.projection import shipment_projection

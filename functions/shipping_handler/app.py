@@ -14,10 +14,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.batches import process_batch
-from microsystem.messages import consuming_event
-from microsystem.personal import PersonalDataVault
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.lambdas.batch_consumer import process_batch
+from eventcore.messaging.inbound import consuming_event
+from eventcore.personal_data import PersonalDataVault
 from shipping import ShippingService, shipment_decider
 
 if TYPE_CHECKING:

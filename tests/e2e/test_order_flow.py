@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from microsystem import DynamoDBEventStore
+from eventcore import DynamoDBEventStore
 from tests.e2e.conftest import TEMPLATE
 from tests.support.orders import ADDRESS
 from tests.support.polling import wait_until

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from microsystem.personal import PersonalDataErasedError, PersonalDataVault, SealedData
+from eventcore.personal_data import PersonalDataErasedError, PersonalDataVault, SealedData
 from shipping import shipment_id_for
 from tests.support.polling import wait_until
 

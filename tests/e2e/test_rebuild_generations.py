@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
+from eventcore import DynamoDBEventStore
+from eventcore.read.view_store import from_item
 from localcloud import LocalCloud
-from microsystem import DynamoDBEventStore
-from microsystem.viewstore import from_item
 from ops.cli import main
 from ops.rebuild import run
 from ops.target import local_target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from microsystem import (
+from eventcore import (
     Commit,
     CommitTooLargeError,
     ConcurrencyError,

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from microsystem import DynamoDBEventStore
+from eventcore import DynamoDBEventStore
 from ops.openapi import DOCUMENT
 from tests.support.aws import forget_parameter_values
 from tests.support.lambdas import http_event, load_function, sample_event

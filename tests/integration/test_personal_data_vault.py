@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from microsystem.personal import KEY_CACHE_SECONDS, PersonalDataErasedError, PersonalDataVault, SealedData
+from eventcore.personal_data import KEY_CACHE_SECONDS, PersonalDataErasedError, PersonalDataVault, SealedData
 
 DATA = {"shipping_address": {"name": "Ada", "line1": "Kade 1", "city": "Utrecht"}, "email": "ada@example.com"}
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from microsystem.generations import Generations
-from microsystem.projection import load_projection
+from eventcore.read.generations.lifecycle import Generations
+from eventcore.read.projector import load_projection
 from ops.template import target_of
 from tests.support.aws import template
 

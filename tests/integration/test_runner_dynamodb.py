@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from microsystem import DeciderRunner, DynamoDBEventStore, TooManyConflictsError, fingerprint
+from eventcore import DeciderRunner, DynamoDBEventStore, TooManyConflictsError, fingerprint
 from tests.support.aws import SerialisedClient
 from tests.support.counter import Increment, counter_decider
 

@@ -62,7 +62,7 @@ def test_sam_build_builds_every_function_and_layer(tmp_path):
         assert (build_dir / name / "python" / package / "__init__.py").is_file(), name
     # The sealing of personal data needs `cryptography`'s native code, built for the functions' arm64 runtime.
     native = (
-        build_dir / "MicrosystemLayer" / "python" / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
+        build_dir / "EventCoreLayer" / "python" / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
     )
     elf_machine = int.from_bytes(native.read_bytes()[18:20], "little")
     assert elf_machine == 0xB7, "cryptography is not built for aarch64"  # EM_AARCH64

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from microsystem.viewstore import DynamoDBViewStore, InMemoryViewStore, ViewConflictError, ViewIndex, ViewRow
+from eventcore.read.view_store import (
+    DynamoDBViewStore,
+    InMemoryViewStore,
+    ViewConflictError,
+    ViewIndex,
+    ViewRow,
+)
 from tests.support.aws import create_table
 
 BY_CUSTOMER = ViewIndex("by-customer", partition="customer_id", sort="placed_at")

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from eventcore import DynamoDBEventStore
+from eventcore.messaging.inbound import CommandMessage
 from localcloud import LocalCloud
-from microsystem import DynamoDBEventStore
-from microsystem.messages import CommandMessage
 from ops.cli import main
 from ops.template import TEMPLATE
 from orders.service import order_id_for

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from microsystem import DeciderRunner, DynamoDBEventStore
-from microsystem.commands import command_fingerprint
-from microsystem.messages import CommandMessage, deduplication_id
-from microsystem.store import Commit
+from eventcore import DeciderRunner, DynamoDBEventStore
+from eventcore.messaging.inbound import CommandMessage, deduplication_id
+from eventcore.write.command_ids import command_fingerprint
+from eventcore.write.store import Commit
 from ops.cli import main
 from shipping import shipment_decider, shipment_id_for
 from shipping.commands import CancelShipment, MarkReady, PlanShipment, ShipmentLine
@@ -26,7 +26,7 @@ from tests.support.read_side import T0, commits_for, lifecycle
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from microsystem.events import RecordedEvent
+    from eventcore.write.events import RecordedEvent
 
 STACK = "orders-ops-test"
 
@@ -141,7 +141,7 @@ class TestRedriveOnAStack:
 
 
 def recorded(event_id: str, event_type: str, at: str, data: dict[str, Any]) -> RecordedEvent:
-    from microsystem.events import RecordedEvent
+    from eventcore.write.events import RecordedEvent
 
     return RecordedEvent(
         event_id=event_id, event_type=event_type, schema_version=1, data=json.dumps(data), recorded_at=at

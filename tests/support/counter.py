@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from microsystem import Decider, Event, EventRegistry
-from microsystem.projection import Projection
+from eventcore import Decider, Event, EventRegistry
+from eventcore.read.projector import Projection
 
 
 class Increment(BaseModel):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from microsystem.decider import Decider
-    from microsystem.events import Event
+    from eventcore.write.decider import Decider
+    from eventcore.write.events import Event
 
 
 @dataclass(frozen=True)

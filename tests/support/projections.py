@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from microsystem.projection import Projection
+from eventcore.read.projector import Projection
 from orders.projection import order_projection, project_order
 
 if TYPE_CHECKING:
-    from microsystem import Event
+    from eventcore import Event
 
 NAME = "tests.support.projections:order_projection_with_units"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from microsystem import Commit, commit_to_item, fingerprint
+from eventcore import Commit, commit_to_item, fingerprint
 from orders import (
     OrderCancelled,
     OrderConfirmed,
@@ -24,7 +24,7 @@ from orders import (
 from tests.support.aws import resource, template
 
 if TYPE_CHECKING:
-    from microsystem import Event
+    from eventcore import Event
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

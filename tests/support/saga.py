@@ -32,8 +32,8 @@ def cloudevent(
     correlation_id: str | None = None,
     causation_id: str | None = None,
 ) -> dict[str, Any]:
-    """A CloudEvent exactly as functions/event_publisher writes one (microsystem.cloudevents), for events no
-    log holds: unknown types, unsupported schema versions."""
+    """A CloudEvent exactly as functions/event_publisher writes one (eventcore.messaging.cloudevents), for
+    events no log holds: unknown types, unsupported schema versions."""
     event: dict[str, Any] = {
         "specversion": "1.0",
         "id": event_id,

@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from microsystem.personal import CustomerKey, PersonalDataErasedError, SealedData
+from eventcore.personal_data import CustomerKey, PersonalDataErasedError, SealedData
 
 
 class InMemoryVault:

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.parameters import get_parameter
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from eventcore.validation import summary
 from inventory.commands import Sku
-from microsystem.validation import summary
 
 DEFAULT_MAX_AGE = 300
 PARAMETER_ENV = "INITIAL_STOCK_PARAMETER"

@@ -12,20 +12,20 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from eventcore import fingerprint
+from eventcore.messaging.inbound import MalformedMessageError
+from eventcore.validation import summary
+from eventcore.write.command_ids import command_fingerprint, derived_id
 from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, Sku
 from inventory.errors import StockNotOpenedError, UnknownSkuError
-from microsystem import fingerprint
-from microsystem.commands import command_fingerprint, derived_id
-from microsystem.messages import MalformedMessageError
-from microsystem.validation import summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from eventcore import CommandResult, DeciderRunner
+    from eventcore.messaging.inbound import CommandMessage
     from inventory.commands import StockCommand
     from inventory.stock import Stock
-    from microsystem import CommandResult, DeciderRunner
-    from microsystem.messages import CommandMessage
 
 
 class _Payload(BaseModel):

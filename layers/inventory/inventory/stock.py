@@ -8,6 +8,7 @@ has given up on it by then (and compensates any late answer)."""
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from eventcore import Decider, Event, EventNotApplicableError
 from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, StockCommand
 from inventory.errors import ReservationMismatchError, StockNotOpenedError
 from inventory.events import (
@@ -19,7 +20,6 @@ from inventory.events import (
     StockReserved,
     stock_events,
 )
-from microsystem import Decider, Event, EventNotApplicableError
 
 # -- state ---------------------------------------------------------------------------------------------------
 

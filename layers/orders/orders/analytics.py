@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from microsystem.counters import Contribution
+from eventcore.read.counters import Contribution
 from orders.events import OrderCancelled, OrderCreated
 
 if TYPE_CHECKING:
-    from microsystem import Event
+    from eventcore import Event
 
 NO_CAMPAIGN = "none"
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from microsystem.personal import SealedData
+from eventcore.personal_data import SealedData
 from orders.events import CancellationReason
 from orders.pricing import CountryCode, PricedOrder
 

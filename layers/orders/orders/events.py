@@ -5,8 +5,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime
 
-from microsystem import Event, EventRegistry
-from microsystem.personal import SealedData
+from eventcore import Event, EventRegistry
+from eventcore.personal_data import SealedData
 from orders.pricing import OrderLine
 
 CancellationReason = Literal[

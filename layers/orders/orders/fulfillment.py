@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event, EventNotApplicableError, EventRegistry
-from microsystem.messages import InboundEvents
+from eventcore import Decider, Event, EventNotApplicableError, EventRegistry
+from eventcore.messaging.inbound import InboundEvents
 from orders.events import CancellationReason, OrderCancelled, OrderCreated
 
 # -- what it reacts to ---------------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from microsystem.commands import Cause, command_fingerprint, derived_id
-from microsystem.errors import UnknownEventTypeError, UnsupportedSchemaVersionError
-from microsystem.messages import CommandMessage, MalformedMessageError, UnexpectedEventError
-from microsystem.outbox import MAX_DELAY_SECONDS, OutgoingCommand
-from microsystem.validation import summary
+from eventcore.errors import UnknownEventTypeError, UnsupportedSchemaVersionError
+from eventcore.messaging.command_sender import MAX_DELAY_SECONDS, OutgoingCommand
+from eventcore.messaging.inbound import CommandMessage, MalformedMessageError, UnexpectedEventError
+from eventcore.validation import summary
+from eventcore.write.command_ids import Cause, command_fingerprint, derived_id
 from orders.events import OrderCancelled, OrderCreated, order_events
 from orders.fulfillment import (
     ORDER_EVENTS_HANDLED,
@@ -37,9 +37,9 @@ from orders.fulfillment import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from microsystem import DeciderRunner, Event
-    from microsystem.messages import PublishedEvent
-    from microsystem.outbox import CommandSender
+    from eventcore import DeciderRunner, Event
+    from eventcore.messaging.command_sender import CommandSender
+    from eventcore.messaging.inbound import PublishedEvent
     from orders.fulfillment import Fulfillment, FulfillmentInput
 
 # The queues the process sends to, by the names its configuration gives their URLs.

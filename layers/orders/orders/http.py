@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from microsystem.http import field_error, install_problem_handlers, problem
+from eventcore.lambdas.http import field_error, install_problem_handlers, problem
 from orders.errors import OrderError, OrderNotFoundError
 from orders.ids import is_order_id
 from orders.pricing import PricingError

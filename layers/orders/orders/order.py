@@ -5,8 +5,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event, EventNotApplicableError
-from microsystem.personal import SealedData
+from eventcore import Decider, Event, EventNotApplicableError
+from eventcore.personal_data import SealedData
 from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrder
 from orders.errors import (
     OrderAlreadyCancelledError,

@@ -1,5 +1,5 @@
 """The personal data an order carries: its shipping address and the customer's email, as the customer gives
-them, sealed before they reach anything stored or sent (`microsystem.personal`), and revealed only to their
+them, sealed before they reach anything stored or sent (`eventcore.personal_data`), and revealed only to their
 owner. The country to ship to stays in clear: pricing and shipping costs depend on it, and on its own it
 names nobody."""
 
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from microsystem.personal import PersonalDataErasedError, SealedData
+from eventcore.personal_data import PersonalDataErasedError, SealedData
 
 if TYPE_CHECKING:
-    from microsystem.personal import Vault
+    from eventcore.personal_data import Vault
 
 Line = Annotated[str, Field(min_length=1, max_length=100)]
 

@@ -1,5 +1,5 @@
 """Erasing a customer's personal data (GDPR article 17) without deleting a fact: the customer's data key is
-destroyed (crypto-shredding, `microsystem.personal`), so every address and email sealed under it becomes
+destroyed (crypto-shredding, `eventcore.personal_data`), so every address and email sealed under it becomes
 unreadable wherever it is (events, snapshots, streams, read models), and the erasure is recorded as a fact
 of its own in the customer's stream (`Customer-<id>`), never with the data. Orders keep their lines,
 totals and statuses; a new order afterwards is sealed under a new key."""
@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from microsystem import Decider, Event, EventNotApplicableError, EventRegistry
-from microsystem.commands import derived_id
+from eventcore import Decider, Event, EventNotApplicableError, EventRegistry
+from eventcore.write.command_ids import derived_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from microsystem import DeciderRunner
-    from microsystem.personal import Vault
+    from eventcore import DeciderRunner
+    from eventcore.personal_data import Vault
 
 Requester = Literal["customer", "privacy_staff"]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from microsystem import EventNotApplicableError
-from microsystem.projection import Projection
+from eventcore import EventNotApplicableError
+from eventcore.read.projector import Projection
 from orders.events import order_events
 from orders.order import Order, evolve, order_decider
 from orders.views import order_view
 
 if TYPE_CHECKING:
-    from microsystem import Event
+    from eventcore import Event
 
 
 def project_order(view: dict[str, Any] | None, event: Event) -> dict[str, Any]:

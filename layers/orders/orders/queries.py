@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from microsystem.cursors import InvalidCursorError, decode_cursor, encode_cursor
-from microsystem.history import entries, state_at
-from microsystem.viewstore import ViewIndex
+from eventcore.read.cursors import InvalidCursorError, decode_cursor, encode_cursor
+from eventcore.read.view_store import ViewIndex
+from eventcore.write.audit import entries, state_at
 from orders.errors import OrderNotFoundError
 from orders.events import OrderCreated, order_events
 from orders.ids import is_order_id
@@ -21,9 +21,9 @@ from orders.personal import for_owner
 from orders.views import order_document
 
 if TYPE_CHECKING:
-    from microsystem import DeciderRunner, EventStore
-    from microsystem.personal import Vault
-    from microsystem.viewstore import ViewStore
+    from eventcore import DeciderRunner, EventStore
+    from eventcore.personal_data import Vault
+    from eventcore.read.view_store import ViewStore
     from orders.commands import OrderCommand
     from orders.order import Order
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from microsystem import fingerprint
-from microsystem.commands import derived_id
-from microsystem.messages import MalformedMessageError
-from microsystem.validation import summary
+from eventcore import fingerprint
+from eventcore.messaging.inbound import MalformedMessageError
+from eventcore.validation import summary
+from eventcore.write.command_ids import derived_id
 from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PlaceOrder, ShipOrder
 from orders.config import PricingConfigError
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
@@ -26,9 +26,9 @@ from orders.pricing import PricingError, price_order
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from microsystem import CommandResult, DeciderRunner
-    from microsystem.messages import CommandMessage
-    from microsystem.personal import Vault
+    from eventcore import CommandResult, DeciderRunner
+    from eventcore.messaging.inbound import CommandMessage
+    from eventcore.personal_data import Vault
     from orders.commands import OrderCommand
     from orders.order import Order
     from orders.personal import PersonalDetails

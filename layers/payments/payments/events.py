@@ -4,7 +4,7 @@
 
 from pydantic import AwareDatetime
 
-from microsystem import Event, EventRegistry
+from eventcore import Event, EventRegistry
 
 
 class PaymentRequested(Event):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event, EventNotApplicableError
+from eventcore import Decider, Event, EventNotApplicableError
 from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
 from payments.errors import PaymentAlreadySettledError, PaymentNotRequestedError, PaymentRequestMismatchError
 from payments.events import (

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from microsystem.messages import MalformedMessageError
-from microsystem.validation import summary
+from eventcore.messaging.inbound import MalformedMessageError
+from eventcore.validation import summary
 
 if TYPE_CHECKING:
-    from microsystem.messages import CommandMessage
+    from eventcore.messaging.inbound import CommandMessage
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 

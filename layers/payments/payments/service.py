@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from microsystem.commands import Cause, react
+from eventcore.write.command_ids import Cause, react
 from payments.commands import AuthorizePayment, DeclinePayment, RequestPayment, VoidPayment
 from payments.errors import PaymentAlreadySettledError
 from payments.payment import Payment, PaymentStatus, payment_id_for
@@ -18,8 +18,8 @@ from payments.queued import PaymentRequest, PaymentVoid, read_queued_command
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from microsystem import CommandResult, DeciderRunner
-    from microsystem.messages import CommandMessage
+    from eventcore import CommandResult, DeciderRunner
+    from eventcore.messaging.inbound import CommandMessage
     from payments.commands import PaymentCommand
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from microsystem.personal import SealedData
+from eventcore.personal_data import SealedData
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 

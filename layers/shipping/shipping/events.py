@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime
 
-from microsystem import Event, EventRegistry
-from microsystem.personal import SealedData
+from eventcore import Event, EventRegistry
+from eventcore.personal_data import SealedData
 from shipping.commands import ShipmentLine
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
 
-from microsystem.messages import InboundEvents
-from microsystem.personal import SealedData
+from eventcore.messaging.inbound import InboundEvents
+from eventcore.personal_data import SealedData
 
 
 class _Inbound(BaseModel):

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from microsystem import EventNotApplicableError
-from microsystem.projection import Projection
-from microsystem.viewstore import ViewIndex
+from eventcore import EventNotApplicableError
+from eventcore.read.projector import Projection
+from eventcore.read.view_store import ViewIndex
 from shipping.events import shipment_events
 from shipping.shipment import Shipment, evolve, shipment_decider
 
 if TYPE_CHECKING:
-    from microsystem import Event
+    from eventcore import Event
 
 # Shipments of one status, oldest first: status_since is UTC ISO 8601 with microseconds (sorts as text).
 SHIPMENTS_BY_STATUS = ViewIndex("by-status", partition="status", sort="status_since")

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from microsystem.cursors import InvalidCursorError, decode_cursor, encode_cursor
+from eventcore.read.cursors import InvalidCursorError, decode_cursor, encode_cursor
 from shipping.errors import ShipmentNotFoundError
 from shipping.projection import SHIPMENTS_BY_STATUS
 from shipping.service import SHIPMENT_ID
 from shipping.shipment import ShipmentStatus
 
 if TYPE_CHECKING:
-    from microsystem.viewstore import ViewStore
+    from eventcore.read.view_store import ViewStore
 
 # What staff see of a shipment: the parcel and where it goes, nothing else of the customer's order.
 FIELDS = (

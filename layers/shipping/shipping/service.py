@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from microsystem.commands import Cause, command_fingerprint, derived_id, react
-from microsystem.personal import PersonalDataErasedError
+from eventcore.personal_data import PersonalDataErasedError
+from eventcore.write.command_ids import Cause, command_fingerprint, derived_id, react
 from shipping.commands import (
     CancelShipment,
     DeliverShipment,
@@ -35,9 +35,9 @@ from shipping.shipment import ShipmentStatus, shipment_id_for
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from microsystem import CommandResult, DeciderRunner
-    from microsystem.messages import PublishedEvent
-    from microsystem.personal import Vault
+    from eventcore import CommandResult, DeciderRunner
+    from eventcore.messaging.inbound import PublishedEvent
+    from eventcore.personal_data import Vault
     from shipping.commands import ShipmentCommand
     from shipping.labels import LabelPrinter
     from shipping.shipment import Shipment

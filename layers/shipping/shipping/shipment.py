@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from microsystem import Decider, Event, EventNotApplicableError
-from microsystem.personal import SealedData
+from eventcore import Decider, Event, EventNotApplicableError
+from eventcore.personal_data import SealedData
 from shipping.commands import (
     CancelShipment,
     DeliverShipment,

@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from microsystem import DynamoDBEventStore
-from microsystem.personal import PersonalDataVault
-from microsystem.registry import SsmGenerationRegistry
-from microsystem.viewstore import DynamoDBViewStore, from_item
+from eventcore import DynamoDBEventStore
+from eventcore.personal_data import PersonalDataVault
+from eventcore.read.generations.registry import SsmGenerationRegistry
+from eventcore.read.view_store import DynamoDBViewStore, from_item
 from orders.personal import for_owner
 from orders.projection import order_projection
 from tests.support.aws import create_personal_data_vault, create_table, put_pricing_parameters, resource

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from microsystem.bluegreen import ViewGenerations, build, drop, status, switch
-from microsystem.generations import GenerationError
-from microsystem.viewstore import DynamoDBViewStore, ViewRow
+from eventcore.read.generations.bluegreen import ViewGenerations, build, drop, status, switch
+from eventcore.read.generations.lifecycle import GenerationError
+from eventcore.read.view_store import DynamoDBViewStore, ViewRow
 from orders.projection import order_projection
 from tests.support.lambdas import load_function, sample_event
 from tests.support.projections import NAME as WITH_UNITS

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from microsystem.cursors import encode_cursor
+from eventcore.read.cursors import encode_cursor
 from tests.support.lambdas import sample_event
 from tests.support.read_side import commits_for, lifecycle
 

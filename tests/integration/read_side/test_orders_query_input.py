@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from microsystem.cursors import encode_cursor
+from eventcore.read.cursors import encode_cursor
 from tests.integration.read_side.conftest import ReadSide, read_side_in
 from tests.support.aws import moto_account
 from tests.support.lambdas import LambdaContext

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from microsystem.rebuild import NotEmptyError, main, rebuild
-from microsystem.viewstore import DynamoDBViewStore, ViewRow
+from eventcore.read.generations.replay import NotEmptyError, rebuild
+from eventcore.read.view_store import DynamoDBViewStore, ViewRow
+from ops.replay import main
 from orders.projection import order_projection
 from tests.support.aws import create_table
 from tests.support.polling import wait_until

@@ -8,9 +8,10 @@ import json
 import uuid
 from dataclasses import replace
 
-from microsystem import commit_to_item
-from microsystem.rebuild import rebuild, run
-from microsystem.viewstore import DynamoDBViewStore
+from eventcore import commit_to_item
+from eventcore.read.generations.replay import rebuild
+from eventcore.read.view_store import DynamoDBViewStore
+from ops.replay import run
 from orders.projection import order_projection
 from tests.support.aws import create_table
 from tests.support.read_side import commits_for, lifecycle

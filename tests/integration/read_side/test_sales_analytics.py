@@ -7,7 +7,7 @@ import base64
 import json
 from typing import Any
 
-from microsystem.viewstore import from_item
+from eventcore.read.view_store import from_item
 from tests.integration.read_side.conftest import BASKET
 from tests.support.lambdas import sample_event
 from tests.support.read_side import kinesis_record

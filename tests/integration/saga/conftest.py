@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
+from eventcore import DeciderRunner, DynamoDBEventStore
 from inventory import stock_decider
-from microsystem import DeciderRunner, DynamoDBEventStore
 from payments import FakePaymentProvider, payment_id_for
 from shipping import shipment_decider, shipment_id_for
 from tests.support.aws import create_table, resource

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microsystem.messages import CommandMessage
-from microsystem.outbox import OutgoingCommand
+from eventcore.messaging.command_sender import OutgoingCommand
+from eventcore.messaging.inbound import CommandMessage
 from payments import FakePaymentProvider, payment_id_for
 from tests.integration.saga.conftest import ADDRESS, BASKET, FUNCTIONS, PATIENT, Saga, new_customer
 

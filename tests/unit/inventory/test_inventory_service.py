@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from eventcore import DeciderRunner, InMemoryEventStore
+from eventcore.messaging.inbound import CommandMessage, MalformedMessageError
 from inventory import InventoryService, UnknownSkuError, stock_decider
-from microsystem import DeciderRunner, InMemoryEventStore
-from microsystem.messages import CommandMessage, MalformedMessageError
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 DEADLINE = (NOW + timedelta(minutes=5)).isoformat()

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventcore import EventNotApplicableError
 from inventory import (
     CommitStock,
     OpenStock,
@@ -25,7 +26,6 @@ from inventory import (
     stock_decider,
     stock_events,
 )
-from microsystem import EventNotApplicableError
 from tests.support.deciders import DeciderSpec
 
 SKU = "SKU-KET-001"

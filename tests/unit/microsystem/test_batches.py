@@ -7,8 +7,8 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, SqsFifoPartialProcessor
 
-from microsystem.batches import RecordFailure, process_batch, process_change_batch
-from microsystem.commands import derived_id
+from eventcore.lambdas.batch_consumer import RecordFailure, process_batch, process_change_batch
+from eventcore.write.command_ids import derived_id
 from tests.support.lambdas import LambdaContext, sample_event
 
 logger = Logger(service="tests")

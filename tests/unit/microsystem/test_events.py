@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 
-from microsystem import Event, EventRegistry, UnknownEventTypeError, UnsupportedSchemaVersionError
+from eventcore import Event, EventRegistry, UnknownEventTypeError, UnsupportedSchemaVersionError
 
 
 class ParcelSent(Event):

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from microsystem import InMemoryEventStore
-from microsystem.changes import decode_change_record
-from microsystem.generational import ActiveViewStore, GenerationalProjector, GenerationalView
-from microsystem.generations import GenerationError, Generations, State
-from microsystem.registry import CachedGenerations, InMemoryGenerationRegistry
-from microsystem.viewstore import InMemoryViewStore, ViewRow
+from eventcore import InMemoryEventStore
+from eventcore.read.change_records import decode_change_record
+from eventcore.read.generations.lifecycle import GenerationError, Generations, State
+from eventcore.read.generations.projector import ActiveViewStore, GenerationalProjector, GenerationalView
+from eventcore.read.generations.registry import CachedGenerations, InMemoryGenerationRegistry
+from eventcore.read.view_store import InMemoryViewStore, ViewRow
 from orders.projection import order_projection
 from tests.support.projections import NAME as WITH_UNITS
 from tests.support.projections import order_projection_with_units

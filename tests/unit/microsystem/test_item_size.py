@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from microsystem.dynamodb import item_size
+from eventcore.write.dynamodb_store import item_size
 
 
 @pytest.mark.parametrize(

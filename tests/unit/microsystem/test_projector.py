@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from microsystem import InMemoryEventStore
-from microsystem.batches import batch_response
-from microsystem.changes import decode_change_record
-from microsystem.projection import Projection, Projector
-from microsystem.viewstore import InMemoryViewStore, ViewConflictError, ViewRow
+from eventcore import InMemoryEventStore
+from eventcore.lambdas.batch_consumer import batch_response
+from eventcore.read.change_records import decode_change_record
+from eventcore.read.projector import Projection, Projector
+from eventcore.read.view_store import InMemoryViewStore, ViewConflictError, ViewRow
 from orders.projection import order_projection, project_order
 from tests.support.read_side import commits_for, ddb_record, deliver, lifecycle, sequence_number
 

@@ -13,14 +13,14 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 
-from microsystem.changes import ChangeRecord, decode_change_record
-from microsystem.cloudevents import (
+from eventcore.messaging.cloudevents import (
     CloudEventType,
     InvalidCloudEventError,
     commit_to_cloudevents,
     parse_cloudevent,
 )
-from microsystem.publishing import KinesisPublisher, backoff
+from eventcore.messaging.publisher import KinesisPublisher, backoff
+from eventcore.read.change_records import ChangeRecord, decode_change_record
 from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
 
 if TYPE_CHECKING:

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inventory.events import StockCommitted, StockOpened, StockReceived, StockReleased
-from inventory.events import StockReservationRefused as InventoryRefused
-from inventory.events import StockReserved as InventoryReserved
-from microsystem.messages import (
+from eventcore.messaging.inbound import (
     MalformedMessageError,
     UnexpectedEventError,
     deduplication_id,
     parse_command_message,
     read_published_event,
 )
+from inventory.events import StockCommitted, StockOpened, StockReceived, StockReleased
+from inventory.events import StockReservationRefused as InventoryRefused
+from inventory.events import StockReserved as InventoryReserved
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
 from orders.fulfillment import (
     PAYMENT_EVENTS,
@@ -249,7 +249,7 @@ class TestInboundEvents:
 
 class TestQueuedOrderCommands:
     def test_a_queued_confirmation_round_trips(self):
-        from microsystem.messages import CommandMessage
+        from eventcore.messaging.inbound import CommandMessage
 
         command = ConfirmOrder(order_id="o-1", payment_id="p-1", at=datetime(2026, 3, 1, tzinfo=UTC))
         message = CommandMessage(
@@ -281,8 +281,8 @@ class TestQueuedOrderCommands:
 
 class TestCloudEvents:
     def test_parses_what_the_publisher_writes(self):
-        from microsystem import Commit, RecordedEvent
-        from microsystem.cloudevents import commit_to_cloudevents, encode
+        from eventcore import Commit, RecordedEvent
+        from eventcore.messaging.cloudevents import commit_to_cloudevents, encode
 
         commit = Commit(
             stream_id="Payment-p-1",

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from microsystem import DeciderRunner, InMemoryEventStore
-from microsystem.messages import CommandMessage, PublishedEvent, UnexpectedEventError
-from microsystem.outbox import OutgoingCommand
+from eventcore import DeciderRunner, InMemoryEventStore
+from eventcore.messaging.command_sender import OutgoingCommand
+from eventcore.messaging.inbound import CommandMessage, PublishedEvent, UnexpectedEventError
 from orders.fulfillment import decider
 from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, Context, FulfillmentService
 

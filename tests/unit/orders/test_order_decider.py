@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from microsystem import EventNotApplicableError, RecordedEvent
+from eventcore import EventNotApplicableError, RecordedEvent
 from orders import (
     CancelOrder,
     ConfirmOrder,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from microsystem import EventNotApplicableError
-from microsystem.counters import Contribution
+from eventcore import EventNotApplicableError
+from eventcore.read.counters import Contribution
 from orders import OrderCancelled, OrderConfirmed, order_decider
 from orders.analytics import sales_contributions
 from orders.projection import project_order

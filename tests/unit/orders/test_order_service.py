@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from microsystem import DeciderRunner, InMemoryEventStore
-from microsystem.messages import CommandMessage
+from eventcore import DeciderRunner, InMemoryEventStore
+from eventcore.messaging.inbound import CommandMessage
 from orders import (
     OrderAlreadyCancelledError,
     OrderNotFoundError,

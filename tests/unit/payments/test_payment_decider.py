@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from microsystem import EventNotApplicableError
+from eventcore import EventNotApplicableError
 from payments import (
     AuthorizePayment,
     DeclinePayment,

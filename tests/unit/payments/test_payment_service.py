@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from microsystem import DeciderRunner, InMemoryEventStore
-from microsystem.messages import CommandMessage, MalformedMessageError
+from eventcore import DeciderRunner, InMemoryEventStore
+from eventcore.messaging.inbound import CommandMessage, MalformedMessageError
 from payments import (
     FakePaymentProvider,
     PaymentService,

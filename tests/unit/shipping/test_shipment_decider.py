@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from microsystem import EventNotApplicableError
+from eventcore import EventNotApplicableError
 from shipping import (
     AlreadyDispatchedError,
     CancelShipment,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from microsystem import DeciderRunner, IdempotencyConflictError, InMemoryEventStore
-from microsystem.messages import PublishedEvent, UnexpectedEventError
+from eventcore import DeciderRunner, IdempotencyConflictError, InMemoryEventStore
+from eventcore.messaging.inbound import PublishedEvent, UnexpectedEventError
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderShipped
 from orders.personal import PersonalDetails, ShippingAddress
 from shipping import (

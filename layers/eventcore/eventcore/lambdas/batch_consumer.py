@@ -1,0 +1,149 @@
+"""What every batch consumer answers Lambda, written once: the partial batch response, the frame of a
+change-record consumer (projector, publisher) with its failure report, and the frame around Powertools' batch
+processing for the Kinesis and SQS consumers. Both answer an empty or foreign-shaped batch, and report it,
+instead of raising; a batch where every record failed is answered with every record in its failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+
+from eventcore.read.change_records import read_change_records
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from eventcore.read.change_records import ChangeRecord
+
+BatchResponse = dict[str, list[dict[str, str]]]
+
+# Where each event source puts a record's identifier, the one Lambda expects back in `batchItemFailures`.
+_IDENTIFIERS: dict[EventType, tuple[str, str]] = {
+    EventType.KinesisDataStreams: ("kinesis", "sequenceNumber"),
+    EventType.DynamoDBStreams: ("dynamodb", "SequenceNumber"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    sequence_number: str
+    stream_id: str | None
+    reason: str
+
+
+class BatchOutcome(Protocol):
+    """What a change-record consumer did with one batch: the records to report, and its figures."""
+
+    @property
+    def failures(self) -> list[RecordFailure]: ...
+
+    def figures(self) -> Mapping[str, int]:
+        """Metric name -> value for this batch (counts)."""
+        ...
+
+
+def batch_response(failed_sequence_numbers: Sequence[str]) -> BatchResponse:
+    """Lambda's partial batch response. On a stream, Lambda checkpoints at the lowest sequence number
+    reported and delivers everything from there again, so consumers must be idempotent."""
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in failed_sequence_numbers]}
+
+
+def report_batch(
+    logger: Logger, metrics: Metrics, *, done: str, records: int, outcome: BatchOutcome
+) -> BatchResponse:
+    """Log each failed record with its reason, emit the batch's figures, and answer Lambda. `done` says what
+    happened to the records that went through ("projected", "published")."""
+    for failure in outcome.failures:
+        logger.error(
+            f"record not {done}",
+            sequence_number=failure.sequence_number,
+            stream_id=failure.stream_id,
+            reason=failure.reason,
+        )
+    figures: dict[str, object] = dict(outcome.figures())
+    for name, value in outcome.figures().items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    logger.info(f"batch {done}", extra={"records": records, "failed": len(outcome.failures), **figures})
+    return batch_response([failure.sequence_number for failure in outcome.failures])
+
+
+def process_change_batch(
+    event: Any,
+    consume: Callable[[list[ChangeRecord]], BatchOutcome],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    done: str,
+) -> BatchResponse:
+    """A DynamoDB Streams batch of an event log, decoded and handed to `consume` (a projector's or a
+    publisher's), its outcome reported (`report_batch`). An empty or foreign-shaped batch is reported and
+    answered with no failures, as `process_batch` answers it."""
+    unprocessable = _unprocessable(event, EventType.DynamoDBStreams, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    records = read_change_records(event)
+    return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
+
+
+def process_batch(
+    event: Any,
+    record_handler: Callable[[Any], None],
+    processor: BasePartialBatchProcessor,
+    context: LambdaContext,
+    *,
+    logger: Logger,
+    metrics: Metrics,
+) -> BatchResponse:
+    """Powertools' `process_partial_response`, except that a batch where every record failed still answers
+    with `batchItemFailures` (never an exception, which would make Lambda retry or back off the whole batch),
+    and an empty or foreign-shaped batch is reported and answered with no failures: no event source mapping
+    delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke."""
+    processor.raise_on_entire_batch_failure = False
+    unprocessable = _unprocessable(event, processor.event_type, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": str(item["itemIdentifier"])} for item in response.get("batchItemFailures", [])
+        ]
+    }
+
+
+def _unprocessable(
+    event: Any, event_type: EventType, *, logger: Logger, metrics: Metrics
+) -> BatchResponse | None:
+    """The answer to a batch that is no batch of this event source, reported; None for one to process."""
+    problem = _batch_problem(event, event_type)
+    if problem is None:
+        return None
+    logger.error("not a batch this consumer can process: nothing done", problem=problem)
+    metrics.add_metric(name="UnprocessableBatches", unit=MetricUnit.Count, value=1)
+    return {"batchItemFailures": []}
+
+
+def _batch_problem(event: Any, event_type: EventType) -> str | None:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        return "no records (an empty batch, or not a Lambda batch event)"
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            return f"record {position} is not an object"
+        if event_type == EventType.SQS:
+            if not isinstance(record.get("messageId"), str) or not isinstance(record.get("body"), str):
+                return f"record {position} is not an SQS message (no messageId or body)"
+            continue
+        section, identifier = _IDENTIFIERS[event_type]
+        body = record.get(section)
+        if not isinstance(body, dict) or not isinstance(body.get(identifier), str):
+            return f"record {position} is not a {event_type.value} record (no {section}.{identifier})"
+    return None

@@ -1,0 +1,298 @@
+"""Runs a decider against an event store: load (memory image, else snapshot plus tail in one query), check the
+command id, decide, append with one conditional write, and on a lost race catch up and decide again."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from eventcore.errors import (
+    ConcurrencyError,
+    CorruptStreamError,
+    IdempotencyConflictError,
+    TooManyConflictsError,
+)
+from eventcore.write.store import Commit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from eventcore.write.decider import Decider
+    from eventcore.write.events import Event
+    from eventcore.write.store import EventStore
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedCommand:
+    fingerprint: str
+    first_version: int
+    last_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregate[S]:
+    """An aggregate's state at `version`, with the ids of the commands that produced it (the idempotency
+    window). `fresh` is True when the state was just read from the log, so nothing newer can exist unseen."""
+
+    stream_id: str
+    version: int
+    state: S
+    commands: Mapping[str, AppliedCommand]
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult[S]:
+    """What a command did: the events it recorded (none when already satisfied) and the state after it.
+    `duplicate` is True when the command id had already been applied: nothing was written this time."""
+
+    aggregate_id: str
+    state: S
+    version: int
+    events: tuple[Event, ...]
+    duplicate: bool = False
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class DeciderRunner[C, S]:
+    """One per decider per container. Keeps a memory image: an LRU of the aggregates it touched recently."""
+
+    def __init__(
+        self,
+        decider: Decider[C, S],
+        store: EventStore,
+        *,
+        cache_size: int = 1024,
+        max_attempts: int = 5,
+        idempotency_window: int = 64,
+        clock: Callable[[], str] = utc_now,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.decider = decider
+        self.store = store
+        self._cache: OrderedDict[str, Aggregate[S]] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._max_attempts = max_attempts
+        self._window = idempotency_window
+        self._clock = clock
+        self._new_id = new_id
+
+    def handle(
+        self,
+        aggregate_id: str,
+        command: C,
+        *,
+        command_id: str,
+        fingerprint: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        expect_new: bool = False,
+    ) -> CommandResult[S]:
+        """Apply `command` to the aggregate. `expect_new` skips the read for a command that creates the
+        aggregate: if the stream exists after all, the conditional write says so and hands back its head."""
+        stream_id = self.decider.stream_id(aggregate_id)
+        aggregate = self._cached(stream_id)
+        if aggregate is None:
+            aggregate = self._empty(stream_id) if expect_new else self._load(stream_id)
+        for _ in range(self._max_attempts):
+            applied = aggregate.commands.get(command_id)
+            if applied is not None:
+                if not aggregate.fresh:
+                    aggregate = self._refresh(aggregate)
+                    continue
+                return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+            try:
+                events = tuple(self.decider.decide(command, aggregate.state))
+            except Exception:
+                # A rejection must hold against the whole log, not a possibly stale memory image.
+                if aggregate.fresh:
+                    self._remember(aggregate)
+                    raise
+                aggregate = self._refresh(aggregate)
+                continue
+            if not events:
+                if not aggregate.fresh:
+                    aggregate = self._refresh(aggregate)
+                    continue
+                self._remember(aggregate)
+                return CommandResult(aggregate_id, aggregate.state, aggregate.version, ())
+            commit, after = self._commit(
+                aggregate, events, command_id, fingerprint, correlation_id, causation_id
+            )
+            try:
+                self.store.append(commit)
+            except ConcurrencyError as conflict:
+                aggregate = self._catch_up(aggregate, conflict.existing)
+                continue
+            self._remember(after)
+            return CommandResult(aggregate_id, after.state, after.version, events)
+        self._forget(stream_id)
+        raise TooManyConflictsError(stream_id, self._max_attempts)
+
+    def applied(self, aggregate_id: str, *, command_id: str, fingerprint: str) -> CommandResult[S] | None:
+        """The answer to a command already applied to the aggregate (as `handle` would give it), or None if
+        it never was: for a retry that can no longer be decided again."""
+        aggregate = self.load(aggregate_id)
+        if command_id not in aggregate.commands:
+            return None
+        return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+
+    def recorded(self, aggregate_id: str, command_id: str) -> tuple[Event, ...] | None:
+        """The events an applied command recorded, or None if the log holds no commit of it (never applied,
+        or satisfied without recording anything): for a consumer that must send again what a redelivered
+        command caused, since a crash may have come between the write and the sending."""
+        aggregate = self.load(aggregate_id)
+        applied = aggregate.commands.get(command_id)
+        if applied is None:
+            return None
+        for commit in self.store.read(
+            aggregate.stream_id, after=applied.first_version - 1, up_to=applied.first_version
+        ):
+            if commit.command_id == command_id:
+                return tuple(self.decider.registry.decode(event) for event in commit.events)
+        return ()
+
+    def _replayed(
+        self, aggregate_id: str, aggregate: Aggregate[S], command_id: str, fingerprint: str
+    ) -> CommandResult[S]:
+        if aggregate.commands[command_id].fingerprint != fingerprint:
+            raise IdempotencyConflictError(command_id)
+        return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
+
+    def load(self, aggregate_id: str) -> Aggregate[S]:
+        """The aggregate as the log has it now (always read: for queries that must not trust the cache)."""
+        aggregate = self._load(self.decider.stream_id(aggregate_id))
+        self._remember(aggregate)
+        return aggregate
+
+    # -- loading ---------------------------------------------------------------------------------------------
+
+    def _empty(self, stream_id: str) -> Aggregate[S]:
+        return Aggregate(stream_id, 0, self.decider.initial_state, MappingProxyType({}), fresh=False)
+
+    def _load(self, stream_id: str) -> Aggregate[S]:
+        """Newest first down to the latest usable snapshot: one query whatever the stream's length, since
+        there are never more than `snapshot_every` commits after the latest snapshot."""
+        tail: list[Commit] = []
+        base = self._empty(stream_id)
+        for commit in self.store.read_backwards(stream_id, page_size=self.decider.snapshot_every + 1):
+            snapshot = commit.snapshot
+            if snapshot is not None and snapshot.get("schema") == self.decider.state_schema:
+                base = Aggregate(
+                    stream_id,
+                    commit.last_version,
+                    self.decider.load_state(snapshot["state"]),
+                    MappingProxyType(
+                        {cid: AppliedCommand(*entry) for cid, entry in snapshot["commands"].items()}
+                    ),
+                    fresh=False,
+                )
+                break
+            tail.append(commit)
+        return replace(self._apply(base, reversed(tail)), fresh=True)
+
+    def _refresh(self, aggregate: Aggregate[S]) -> Aggregate[S]:
+        return replace(
+            self._apply(aggregate, self.store.read(aggregate.stream_id, after=aggregate.version)), fresh=True
+        )
+
+    def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None) -> Aggregate[S]:
+        if winner is not None and winner.version == aggregate.version + 1:
+            # More commits may have landed after the winner's: trust this state to decide, not to reject.
+            return replace(self._apply(aggregate, [winner]), fresh=False)
+        return self._refresh(aggregate)
+
+    def _apply(self, aggregate: Aggregate[S], commits: Iterable[Commit]) -> Aggregate[S]:
+        decode = self.decider.registry.decode
+        state, version, commands = aggregate.state, aggregate.version, dict(aggregate.commands)
+        for commit in commits:
+            if commit.version != version + 1:
+                # A gap or an overlap: deciding on it could grant what the log forbids.
+                raise CorruptStreamError(aggregate.stream_id, version + 1, commit.version)
+            state = self.decider.fold((decode(e) for e in commit.events), state)
+            version = commit.last_version
+            commands[commit.command_id] = AppliedCommand(commit.fingerprint, commit.version, version)
+        return Aggregate(aggregate.stream_id, version, state, self._windowed(commands), aggregate.fresh)
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def _commit(
+        self,
+        aggregate: Aggregate[S],
+        events: tuple[Event, ...],
+        command_id: str,
+        fingerprint: str,
+        correlation_id: str | None,
+        causation_id: str | None,
+    ) -> tuple[Commit, Aggregate[S]]:
+        now = self._clock()
+        first = aggregate.version + 1
+        last = aggregate.version + len(events)
+        state = self.decider.fold(events, aggregate.state)
+        commands = self._windowed(
+            {**aggregate.commands, command_id: AppliedCommand(fingerprint, first, last)}
+        )
+        after = Aggregate(aggregate.stream_id, last, state, commands, fresh=True)
+        every = self.decider.snapshot_every
+        snapshot = None
+        if aggregate.version // every != last // every:
+            snapshot = {
+                "schema": self.decider.state_schema,
+                "state": self.decider.dump_state(state),
+                "commands": {
+                    cid: [c.fingerprint, c.first_version, c.last_version] for cid, c in commands.items()
+                },
+            }
+        commit = Commit(
+            stream_id=aggregate.stream_id,
+            version=first,
+            events=tuple(
+                self.decider.registry.encode(e, event_id=self._new_id(), recorded_at=now) for e in events
+            ),
+            command_id=command_id,
+            fingerprint=fingerprint,
+            committed_at=now,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            snapshot=snapshot,
+        )
+        return commit, after
+
+    def _windowed(self, commands: dict[str, AppliedCommand]) -> Mapping[str, AppliedCommand]:
+        """Only the latest commands are remembered: enough for any retry, bounded for snapshots."""
+        if len(commands) > self._window:
+            newest = sorted(commands.items(), key=lambda kv: kv[1].first_version)[-self._window :]
+            commands = dict(newest)
+        return MappingProxyType(commands)
+
+    # -- memory image ----------------------------------------------------------------------------------------
+
+    def _cached(self, stream_id: str) -> Aggregate[S] | None:
+        with self._cache_lock:
+            aggregate = self._cache.get(stream_id)
+            if aggregate is not None:
+                self._cache.move_to_end(stream_id)
+                # From the cache it may be stale: trust it to decide, never to reject.
+                return replace(aggregate, fresh=False)
+            return None
+
+    def _remember(self, aggregate: Aggregate[S]) -> None:
+        with self._cache_lock:
+            self._cache[aggregate.stream_id] = aggregate
+            self._cache.move_to_end(aggregate.stream_id)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _forget(self, stream_id: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(stream_id, None)

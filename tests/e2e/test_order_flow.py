@@ -30,7 +30,7 @@ DECLINE_ABOVE = 100_000  # FAKE_PROVIDER_DECLINE_ABOVE in template.yaml (minor u
 TEAPOT = "SKU-POT-001"  # 5400 cents: 20 of them (108 000) are over the fake provider's limit, and in stock
 
 REQUIRED_ROUTES = ("/orders/{order_id}/events", "/orders/{order_id}/cancel")
-REQUIRED_RESOURCES = ("OrdersQueryFunction", "OrderProjectorFunction", "PaymentsHandlerFunction")
+REQUIRED_RESOURCES = ("OrdersQueryApiFunction", "OrderProjectorFunction", "PaymentCommandsConsumerFunction")
 
 
 def _template_has(*needles: str) -> bool:

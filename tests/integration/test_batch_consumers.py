@@ -96,14 +96,14 @@ CONSUMERS = consumers()
 def test_every_consumer_in_functions_is_covered():
     assert {consumer.code_uri.removeprefix("functions/") for consumer in CONSUMERS} == {
         "event_publisher",
-        "fulfillment_manager",
-        "inventory_handler",
-        "order_command_handler",
+        "fulfillment_process_manager",
+        "inventory_commands_consumer",
+        "order_commands_consumer",
         "order_projector",
-        "payments_handler",
-        "sales_analytics",
+        "payment_commands_consumer",
+        "sales_analytics_projector",
         "shipment_projector",
-        "shipping_handler",
+        "shipping_commands_consumer",
     }
 
 

@@ -86,7 +86,7 @@ def apis() -> Iterator[Apis]:
         modules["orders_api"] = load_function("orders_api")
         modules["privacy_api"] = load_function("privacy_api")
         view_generations(monkeypatch, dynamodb, "OrdersView", names["OrdersViewGenerations"])
-        modules["orders_query"] = load_function("orders_query")
+        modules["orders_query_api"] = load_function("orders_query_api")
         monkeypatch.setenv("EVENT_LOG_TABLE", create_table(dynamodb, "ShippingEventLog", "shipping-log"))
         view_generations(monkeypatch, dynamodb, "ShipmentsView", names["ShipmentsViewGenerations"])
         modules["shipping_api"] = load_function("shipping_api")
@@ -229,7 +229,7 @@ class TestTokens:
         ("function", "method", "path"),
         [
             ("orders_api", "POST", "/orders"),
-            ("orders_query", "GET", "/orders"),
+            ("orders_query_api", "GET", "/orders"),
             ("privacy_api", "DELETE", "/customers/me/personal-data"),
         ],
     )
@@ -240,7 +240,7 @@ class TestTokens:
 
     @pytest.mark.parametrize("subject", ["", "tab\tinside", "nul\x00inside"])
     def test_an_empty_or_unprintable_subject_is_refused_in_the_one_shape(self, apis, subject):
-        answer = apis.request("orders_query", "GET", "/orders", customer=subject)
+        answer = apis.request("orders_query_api", "GET", "/orders", customer=subject)
         assert answer.status in (401, 403)
         assert answer.fields == ["Authorization"]
 
@@ -258,7 +258,7 @@ class TestHeaderValues:
         order = apis.request("orders_api", "POST", "/orders", body=order_text()).body
         path = f"/orders/{order['order_id']}"
         answer = apis.request(
-            "orders_query", "GET", path, {"order_id": order["order_id"]}, headers={"if-none-match": value}
+            "orders_query_api", "GET", path, {"order_id": order["order_id"]}, headers={"if-none-match": value}
         )
         assert answer.status in (200, 404)  # 404 until the projection has the order
 
@@ -270,8 +270,8 @@ class TestPathValues:
     @pytest.mark.parametrize("value", ODD_VALUES)
     def test_an_odd_order_id_is_not_found_and_not_echoed(self, apis, value):
         for function, method, path in (
-            ("orders_query", "GET", f"/orders/{value}"),
-            ("orders_query", "GET", f"/orders/{value}/events"),
+            ("orders_query_api", "GET", f"/orders/{value}"),
+            ("orders_query_api", "GET", f"/orders/{value}/events"),
             ("orders_api", "POST", f"/orders/{value}/cancel"),
         ):
             answer = apis.request(function, method, path, {"order_id": value})
@@ -281,7 +281,7 @@ class TestPathValues:
     def test_the_nul_suffix_of_the_issue_is_a_404_in_the_one_shape(self, apis):
         order = apis.request("orders_api", "POST", "/orders", body=order_text()).body
         order_id = order["order_id"] + "\x00"
-        answer = apis.request("orders_query", "GET", f"/orders/{order_id}", {"order_id": order_id})
+        answer = apis.request("orders_query_api", "GET", f"/orders/{order_id}", {"order_id": order_id})
         assert answer.status == 404
         assert answer.body["errors"] == []
 
@@ -307,7 +307,7 @@ class TestPathValues:
 class TestQueryValues:
     @pytest.mark.parametrize("value", ["\x00", "9" * 5_000, "-1", "1e3", "é", "0x10", "1" * 200])
     def test_an_odd_limit(self, apis, value):
-        for function, path in (("orders_query", "/orders"), ("shipping_api", "/shipments")):
+        for function, path in (("orders_query_api", "/orders"), ("shipping_api", "/shipments")):
             answer = apis.request(function, "GET", path, query={"limit": value})
             assert (answer.status, answer.fields) == (400, ["limit"]), (function, value[:20])
 
@@ -319,8 +319,8 @@ class TestQueryValues:
     @pytest.mark.parametrize(
         ("function", "method", "path", "path_parameters"),
         [
-            ("orders_query", "GET", "/orders", None),
-            ("orders_query", "GET", f"/orders/{ORDER_ID}", {"order_id": ORDER_ID}),
+            ("orders_query_api", "GET", "/orders", None),
+            ("orders_query_api", "GET", f"/orders/{ORDER_ID}", {"order_id": ORDER_ID}),
             ("orders_api", "POST", "/orders", None),
             ("shipping_api", "GET", "/shipments", None),
             ("inventory_api", "GET", "/inventory/SKU-TEA-001", {"sku": "SKU-TEA-001"}),
@@ -337,13 +337,13 @@ class TestQueryValues:
         assert "x" * 100 not in json.dumps(answer.body)
 
     def test_a_3000_character_parameter_name_is_not_echoed_in_full(self, apis):
-        answer = apis.request("orders_query", "GET", "/orders", query={"n" * 3_000: "1"})
+        answer = apis.request("orders_query_api", "GET", "/orders", query={"n" * 3_000: "1"})
         assert (answer.status, answer.fields) == (400, ["n" * 64])
 
     def test_version_and_as_of_together_are_a_400(self, apis):
         order = apis.request("orders_api", "POST", "/orders", body=order_text()).body
         answer = apis.request(
-            "orders_query",
+            "orders_query_api",
             "GET",
             f"/orders/{order['order_id']}",
             {"order_id": order["order_id"]},
@@ -389,7 +389,7 @@ class TestBrokenConfiguration:
 
 class TestUnknownRoutes:
     @pytest.mark.parametrize(
-        "function", ["orders_api", "orders_query", "shipping_api", "inventory_api", "privacy_api"]
+        "function", ["orders_api", "orders_query_api", "shipping_api", "inventory_api", "privacy_api"]
     )
     def test_a_route_the_function_does_not_serve_is_a_404_in_the_one_shape(self, apis, function):
         answer = apis.request(function, "PATCH", "/nowhere")

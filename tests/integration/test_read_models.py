@@ -47,7 +47,7 @@ def as_list(value: Any) -> list[Any]:
 
 def test_orders_view_is_kept_in_generations_fed_by_its_projector_and_read_by_its_queries():
     assert "OrdersViewGenerations" in read_models()
-    assert {"OrderProjectorFunction", "OrdersQueryFunction", "RebuildViewFunction"} <= set(
+    assert {"OrderProjectorFunction", "OrdersQueryApiFunction", "OrdersViewRebuilderFunction"} <= set(
         functions_reading("OrdersViewGenerations")
     )
 
@@ -58,7 +58,7 @@ def test_shipments_view_is_kept_in_generations_fed_by_its_projector_and_read_by_
         "Log": "ShippingEventLog",
         "Generations": {"blue": "ShipmentsView", "green": "ShipmentsViewGreen"},
     }
-    assert {"ShipmentProjectorFunction", "ShippingApiFunction", "RebuildShipmentsViewFunction"} <= set(
+    assert {"ShipmentProjectorFunction", "ShippingApiFunction", "ShipmentsViewRebuilderFunction"} <= set(
         functions_reading("ShipmentsViewGenerations")
     )
 

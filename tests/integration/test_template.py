@@ -168,7 +168,7 @@ def test_only_the_privacy_api_destroys_data_keys_and_only_the_orders_api_makes_t
     assert roles_allowed("kms:GenerateDataKey", "PersonalDataKey") == {"OrdersApiRole"}
     assert roles_allowed("kms:Decrypt", "PersonalDataKey") == {
         "OrdersApiRole",
-        "OrdersQueryRole",
-        "ShippingHandlerRole",
+        "OrdersQueryApiRole",
+        "ShippingCommandsConsumerRole",
         "ShippingApiRole",
     }

@@ -132,7 +132,7 @@ class TestParkedCommands:
         assert status == 1
         assert parked["OrderCommandsDLQ"]["depth"] == 1
         assert parked["OrderCommandsDLQ"]["parks"].startswith("OrderCommandsQueue")
-        assert {"FulfillmentManagerDLQ", "OrderProjectorDLQ", "OrderPublisherDLQ"} <= set(parked)
+        assert {"FulfillmentProcessManagerDLQ", "OrderProjectorDLQ", "OrderPublisherDLQ"} <= set(parked)
         assert status_shown == 0
         (message,) = shown
         assert message["message_group_id"] == order_id
@@ -172,17 +172,17 @@ class TestParkedStreamBatches:
         self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
     ) -> None:
         # GIVEN garbage on order-events: the process manager fails it through its retries, and Lambda's
-        # on-failure record (shard, sequence numbers) lands in FulfillmentManagerDLQ
+        # on-failure record (shard, sequence numbers) lands in FulfillmentProcessManagerDLQ
         kinesis = cloud.client("kinesis")
         put = kinesis.put_record(
             StreamName=cloud.physical_id("OrderEventsStream"),
             Data=b"not a cloudevent",
             PartitionKey="garbage",
         )
-        wait_until(lambda: queue_depth(cloud, "FulfillmentManagerDLQ") >= 1, timeout=60)
+        wait_until(lambda: queue_depth(cloud, "FulfillmentProcessManagerDLQ") >= 1, timeout=60)
 
         # WHEN the operator shows it
-        status, shown = ops(cloud, capsys, "dlq", "show", "FulfillmentManagerDLQ")
+        status, shown = ops(cloud, capsys, "dlq", "show", "FulfillmentProcessManagerDLQ")
 
         # THEN the records it points at are fetched from the stream and decoded the way the consumer reads
         assert status == 0
@@ -195,13 +195,13 @@ class TestParkedStreamBatches:
         assert record["data"] == "not a cloudevent"
 
         # WHEN it is redriven before the cause is fixed: the consumer is invoked with the records again
-        status, report = ops(cloud, capsys, "dlq", "redrive", "FulfillmentManagerDLQ")
+        status, report = ops(cloud, capsys, "dlq", "redrive", "FulfillmentProcessManagerDLQ")
 
         # THEN it fails again and stays parked, and the command says so
         assert status == 1
         assert report["moved"] == 0
         assert "failed" in report["left"][0][1]
-        assert queue_depth(cloud, "FulfillmentManagerDLQ") == 1
+        assert queue_depth(cloud, "FulfillmentProcessManagerDLQ") == 1
 
 
 class TestTrace:
@@ -274,10 +274,10 @@ class TestTrace:
         services = {line.get("service") for line in story["log_lines"]}
         assert {
             "orders-api",
-            "fulfillment-manager",
+            "fulfillment-process-manager",
             "inventory",
             "payments",
-            "order-command-handler",
+            "order-commands-consumer",
         } <= services
         assert all(
             line.get("correlation_id") == correlation or line.get("order_id") == order_id

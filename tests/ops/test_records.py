@@ -42,7 +42,7 @@ def test_analytics_gets_only_the_types_it_counts(filters):
     confirmed = with_data(
         created, json.dumps({**document, "type": "com.example.orders.OrderConfirmed.v1"}).encode()
     )
-    analytics = filters["SalesAnalyticsFunction"]
+    analytics = filters["SalesAnalyticsProjectorFunction"]
     assert kept_by_filters(created, analytics, "kinesis")
     assert not kept_by_filters(confirmed, analytics, "kinesis")
     assert not kept_by_filters(with_data(created, b"not json"), analytics, "kinesis")
@@ -50,8 +50,8 @@ def test_analytics_gets_only_the_types_it_counts(filters):
 
 def test_an_unfiltered_consumer_gets_everything_garbage_included(filters):
     garbage = with_data(record("kinesis_order_created.json"), b"not json")
-    assert filters["PaymentsHandlerFunction"] == []
-    assert kept_by_filters(garbage, filters["PaymentsHandlerFunction"], "kinesis")
+    assert filters["PaymentCommandsConsumerFunction"] == []
+    assert kept_by_filters(garbage, filters["PaymentCommandsConsumerFunction"], "kinesis")
 
 
 def test_the_log_consumers_get_inserts_only(filters):

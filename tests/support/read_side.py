@@ -182,7 +182,7 @@ def kinesis_record(
         "eventVersion": "1.0",
         "eventID": f"shardId-000000000000:{sequence}",
         "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/orders-microsystem-dev-sales-analytics",
+        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/orders-microsystem-dev-sales-analytics-projector",
         "awsRegion": REGION,
         "eventSourceARN": KINESIS_ARN,
     }

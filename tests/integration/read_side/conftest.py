@@ -75,11 +75,11 @@ class ReadSide:
 
     @functools.cached_property
     def analytics(self) -> Any:
-        return load_function("sales_analytics")
+        return load_function("sales_analytics_projector")
 
     @functools.cached_property
     def query(self) -> Any:
-        return load_function("orders_query")
+        return load_function("orders_query_api")
 
     @property
     def store(self) -> DynamoDBEventStore:
@@ -183,11 +183,11 @@ def read_side_in(monkeypatch: pytest.MonkeyPatch, context: LambdaContext) -> Rea
         # No cache between calls: a test's registry change is seen by the next invocation.
         "VIEW_GENERATIONS_MAX_AGE": "0",
     }
-    template_env(monkeypatch, "RebuildViewFunction", EVENT_LOG_TABLE=orders_log, **generations)
+    template_env(monkeypatch, "OrdersViewRebuilderFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderProjectorFunction", EVENT_LOG_TABLE=orders_log, **generations)
     template_env(monkeypatch, "OrderPublisherFunction", EVENT_STREAM_NAME=ORDER_EVENTS)
-    template_env(monkeypatch, "SalesAnalyticsFunction", ANALYTICS_TABLE=analytics_table)
-    template_env(monkeypatch, "OrdersQueryFunction", EVENT_LOG_TABLE=orders_log, **generations)
+    template_env(monkeypatch, "SalesAnalyticsProjectorFunction", ANALYTICS_TABLE=analytics_table)
+    template_env(monkeypatch, "OrdersQueryApiFunction", EVENT_LOG_TABLE=orders_log, **generations)
     return ReadSide(dynamodb, orders_log, view_table, registry, context)
 
 

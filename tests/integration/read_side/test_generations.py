@@ -122,7 +122,7 @@ class TestTheRebuildFunction:
         read_side.create_green()
         order_id = read_side.place()["order_id"]
         read_side.project()
-        function = load_function("rebuild_view")  # the read side's environment names the log and the view
+        function = load_function("view_rebuilder")  # the read side's environment names the log and the view
         function.settle = 0  # the test's projector reads the registry at every call
 
         built = function.lambda_handler({"action": "build", "projection": WITH_UNITS}, read_side.context)

@@ -27,11 +27,11 @@ DEAR_BASKET = {"lines": [{"sku": "SKU-POT-001", "quantity": 2}], "shipping_addre
 KETTLE = {"lines": [{"sku": "SKU-KET-001", "quantity": 1}], "shipping_address": ADDRESS}  # 10 in stock
 PATIENT = 300  # seconds: a deadline no test waits for
 FUNCTIONS = (
-    "payments_handler",
-    "fulfillment_manager",
-    "order_command_handler",
-    "inventory_handler",
-    "shipping_handler",
+    "payment_commands_consumer",
+    "fulfillment_process_manager",
+    "order_commands_consumer",
+    "inventory_commands_consumer",
+    "shipping_commands_consumer",
 )
 
 
@@ -135,7 +135,7 @@ class Saga:
                 self.event_streams[stream],
                 self._fulfillment_handler,
                 self.context,
-                max_attempts=attempts_of("FulfillmentManagerFunction", event),
+                max_attempts=attempts_of("FulfillmentProcessManagerFunction", event),
             )
             for stream, event in (
                 ("order-events", "OrderEvents"),
@@ -149,7 +149,7 @@ class Saga:
             self.event_streams["order-events"],
             self._shipping_handler,
             self.context,
-            max_attempts=attempts_of("ShippingHandlerFunction", "OrderEvents"),
+            max_attempts=attempts_of("ShippingCommandsConsumerFunction", "OrderEvents"),
         )
         self.deadlines = QueueFeed(
             self.sqs, self.queues["deadlines"][0], self._fulfillment_handler, self.context
@@ -182,10 +182,10 @@ class Saga:
     def cold_start(self, *names: str) -> None:
         """A fresh container for each function named: its module imported again, its memory image empty."""
         for name in names:
-            if name == "payments_handler":
+            if name == "payment_commands_consumer":
                 self.payments_module = self._load(name, EVENT_LOG_TABLE=self.logs["Payments"])
                 self.payments_module.service.provider = self.provider  # the provider outlives containers
-            elif name == "fulfillment_manager":
+            elif name == "fulfillment_process_manager":
                 self.fulfillment_module = self._load(
                     name,
                     EVENT_LOG_TABLE=self.logs["Orders"],
@@ -199,11 +199,11 @@ class Saga:
                     INVENTORY_EVENT_SOURCE=source_of("InventoryPublisherFunction"),
                     SHIPPING_EVENT_SOURCE=source_of("ShipmentPublisherFunction"),
                 )
-            elif name == "order_command_handler":
+            elif name == "order_commands_consumer":
                 self.command_module = self._load(name, EVENT_LOG_TABLE=self.logs["Orders"])
-            elif name == "inventory_handler":
+            elif name == "inventory_commands_consumer":
                 self.inventory_module = self._load(name, EVENT_LOG_TABLE=self.logs["Inventory"])
-            elif name == "shipping_handler":
+            elif name == "shipping_commands_consumer":
                 self.shipping_module = self._load(name, EVENT_LOG_TABLE=self.logs["Shipping"])
 
     def _payments_handler(self, event: dict, context: Any) -> dict:

@@ -83,7 +83,7 @@ class TestTheFulfillmentManager:
 def test_no_filter_drops_records_before_the_process_manager_can_park_them(source):
     # Lambda discards records that match no filter (and non-JSON data under any `data` filter): unknown types
     # and garbage must reach the handler, which acknowledges the known irrelevant types itself.
-    events = resource("FulfillmentManagerFunction")["Properties"]["Events"]
+    events = resource("FulfillmentProcessManagerFunction")["Properties"]["Events"]
     assert "FilterCriteria" not in events[source]["Properties"]
 
 

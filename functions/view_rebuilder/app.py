@@ -2,7 +2,7 @@
 Which read model, the environment says: `VIEW_NAME`, `VIEW_PROJECTION` (the view's own projection,
 `module:attribute`, packaged in the function's layers), `EVENT_LOG_TABLE` (the log it is replayed from) and
 the generational view's `VIEW_TABLES`, `VIEW_GENERATIONS` and `VIEW_GENERATIONS_MAX_AGE`: the template
-deploys this code as RebuildViewFunction (OrdersView) and RebuildShipmentsViewFunction (ShipmentsView).
+deploys this code once per view, as OrdersViewRebuilderFunction and ShipmentsViewRebuilderFunction.
 The same actions as `python -m ops rebuild`, from the core's `eventcore.read.generations.bluegreen`:
 
     {"action": "build", "projection": "orders.projection:order_projection", "segments": 8}   (the default)

@@ -30,7 +30,7 @@ from orders import (
     parse_pricing_config,
     price_order,
 )
-from orders.personal import PersonalDetails, ShippingAddress, for_owner
+from orders.personal_details import PersonalDetails, ShippingAddress, for_owner
 from orders.service import Checkout, OrderService
 from orders.views import order_document
 from tests.support.aws import create_table, resource

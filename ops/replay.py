@@ -2,7 +2,7 @@
 place (conditional writes, safe beside the projector) or into an empty one (`--fresh`), outside any
 generations registry. The blue/green rebuild (`python -m ops rebuild`) is what an operator normally runs.
 
-    python -m ops.replay --projection orders.projection:order_projection \\
+    python -m ops.replay --projection orders.read_model:order_projection \\
         --log-table orders-event-log --view-table orders-view [--segments 8] [--fresh]
 
 Exit status 1 when any stream could not be replayed (after replaying all the others)."""

@@ -1,6 +1,8 @@
 """Event publisher: an event log's change records -> a Kinesis stream, each event a CloudEvents 1.0 JSON
 document, partition key = aggregate id. Generic: EVENT_STREAM_NAME, CLOUDEVENTS_SOURCE and
-CLOUDEVENTS_TYPE_PREFIX say which log it publishes where, so every context's log reuses this function."""
+CLOUDEVENTS_TYPE_PREFIX say which log it publishes where, and PUBLISHED_AGGREGATES (comma-separated, absent:
+all) which of the log's aggregates leave the context, so every context's log reuses this function: the
+template deploys it once per log (OrderPublisherFunction, PaymentPublisherFunction, ...)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from eventcore.lambdas.batch_consumer import process_change_batch
-from eventcore.messaging.publisher import KinesisPublisher
+from eventcore.messaging.publisher import KinesisPublisher, published_aggregates
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,6 +26,7 @@ publisher = KinesisPublisher(
     boto3.client("kinesis"),
     source=os.environ["CLOUDEVENTS_SOURCE"],
     type_prefix=os.environ["CLOUDEVENTS_TYPE_PREFIX"],
+    aggregates=published_aggregates(os.environ.get("PUBLISHED_AGGREGATES")),
 )
 
 

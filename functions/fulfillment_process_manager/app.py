@@ -8,55 +8,29 @@ unknown types); the ones it needs nothing from are acknowledged, anything unknow
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.command_sender import SqsCommandSender
 from eventcore.messaging.inbound import consuming_command, consuming_event
-from orders.fulfillment import decider
-from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, FulfillmentService
+from orders.bootstrap import OrdersWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from orders.fulfillment_service import Reaction
+    from orders.fulfillment.service import Reaction
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 published = BatchProcessor(event_type=EventType.KinesisDataStreams)
 deadlines = BatchProcessor(event_type=EventType.SQS)
-service = FulfillmentService(
-    DeciderRunner(
-        decider(timedelta(seconds=int(os.environ["FULFILLMENT_DEADLINE_SECONDS"]))),
-        DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb")),
-    ),
-    SqsCommandSender(
-        boto3.client("sqs"),
-        {
-            ORDERS: os.environ["ORDER_COMMANDS_QUEUE_URL"],
-            PAYMENTS: os.environ["PAYMENT_COMMANDS_QUEUE_URL"],
-            INVENTORY: os.environ["INVENTORY_COMMANDS_QUEUE_URL"],
-            DEADLINES: os.environ["FULFILLMENT_DEADLINES_QUEUE_URL"],
-        },
-    ),
-    sources={
-        os.environ["ORDERS_EVENT_SOURCE"]: "orders",
-        os.environ["PAYMENTS_EVENT_SOURCE"]: "payments",
-        os.environ["INVENTORY_EVENT_SOURCE"]: "inventory",
-        os.environ["SHIPPING_EVENT_SOURCE"]: "shipping",
-    },
-)
+service = OrdersWiring().fulfillment_service()
 
 
 @tracer.capture_method

@@ -4,33 +4,26 @@ available. Thin: validate, hand it to the inventory service, shape the answer.""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.http import (
+    IdempotencyKey,
     answer,
     field_error,
     install_problem_handlers,
+    json_response,
     problem,
     problem_responses,
     refuse_unreadable_body,
 )
-from inventory import (
-    InventoryService,
-    StockConfigError,
-    StockError,
-    UnknownSkuError,
-    load_initial_stock,
-    stock_decider,
-)
+from inventory import StockConfigError, StockError, UnknownSkuError
+from inventory.bootstrap import InventoryWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,22 +35,9 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
-service = InventoryService(
-    DeciderRunner(stock_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))),
-    load_initial_stock,
-)
+service = InventoryWiring().inventory_service()
 
 SkuPath = Annotated[str, Path(description="The SKU, as the catalog names it (e.g. SKU-TEA-001).")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
-        description="The receipt's reference: one receipt per key, however often it is sent.",
-    ),
-]
 
 
 class ReceiptRequest(BaseModel):
@@ -113,12 +93,7 @@ def levels_response(status: int, levels: StockLevels, **headers: str) -> Respons
     body = StockLevelsResponse(
         sku=levels.sku, on_hand=levels.on_hand, reserved=levels.reserved, available=levels.available
     )
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump(mode="json"),
-        headers={"ETag": f'"{levels.version}"', "Cache-Control": "private, no-cache", **headers},
-    )
+    return json_response(status, body.model_dump(mode="json"), cache=True, **headers)
 
 
 @app.exception_handler(UnknownSkuError)

@@ -5,18 +5,15 @@ service, fail it on error (retried, then parked in the DLQ); a failure holds bac
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.batch_consumer import process_batch
 from eventcore.messaging.inbound import consuming_command
-from inventory import InventoryService, load_initial_stock, stock_decider
+from inventory.bootstrap import InventoryWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -26,10 +23,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-service = InventoryService(
-    DeciderRunner(stock_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))),
-    load_initial_stock,
-)
+service = InventoryWiring().inventory_service()
 
 
 @tracer.capture_method

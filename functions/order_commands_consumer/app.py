@@ -6,19 +6,16 @@ message group only, so other orders keep moving."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.batch_consumer import process_batch
 from eventcore.messaging.inbound import consuming_command
-from orders import load_pricing_config, order_decider
-from orders.service import OrderService, QueuedCommandApplied, QueuedCommandRefused
+from orders.bootstrap import OrdersWiring
+from orders.service import QueuedCommandApplied, QueuedCommandRefused
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -28,10 +25,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-service = OrderService(
-    DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))),
-    load_pricing_config,
-)
+service = OrdersWiring().order_service()
 
 
 @tracer.capture_method

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from eventcore.lambdas.batch_consumer import process_change_batch
-from eventcore.read.generations.projector import GenerationalProjector
-from orders.projection import order_projection
+from orders.bootstrap import OrdersWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,8 +17,8 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-dynamodb = boto3.client("dynamodb")
-projector = GenerationalProjector.from_environment(order_projection, dynamodb)
+orders = OrdersWiring()
+projector = orders.order_projector()
 
 
 @logger.inject_lambda_context

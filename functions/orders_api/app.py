@@ -3,32 +3,32 @@ to the orders service, shape the answer."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.http import (
+    ETAG,
+    IdempotencyKey,
     RequestFieldError,
     answer,
     caller_id,
+    json_response,
     problem_responses,
     refuse_unreadable_body,
 )
-from eventcore.personal_data import PersonalDataVault
-from orders import RequestedLine, load_pricing_config, order_decider
+from orders import RequestedLine
+from orders.api_errors import install_order_problem_handlers
+from orders.bootstrap import OrdersWiring
 from orders.documents import OrderResponse
-from orders.http import install_order_problem_handlers
-from orders.personal import Email, PersonalDetails, ShippingAddress, for_owner
+from orders.personal_details import Email, PersonalDetails, ShippingAddress, for_owner
 from orders.pricing import DestinationNotServedError
-from orders.service import Checkout, OrderService
+from orders.service import Checkout
 from orders.views import order_document
 
 if TYPE_CHECKING:
@@ -41,24 +41,8 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_order_problem_handlers(app)
-dynamodb = boto3.client("dynamodb")
-vault = PersonalDataVault.from_environment(dynamodb)
-service = OrderService(
-    DeciderRunner(order_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-    load_pricing_config,
-    vault=vault,
-)
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
-        description="Makes the request safe to retry: the same key answers with the same order.",
-    ),
-]
+orders = OrdersWiring()
+service = orders.order_service()
 OrderId = Annotated[str, Path(description="The order id, as POST /orders answered it (a UUID).")]
 
 
@@ -110,9 +94,6 @@ class PlaceOrderRequest(BaseModel):
                 f"disagrees with shipping_address.country ({country}); send only the address",
             )
         return country
-
-
-ETAG = "The order's version, quoted."
 
 
 @app.post(
@@ -184,12 +165,8 @@ def cancel_order(order_id: OrderId, idempotency_key: IdempotencyKey = None) -> R
 def order_response(status: int, answer: OrderAnswer, **headers: str) -> Response[Any]:
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=for_owner(vault, order_document(answer.order, answer.version)),
-        headers={"ETag": f'"{answer.version}"', **headers},
-    )
+    document = for_owner(orders.vault, order_document(answer.order, answer.version))
+    return json_response(status, document, cache=True, **headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

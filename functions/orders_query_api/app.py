@@ -4,35 +4,33 @@ model, or rebuilt from the log: consistent, as of a version, as of a time) and G
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BeforeValidator, Field
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.http import (
+    ETAG,
+    IfNoneMatch,
+    PageSize,
     answer,
     caller_id,
     field_error,
+    json_response,
     problem,
     problem_responses,
     refuse_unreadable_body,
+    revalidated,
     whole_number,
 )
-from eventcore.personal_data import PersonalDataVault
 from eventcore.read.cursors import MAX_CURSOR_LENGTH
-from eventcore.read.generations.projector import GenerationalView
-from orders import order_decider
+from orders.api_errors import install_order_problem_handlers
+from orders.bootstrap import OrdersWiring
 from orders.documents import OrderEventsResponse, OrderListResponse, OrderResponse
-from orders.http import install_order_problem_handlers
-from orders.projection import order_projection
-from orders.queries import OrderQueries
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -42,17 +40,8 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_order_problem_handlers(app)
-dynamodb = boto3.client("dynamodb")
-store = DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)
-queries = OrderQueries(
-    # Reads the active generation only, resolved through the cached registry (no extra request per query).
-    GenerationalView.from_environment(order_projection, dynamodb).active_store(),
-    store,
-    DeciderRunner(order_decider, store),
-    PersonalDataVault.from_environment(dynamodb),
-)
-
-MAX_LIMIT = 100
+orders = OrdersWiring()
+queries = orders.order_queries()
 
 
 def _iso_time(value: object) -> object:
@@ -69,7 +58,6 @@ def _iso_time(value: object) -> object:
     return moment
 
 
-PageSize = Annotated[int, whole_number(1, MAX_LIMIT), Field(ge=1, le=MAX_LIMIT)]
 Version = Annotated[int, whole_number(1), Field(ge=1)]
 Cursor = Annotated[
     str | None,
@@ -77,9 +65,6 @@ Cursor = Annotated[
 ]
 OrderId = Annotated[str, Path(description="The order id, as POST /orders answered it (a UUID).")]
 Moment = Annotated[datetime, BeforeValidator(_iso_time)]
-
-
-ETAG = "The order's version, quoted."
 
 
 @app.get(
@@ -111,7 +96,7 @@ def list_orders(
     tags=["Orders"],
     responses={
         200: answer("The order.", OrderResponse, ETag=ETAG),
-        304: answer("Not modified: `If-None-Match` names the current version.", ETag=ETAG),
+        304: answer("Not modified: `If-None-Match` names the document as it is.", ETag=ETAG),
         **problem_responses(400, 401, 403, 404, 413, 415, 422),
     },
 )
@@ -128,7 +113,7 @@ def get_order(
     consistent: Annotated[
         bool, Query(description="Read the log instead of the read model: reflects every acknowledged change.")
     ] = False,
-    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response[Any]:
     customer_id = caller_id(app.current_event)
     if version is not None and as_of is not None:
@@ -141,10 +126,7 @@ def get_order(
         document = queries.order_as_of(order_id, customer_id, version=version, at=as_of)
     else:
         document = queries.order(order_id, customer_id, consistent=consistent)
-    etag = f'"{document["version"]}"'
-    if etag_matches(if_none_match, etag):
-        return Response(status_code=304, headers={"ETag": etag})
-    return json_response(200, document, ETag=etag)
+    return revalidated(if_none_match, document)
 
 
 @app.get(
@@ -165,22 +147,6 @@ def get_order_events(
     page = queries.events(order_id, caller_id(app.current_event), limit=limit, cursor=cursor)
     return json_response(
         200, {"order_id": page.order_id, "events": page.events, "next_cursor": page.next_cursor}
-    )
-
-
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = [candidate.strip().removeprefix("W/") for candidate in if_none_match.split(",")]
-    return "*" in candidates or etag in candidates
-
-
-def json_response(status: int, body: dict[str, Any], **headers: str) -> Response[Any]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "private, no-cache", **headers},
     )
 
 

@@ -5,18 +5,15 @@ saga's compensation) releases it. Thin: read the message, hand it to the payment
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.batch_consumer import process_batch
 from eventcore.messaging.inbound import consuming_command
-from payments import PaymentService, payment_decider, provider_from_environment
+from payments.bootstrap import PaymentsWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -26,12 +23,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-service = PaymentService(
-    DeciderRunner(
-        payment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], boto3.client("dynamodb"))
-    ),
-    provider_from_environment(),
-)
+service = PaymentsWiring().payment_service()
 
 
 @tracer.capture_method

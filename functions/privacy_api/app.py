@@ -5,20 +5,18 @@ answer what was done; never the data."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.http import (
     MAX_SUBJECT_LENGTH,
+    IdempotencyKey,
     answer,
     caller_id,
     install_problem_handlers,
@@ -26,8 +24,8 @@ from eventcore.lambdas.http import (
     problem_responses,
     refuse_unreadable_body,
 )
-from eventcore.personal_data import PersonalDataVault
-from orders.privacy import PrivacyService, Requester, customer_decider
+from orders.bootstrap import OrdersWiring
+from orders.privacy import Requester
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,16 +35,8 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
-dynamodb = boto3.client("dynamodb")
-service = PrivacyService(
-    PersonalDataVault.from_environment(dynamodb),
-    DeciderRunner(customer_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-)
+service = OrdersWiring().privacy_service()
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x20-\x7e]+$"),
-]
 CustomerId = Annotated[
     str,
     Path(min_length=1, max_length=MAX_SUBJECT_LENGTH, description="The customer's id: their token's `sub`."),

@@ -6,18 +6,16 @@ bookings: an order adds its total when it is created, and a later cancellation d
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from eventcore.lambdas.batch_consumer import process_batch
 from eventcore.messaging.inbound import read_published_event
-from eventcore.read.counters import IdempotentCounters
 from orders.analytics import sales_contributions
+from orders.bootstrap import OrdersWiring
 from orders.events import order_events
 
 if TYPE_CHECKING:
@@ -28,7 +26,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-counters = IdempotentCounters(os.environ["ANALYTICS_TABLE"], boto3.client("dynamodb"))
+counters = OrdersWiring().sales_counters()
 
 
 @tracer.capture_method

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from eventcore.lambdas.batch_consumer import process_change_batch
-from eventcore.read.generations.projector import GenerationalProjector
-from shipping.projection import shipment_projection
+from shipping.bootstrap import ShippingWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,8 +18,8 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-dynamodb = boto3.client("dynamodb")
-projector = GenerationalProjector.from_environment(shipment_projection, dynamodb)
+shipping = ShippingWiring()
+projector = shipping.shipment_projector()
 
 
 @logger.inject_lambda_context

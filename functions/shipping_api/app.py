@@ -6,34 +6,31 @@ queries, shape the answer."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.http import (
+    IdempotencyKey,
+    PageSize,
     answer,
     field_error,
     install_problem_handlers,
+    json_response,
     problem,
     problem_responses,
     refuse_unreadable_body,
-    whole_number,
 )
-from eventcore.personal_data import PersonalDataVault
 from eventcore.read.cursors import MAX_CURSOR_LENGTH
-from eventcore.read.generations.projector import GenerationalView
-from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus, ShippingService, shipment_decider
+from shipping import ShipmentError, ShipmentNotFoundError, ShipmentStatus
+from shipping.bootstrap import ShippingWiring
 from shipping.commands import ShipmentLine
-from shipping.projection import shipment_projection
-from shipping.queries import ShipmentQueries, shown_to_staff
+from shipping.queries import shown_to_staff
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,28 +42,11 @@ tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayHttpResolver(enable_validation=True)
 install_problem_handlers(app)
-dynamodb = boto3.client("dynamodb")
-service = ShippingService(
-    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-    vault=PersonalDataVault.from_environment(dynamodb),
-)
-queries = ShipmentQueries(
-    # Reads the active generation only, resolved through the cached registry (no extra request per query).
-    GenerationalView.from_environment(shipment_projection, dynamodb).active_store()
-)
+shipping = ShippingWiring()
+service = shipping.shipping_service()
+queries = shipping.shipment_queries()
 
 ShipmentId = Annotated[str, Path(description="The shipment id, as GET /shipments lists it (a UUID).")]
-PageSize = Annotated[int, whole_number(1, 100), Field(ge=1, le=100)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x20-\x7e]+$",
-        description="Makes the request safe to retry: the same key records it once.",
-    ),
-]
 
 
 class DispatchRequest(BaseModel):
@@ -183,22 +163,13 @@ def deliver_shipment(shipment_id: ShipmentId, idempotency_key: IdempotencyKey = 
 
 
 def shipment_response(answer: ShipmentAnswer) -> Response[Any]:
-    headers = {"ETag": f'"{answer.version}"'}
+    headers = {}
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
     shipment = answer.shipment.model_dump(mode="json")
     # The command's answer: the shipment just entered its status (or entered it when first answered).
     shown = shown_to_staff({**shipment, "status_since": shipment["updated_at"]})
-    return json_response(200, {**shown, "version": answer.version}, **headers)
-
-
-def json_response(status: int, body: dict[str, Any], **headers: str) -> Response[Any]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "private, no-cache", **headers},
-    )
+    return json_response(200, {**shown, "version": answer.version}, cache=True, **headers)
 
 
 @app.exception_handler(ShipmentNotFoundError)

@@ -1,51 +1,46 @@
-"""Shipping handler: hears order events on `order-events` (Kinesis, CloudEvents): an order placed gets its
-shipment planned, confirmed makes it ready to ship (or holds it as undeliverable when the customer's
-personal data was erased meanwhile), cancelled cancels it (unless it left already). Order
-events shipping caused itself are acknowledged; anything unknown fails and is parked. Thin: read the record,
-hand it to the shipping service, fail it on error."""
+"""Shipping commands consumer: applies the commands the order-fulfillment process queues on
+`shipping-commands` (SQS FIFO, one group per order) to the order's Shipment: PlanShipment when the order
+is placed, MarkShipmentReady when it is confirmed (or held as undeliverable when the customer's personal
+data was erased meanwhile), CancelShipment when it is cancelled. A cancellation after the parcel left is
+acknowledged and reported for a person (a return). Thin: read the message, hand it to the shipping
+service, fail it on error (retried, then parked in the DLQ); a failure holds back only its order's group."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from eventcore import DeciderRunner, DynamoDBEventStore
 from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.inbound import consuming_event
-from eventcore.personal_data import PersonalDataVault
-from shipping import ShippingService, shipment_decider
+from eventcore.messaging.inbound import consuming_command
+from shipping.bootstrap import ShippingWiring
+from shipping.service import CANCELLED_AFTER_DISPATCH
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-dynamodb = boto3.client("dynamodb")
-service = ShippingService(
-    DeciderRunner(shipment_decider, DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb)),
-    vault=PersonalDataVault.from_environment(dynamodb),
-)
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+service = ShippingWiring().shipping_service()
 
 
 @tracer.capture_method
-def record_handler(record: KinesisStreamRecord) -> None:
-    with consuming_event(
+def record_handler(record: SQSRecord) -> None:
+    with consuming_command(
         logger,
-        record.kinesis.data_as_bytes(),
-        data_keys=("order_id",),
-        sequence_number=record.kinesis.sequence_number,
-    ) as event:
-        outcome = service.react(event)
-        logger.info("order event handled", outcome=outcome)
-        if outcome.startswith("cancellation after dispatch"):
+        record.body,
+        payload_keys=("order_id",),
+        message_id=record.message_id,
+        message_group_id=record.attributes.message_group_id,
+    ) as message:
+        outcome = service.apply_queued(message)
+        logger.info("shipping command applied", outcome=outcome)
+        if outcome == CANCELLED_AFTER_DISPATCH:
             logger.error("an order was cancelled after its parcel left: arrange a return")
             metrics.add_metric(name="CancelledAfterDispatch", unit=MetricUnit.Count, value=1)
 

@@ -5,7 +5,7 @@ the generational view's `VIEW_TABLES`, `VIEW_GENERATIONS` and `VIEW_GENERATIONS_
 deploys this code once per view, as OrdersViewRebuilderFunction and ShipmentsViewRebuilderFunction.
 The same actions as `python -m ops rebuild`, from the core's `eventcore.read.generations.bluegreen`:
 
-    {"action": "build", "projection": "orders.projection:order_projection", "segments": 8}   (the default)
+    {"action": "build", "projection": "orders.read_model:order_projection", "segments": 8}   (the default)
     {"action": "in_place", "generation": "blue", "segments": 8}
     {"action": "status"}    {"action": "switch", "to": "green"}    {"action": "drop", "generation": "blue"}
 

@@ -24,7 +24,7 @@ from localcloud import LocalCloud
 from ops.cli import main
 from ops.rebuild import run
 from ops.target import local_target
-from orders.projection import order_projection
+from orders.read_model import order_projection
 from tests.e2e.conftest import PARAMETERS, TEMPLATE
 from tests.support.polling import wait_until
 from tests.support.projections import NAME as WITH_UNITS
@@ -255,7 +255,7 @@ def test_a_new_generation_with_new_logic_is_built_while_orders_flow_and_switched
         "rebuild",
         "OrdersView",
         "--projection",
-        "orders.projection:order_projection",
+        "orders.read_model:order_projection",
         "--settle",
         SETTLE,
         "--json",

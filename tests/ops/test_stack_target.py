@@ -397,7 +397,7 @@ class TestShipmentsViewRebuildOnAStack:
         # THEN green is ready with every shipment, and the shipping API still reads blue
         assert status == 0
         assert (built["generation"], built["ready"], built["backfill"]["rows"]) == ("green", True, 3)
-        assert built["projection"] == "shipping.projection:shipment_projection"
+        assert built["projection"] == "shipping.read_model:shipment_projection"
         assert api.queue() == []
 
         # WHEN switched, THEN the shipping API reads green: the queue to pick oldest first, each shipment

@@ -1,5 +1,5 @@
 """A changed projection of the orders view, for the tests of blue/green rebuilds: the order's document as
-`orders.projection` makes it, plus `units` (the quantity ordered over all lines), which the running logic
+`orders.read_model` makes it, plus `units` (the quantity ordered over all lines), which the running logic
 does not have. Importable by the local cloud's functions too: they run with the repository on their path."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from eventcore.read.projector import Projection
-from orders.projection import order_projection, project_order
+from orders.read_model import order_projection, project_order
 
 if TYPE_CHECKING:
     from eventcore import Event

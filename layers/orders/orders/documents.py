@@ -1,6 +1,6 @@
 """The documents the orders API answers with, as models: what the OpenAPI document shows a client, and what
 the contract test holds every answer to. The handlers build the documents themselves (`orders.views`,
-`orders.personal.for_owner`, `orders.queries`); these only describe them."""
+`orders.personal_details.for_owner`, `orders.queries`); these only describe them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orders.order import OrderStatus
-from orders.personal import ShippingAddress
+from orders.personal_details import ShippingAddress
 
 Money = int  # minor units of `currency` (cents), never floats
 

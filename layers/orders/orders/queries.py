@@ -17,7 +17,7 @@ from orders.errors import OrderNotFoundError
 from orders.events import OrderCreated, order_events
 from orders.ids import is_order_id
 from orders.order import order_decider
-from orders.personal import for_owner
+from orders.personal_details import for_owner
 from orders.views import order_document
 
 if TYPE_CHECKING:

@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from eventcore import fingerprint
-from eventcore.messaging.inbound import MalformedMessageError
-from eventcore.validation import summary
 from eventcore.write.command_ids import derived_id
-from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PlaceOrder, ShipOrder
+from orders.commands import CancelOrder, PlaceOrder
 from orders.config import PricingConfigError
-from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError, OrderNotFoundError
+from orders.errors import OrderError, OrderNotFoundError
+from orders.fulfillment.outbound import FINAL_ORDER_REFUSALS
 from orders.ids import is_order_id
 from orders.pricing import PricingError, price_order
+from orders.queued import read_queued_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,34 +29,11 @@ if TYPE_CHECKING:
     from eventcore.personal_data import Vault
     from orders.commands import OrderCommand
     from orders.order import Order
-    from orders.personal import PersonalDetails
+    from orders.personal_details import PersonalDetails
     from orders.pricing import PricingConfig, RequestedLine
 
 # Fixed forever: changing it would give every retried checkout a second order.
 ORDER_ID_NAMESPACE = uuid.UUID("5b0f6f0e-2a4e-4e0f-9a53-6d1d3c7f2b10")
-
-# The order's refusals of a queued command that are final and safe to acknowledge: retrying cannot change
-# them, and nothing is left dangling, or a person has been told. A ConfirmOrder for an order the customer
-# cancelled first: the process manager compensates on OrderCancelled. A CancelOrder (payment declined) for
-# an order already shipped: the declined payment charged nothing, and a shipped order is never cancelled.
-# Every other refusal fails the message, to be retried and then parked for a person.
-FINAL_REJECTIONS: dict[str, tuple[type[OrderError], ...]] = {
-    "ConfirmOrder": (OrderAlreadyCancelledError,),
-    "CancelOrder": (OrderAlreadyShippedError,),
-    # Shipping an order the customer cancelled in the same moment: the process manager has recorded the race
-    # (CancellationRacedDispatch, with its alarm) for a person; retrying cannot ship a cancelled order.
-    "ShipOrder": (OrderAlreadyCancelledError,),
-}
-
-
-# The order commands other contexts may queue, by the `command_type` of their message: the orders context's
-# public command contract (docs/event-catalogue.md).
-QUEUED_COMMANDS: dict[str, type[ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder]] = {
-    "ConfirmOrder": ConfirmOrder,
-    "CancelOrder": CancelOrder,
-    "ShipOrder": ShipOrder,
-    "DeliverOrder": DeliverOrder,
-}
 
 
 class PricingUnavailableError(Exception):
@@ -228,7 +203,7 @@ class OrderService:
 
     def apply_queued(self, message: CommandMessage) -> QueuedOutcome:
         """Apply a command another context queued for an order, idempotently by its command id. A refusal
-        in FINAL_REJECTIONS is returned (to acknowledge the message); any other refusal raises."""
+        in `FINAL_ORDER_REFUSALS` is returned (to acknowledge the message); any other refusal raises."""
         command = read_queued_command(message)
         try:
             result = self.runner.handle(
@@ -239,7 +214,7 @@ class OrderService:
                 correlation_id=message.correlation_id,
                 causation_id=message.causation_id,
             )
-        except FINAL_REJECTIONS.get(message.command_type, ()) as rejection:
+        except FINAL_ORDER_REFUSALS.get(message.command_type, ()) as rejection:
             return QueuedCommandRefused(command, rejection)
         return QueuedCommandApplied(command, _answer(result))
 
@@ -248,18 +223,3 @@ def _answer(result: CommandResult[Order | None]) -> OrderAnswer:
     if result.state is None:  # every order command either creates the order or needs one
         raise RuntimeError(f"order {result.aggregate_id} has no state after a command")
     return OrderAnswer(result.state, result.version, len(result.events), result.duplicate)
-
-
-def read_queued_command(message: CommandMessage) -> ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder:
-    model = QUEUED_COMMANDS.get(message.command_type)
-    if model is None:
-        known = sorted(QUEUED_COMMANDS)
-        raise MalformedMessageError(
-            f"unknown command type {message.command_type!r}; queued order commands: {known}"
-        )
-    try:
-        return model.model_validate(message.payload)
-    except ValidationError as error:
-        raise MalformedMessageError(
-            f"{message.command_type} payload is invalid: {summary(error.errors())}"
-        ) from error

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventcore.read.cursors import InvalidCursorError, decode_cursor, encode_cursor
 from shipping.errors import ShipmentNotFoundError
-from shipping.projection import SHIPMENTS_BY_STATUS
+from shipping.read_model import SHIPMENTS_BY_STATUS
 from shipping.service import SHIPMENT_ID
 from shipping.shipment import ShipmentStatus
 

@@ -1,7 +1,7 @@
-"""The shipping application service: what shipping does when orders publish that an order was placed,
-confirmed or cancelled, and when warehouse staff dispatch or deliver a parcel. It derives shipment ids and
-command ids and runs the Shipment decider through the core's runner; the functions around it only parse
-records and requests."""
+"""The shipping application service: what shipping does when the order-fulfillment process asks it to
+plan, ready or cancel an order's parcel, and when warehouse staff dispatch or deliver one. It derives
+shipment ids and command ids and runs the Shipment decider through the core's runner; the functions around
+it only parse messages and requests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from eventcore import fingerprint
 from eventcore.personal_data import PersonalDataErasedError
 from eventcore.write.command_ids import Cause, command_fingerprint, derived_id, react
 from shipping.commands import (
@@ -28,15 +29,20 @@ from shipping.errors import (
     ShipmentAlreadyLeftError,
     ShipmentNotFoundError,
 )
-from shipping.inbound import ORDER_EVENTS, OrderCancelled, OrderConfirmed, OrderCreated
 from shipping.labels import DiscardingLabelPrinter
+from shipping.queued import (
+    CancelShipmentRequest,
+    MarkShipmentReadyRequest,
+    PlanShipmentRequest,
+    read_queued_command,
+)
 from shipping.shipment import ShipmentStatus, shipment_id_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from eventcore import CommandResult, DeciderRunner
-    from eventcore.messaging.inbound import PublishedEvent
+    from eventcore.messaging.inbound import CommandMessage
     from eventcore.personal_data import Vault
     from shipping.commands import ShipmentCommand
     from shipping.labels import LabelPrinter
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
 
 # Shipment ids as shipping hands them out (UUIDs): anything else names no shipment and is refused before it
 # reaches DynamoDB, where an oversized key would be a server error, not a 404.
+CANCELLED_AFTER_DISPATCH = "cancellation after dispatch: arrange a return"
 SHIPMENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -73,50 +80,56 @@ class ShippingService:
         self._clock = clock
         self._new_id = new_id
 
-    def react(self, event: PublishedEvent) -> str:
-        """React to one published order event; return what was done, for the log. Raises on anything to
-        retry (contention) or to park (an unknown type or schema version)."""
-        cause = Cause.of(event)
-        match ORDER_EVENTS.read(event.event_type, event.schema_version, event.data):
-            case OrderCreated() as created:
-                lines = tuple(
-                    ShipmentLine(sku=line.sku, name=line.name, quantity=line.quantity)
-                    for line in created.lines
+    def apply_queued(self, message: CommandMessage) -> str:
+        """Apply a command the order-fulfillment process queued, idempotently by its command id; return what
+        was done, for the log. Raises on anything to retry (contention, a shipment not planned yet) or to
+        park (an unknown command, a payload not understood)."""
+        cause = Cause.of_queued(message)
+        match read_queued_command(message):
+            case PlanShipmentRequest() as plan:
+                command = PlanShipment(
+                    shipment_id=shipment_id_for(plan.order_id),
+                    order_id=plan.order_id,
+                    customer_id=plan.customer_id,
+                    lines=tuple(
+                        ShipmentLine(sku=line.sku, name=line.name, quantity=line.quantity)
+                        for line in plan.lines
+                    ),
+                    destination_country=plan.destination_country,
+                    personal=plan.personal,
+                    at=plan.at,
                 )
-                plan = PlanShipment(
-                    shipment_id=shipment_id_for(created.order_id),
-                    order_id=created.order_id,
-                    customer_id=created.customer_id,
-                    lines=lines,
-                    destination_country=created.destination_country,
-                    personal=created.personal,
-                    at=created.placed_at,
-                )
-                return self._outcome(react(self.runner, plan.shipment_id, plan, cause), "planned")
-            case OrderConfirmed() as confirmed:
-                shipment_id = shipment_id_for(confirmed.order_id)
+                return self._outcome(self._apply(command, message), "planned")
+            case MarkShipmentReadyRequest() as ready:
+                shipment_id = shipment_id_for(ready.order_id)
                 if self._address_erased(self.runner.load(shipment_id).state):
                     # Erased while the order was in flight: nothing to pick, the order is to be cancelled.
-                    hold = HoldUndeliverable(
-                        shipment_id=shipment_id, reason="address_erased", at=confirmed.confirmed_at
-                    )
+                    hold = HoldUndeliverable(shipment_id=shipment_id, reason="address_erased", at=ready.at)
                     return self._outcome(react(self.runner, shipment_id, hold, cause), "held: address erased")
-                ready = MarkReady(shipment_id=shipment_id, at=confirmed.confirmed_at)
-                return self._outcome(react(self.runner, shipment_id, ready, cause), "ready to ship")
-            case OrderCancelled() as cancelled:
+                mark = MarkReady(shipment_id=shipment_id, at=ready.at)
+                return self._outcome(self._apply(mark, message), "ready to ship")
+            case CancelShipmentRequest() as cancelled:
                 cancel = CancelShipment(
-                    shipment_id=shipment_id_for(cancelled.order_id),
-                    reason=cancelled.reason,
-                    at=cancelled.cancelled_at,
+                    shipment_id=shipment_id_for(cancelled.order_id), reason=cancelled.reason, at=cancelled.at
                 )
                 try:
-                    return self._outcome(react(self.runner, cancel.shipment_id, cancel, cause), "cancelled")
+                    return self._outcome(self._apply(cancel, message), "cancelled")
                 except ShipmentAlreadyLeftError:
                     # Cancelled after the parcel left: no retry changes that; a person arranges a return.
-                    return "cancellation after dispatch: arrange a return"
+                    return CANCELLED_AFTER_DISPATCH
                 except ShipmentNotFoundError:
                     return "nothing to cancel: never planned"
-        return "ignored"
+        raise AssertionError("unreachable: read_queued_command answers one of the queued commands")
+
+    def _apply(self, command: ShipmentCommand, message: CommandMessage) -> CommandResult[Shipment | None]:
+        return self.runner.handle(
+            command.shipment_id,
+            command,
+            command_id=message.command_id,
+            fingerprint=fingerprint(message.payload),
+            correlation_id=message.correlation_id,
+            causation_id=message.causation_id,
+        )
 
     def dispatch(
         self,
@@ -129,19 +142,24 @@ class ShippingService:
     ) -> ShipmentAnswer:
         """Dispatch the parcel: its address is opened for the carrier's label, never returned nor stored in
         clear. Refused when the order has no address; when the customer's personal data was erased, the
-        shipment is held as undeliverable (its order is then cancelled) and the dispatch refused."""
+        shipment is held as undeliverable (its order is then cancelled) and the dispatch refused. The label
+        is printed once, after the dispatch is recorded: a retry, or a dispatch that lost a race, prints
+        nothing."""
         _require_shipment_id(shipment_id)  # before the command's own checks: an odd id is simply not found
         command = DispatchShipment(
             shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number, at=self._clock()
         )
         shipment = self.runner.load(shipment_id).state
+        address = None
         if shipment is not None and shipment.status is ShipmentStatus.READY_TO_SHIP:
             address = self._address(shipment)
             if address is None:
                 self._hold(shipment, correlation_id)
                 raise ShipmentAddressErasedError(shipment_id)
+        answer = self._staff(command, idempotency_key, correlation_id)
+        if answer.recorded and address is not None:
             self.labels.print_label(shipment_id, carrier, tracking_number, address)
-        return self._staff(command, idempotency_key, correlation_id)
+        return answer
 
     def _address(self, shipment: Shipment) -> dict[str, Any] | None:
         """The shipment's address, opened; None when it was erased."""

@@ -17,8 +17,8 @@ from eventcore import DynamoDBEventStore
 from eventcore.personal_data import PersonalDataVault
 from eventcore.read.generations.registry import SsmGenerationRegistry
 from eventcore.read.view_store import DynamoDBViewStore, from_item
-from orders.personal import for_owner
-from orders.projection import order_projection
+from orders.personal_details import for_owner
+from orders.read_model import order_projection
 from tests.support.aws import create_personal_data_vault, create_table, put_pricing_parameters, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.read_side import ddb_event, deliver, function_environment, read_kinesis, read_log_stream

@@ -11,7 +11,7 @@ import pytest
 from eventcore.read.generations.bluegreen import ViewGenerations, build, drop, status, switch
 from eventcore.read.generations.lifecycle import GenerationError
 from eventcore.read.view_store import DynamoDBViewStore, ViewRow
-from orders.projection import order_projection
+from orders.read_model import order_projection
 from tests.support.lambdas import load_function, sample_event
 from tests.support.projections import NAME as WITH_UNITS
 from tests.support.projections import order_projection_with_units

@@ -53,7 +53,7 @@ class TestOrderProjector:
         orders = [read_side.place() for _ in range(4)]
         for order in orders:
             read_side.cancel(order["order_id"])
-        client = read_side.projector.dynamodb
+        client = read_side.projector.orders.dynamodb
         counting = Counting(client)
         read_side.project(batch_size=100)
         assert counting.writes() == 4

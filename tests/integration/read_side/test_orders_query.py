@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from eventcore.lambdas.http import etag_of
 from eventcore.read.cursors import encode_cursor
 from tests.support.lambdas import sample_event
 from tests.support.read_side import commits_for, lifecycle
@@ -28,23 +29,35 @@ def recorded_times(read_side, order_id: str) -> list[datetime]:
 
 
 class TestGetOrder:
-    def test_answers_the_read_models_row_with_its_version_as_etag(self, read_side):
+    def test_answers_the_read_models_row_with_the_documents_etag(self, read_side):
         order = read_side.place()
         read_side.project()
         status, body, headers = read_side.get(f"/orders/{order['order_id']}")
         assert status == 200
         assert body == order
-        assert headers["ETag"] == '"1"'
+        assert headers["ETag"] == etag_of(order)
 
     def test_if_none_match_with_the_current_etag_answers_304(self, read_side):
         order = read_side.place()
         read_side.project()
-        status, body, headers = read_side.get(
-            f"/orders/{order['order_id']}", headers={"if-none-match": '"1"'}
-        )
-        assert (status, body, headers["ETag"]) == (304, {}, '"1"')
+        etag = etag_of(order)
+        status, body, headers = read_side.get(f"/orders/{order['order_id']}", headers={"if-none-match": etag})
+        assert (status, body, headers["ETag"]) == (304, {}, etag)
         status, _, _ = read_side.get(f"/orders/{order['order_id']}", headers={"if-none-match": 'W/"0", "7"'})
         assert status == 200
+
+    def test_an_erasure_changes_the_etag_though_it_adds_no_version(self, read_side):
+        order = read_side.place()
+        read_side.project()
+        path = f"/orders/{order['order_id']}"
+        _, before, headers = read_side.get(path)
+        # WHEN the customer's key is destroyed: crypto-shredding records nothing on the order itself
+        read_side.query.orders.vault.erase("customer-alice")
+        status, after, revalidated = read_side.get(path, headers={"if-none-match": headers["ETag"]})
+        # THEN a client revalidating its copy gets the erased document, not a 304
+        assert (status, after["version"]) == (200, before["version"])
+        assert after != before
+        assert revalidated["ETag"] == etag_of(after) != headers["ETag"]
 
     def test_another_customers_order_is_not_found(self, read_side):
         order = read_side.place(customer="customer-bob")
@@ -65,13 +78,13 @@ class TestGetOrder:
         assert read_side.get(f"/orders/{order['order_id']}")[1]["status"] == "pending_payment"
         # ... the log already says 2.
         status, body, headers = read_side.get(f"/orders/{order['order_id']}", query={"consistent": "true"})
-        assert (status, body, headers["ETag"]) == (200, cancelled, '"2"')
+        assert (status, body, headers["ETag"]) == (200, cancelled, etag_of(cancelled))
 
     def test_time_travel_to_a_version(self, read_side):
         order = read_side.place()
         read_side.cancel(order["order_id"])
         status, body, headers = read_side.get(f"/orders/{order['order_id']}", query={"version": "1"})
-        assert (status, body, headers["ETag"]) == (200, order, '"1"')
+        assert (status, body, headers["ETag"]) == (200, order, etag_of(order))
         status, body, _ = read_side.get(f"/orders/{order['order_id']}", query={"version": "2"})
         assert (status, body["status"], body["version"]) == (200, "cancelled", 2)
 
@@ -88,7 +101,7 @@ class TestGetOrder:
         # At the moment of placing, and just before the cancellation: the order as placed.
         for moment in (placed, cancelled - timedelta(microseconds=1)):
             status, body, headers = read_side.get(f"/orders/{order['order_id']}", query={"asOf": iso(moment)})
-            assert (status, body, headers["ETag"]) == (200, order, '"1"')
+            assert (status, body, headers["ETag"]) == (200, order, etag_of(order))
         # Any time zone names the same instant.
         as_cet = cancelled.astimezone(datetime.fromisoformat("2026-01-01T00:00:00+01:00").tzinfo)
         status, body, _ = read_side.get(f"/orders/{order['order_id']}", query={"asOf": as_cet.isoformat()})

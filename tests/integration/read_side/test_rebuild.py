@@ -15,7 +15,7 @@ import pytest
 from eventcore.read.generations.replay import NotEmptyError, rebuild
 from eventcore.read.view_store import DynamoDBViewStore, ViewRow
 from ops.replay import main
-from orders.projection import order_projection
+from orders.read_model import order_projection
 from tests.support.aws import create_table
 from tests.support.polling import wait_until
 from tests.support.read_side import commits_for, lifecycle
@@ -137,7 +137,7 @@ class TestRebuild:
         report = main(
             [
                 "--projection",
-                "orders.projection:order_projection",
+                "orders.read_model:order_projection",
                 "--log-table",
                 read_side.log_table,
                 "--view-table",

@@ -12,7 +12,7 @@ from eventcore import commit_to_item
 from eventcore.read.generations.replay import rebuild
 from eventcore.read.view_store import DynamoDBViewStore
 from ops.replay import run
-from orders.projection import order_projection
+from orders.read_model import order_projection
 from tests.support.aws import create_table
 from tests.support.read_side import commits_for, lifecycle
 
@@ -72,7 +72,7 @@ def test_the_command_exits_non_zero_when_a_stream_failed(read_side, capsys):
     read_side.place()
     arguments = [
         "--projection",
-        "orders.projection:order_projection",
+        "orders.read_model:order_projection",
         "--log-table",
         read_side.log_table,
         "--view-table",

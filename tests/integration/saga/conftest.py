@@ -92,6 +92,7 @@ class Saga:
             "orders": create_queue(self.sqs, "OrderCommandsQueue", "order-commands", self.suffix),
             "payments": create_queue(self.sqs, "PaymentCommandsQueue", "payment-commands", self.suffix),
             "inventory": create_queue(self.sqs, "InventoryCommandsQueue", "inventory-commands", self.suffix),
+            "shipping": create_queue(self.sqs, "ShippingCommandsQueue", "shipping-commands", self.suffix),
             "deadlines": create_queue(
                 self.sqs, "FulfillmentDeadlinesQueue", "fulfillment-deadlines", self.suffix
             ),
@@ -144,13 +145,6 @@ class Saga:
                 ("shipment-events", "ShipmentEvents"),
             )
         ]
-        self.shipping_feed = KinesisFeed(
-            self.kinesis,
-            self.event_streams["order-events"],
-            self._shipping_handler,
-            self.context,
-            max_attempts=attempts_of("ShippingCommandsConsumerFunction", "OrderEvents"),
-        )
         self.deadlines = QueueFeed(
             self.sqs, self.queues["deadlines"][0], self._fulfillment_handler, self.context
         )
@@ -162,6 +156,9 @@ class Saga:
         )
         self.inventory_commands = QueueFeed(
             self.sqs, self.queues["inventory"][0], self._inventory_handler, self.context
+        )
+        self.shipping_commands = QueueFeed(
+            self.sqs, self.queues["shipping"][0], self._shipping_handler, self.context
         )
         self._shipment_projection = TableStreamFeed(
             self.streams,
@@ -193,6 +190,7 @@ class Saga:
                     ORDER_COMMANDS_QUEUE_URL=self.queues["orders"][0],
                     PAYMENT_COMMANDS_QUEUE_URL=self.queues["payments"][0],
                     INVENTORY_COMMANDS_QUEUE_URL=self.queues["inventory"][0],
+                    SHIPPING_COMMANDS_QUEUE_URL=self.queues["shipping"][0],
                     FULFILLMENT_DEADLINES_QUEUE_URL=self.queues["deadlines"][0],
                     ORDERS_EVENT_SOURCE=source_of("OrderPublisherFunction"),
                     PAYMENTS_EVENT_SOURCE=source_of("PaymentPublisherFunction"),
@@ -229,24 +227,15 @@ class Saga:
     def _publisher(self, logical_id: str, stream_name: str) -> Any:
         """The generic publisher (functions/event_publisher), configured as the template configures it."""
         environment = resource(logical_id)["Properties"]["Environment"]["Variables"]
+        self.monkeypatch.delenv("PUBLISHED_AGGREGATES", raising=False)
         module = self._load(
             "event_publisher",
             EVENT_STREAM_NAME=stream_name,
             CLOUDEVENTS_SOURCE=environment["CLOUDEVENTS_SOURCE"],
             CLOUDEVENTS_TYPE_PREFIX=environment["CLOUDEVENTS_TYPE_PREFIX"],
+            **{name: environment[name] for name in ("PUBLISHED_AGGREGATES",) if name in environment},
         )
-        publish = module.lambda_handler
-        if logical_id != "OrderPublisherFunction":
-            return publish
-
-        def orders_only(event: dict, context: Any) -> dict:
-            # The template's filter on the orders log: only Order-* streams are published.
-            records = [
-                r for r in event["Records"] if r["dynamodb"]["Keys"]["stream"]["S"].startswith("Order-")
-            ]
-            return publish({"Records": records}, context) if records else {"batchItemFailures": []}
-
-        return orders_only
+        return module.lambda_handler
 
     def _registry(self, logical_id: str) -> str:
         """The template's generations registry `logical_id`, under a name of this saga's own."""
@@ -308,12 +297,18 @@ class Saga:
 
     @property
     def command_feeds(self) -> list[QueueFeed]:
-        return [self.inventory_commands, self.payment_commands, self.order_commands, self.deadlines]
+        return [
+            self.inventory_commands,
+            self.payment_commands,
+            self.shipping_commands,
+            self.order_commands,
+            self.deadlines,
+        ]
 
     def step(self) -> int:
         """One round: publish what the logs hold, let the process manager hear it, apply the commands."""
         moved = sum(publisher.pump() for publisher in self.publishers)
-        for feed in [*self.fulfillment_feeds, self.shipping_feed]:
+        for feed in self.fulfillment_feeds:
             moved += feed.drain()
         for queue in self.command_feeds:
             moved += queue.deliver()

@@ -12,7 +12,7 @@ from unittest.mock import ANY
 import pytest
 
 from eventcore.personal_data import PersonalDataVault
-from orders.personal import for_owner
+from orders.personal_details import for_owner
 from payments import payment_id_for
 from tests.integration.saga.conftest import BASKET, DEAR_BASKET, KETTLE, Saga, new_customer
 from tests.support.polling import wait_until

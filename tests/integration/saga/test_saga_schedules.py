@@ -84,7 +84,7 @@ steps = st.lists(
             "hear_payments",
             "hear_inventory",
             "hear_twice",
-            "hear_shipping",
+            "shipping",
             "dispatch",
             "deliver",
             "inventory",
@@ -209,9 +209,8 @@ def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cance
                 early_deadline = True
                 deadline_passes()
                 saga.deadlines.deliver()
-            case "hear_shipping":
-                for shard in saga.shipping_feed.shards:
-                    saga.shipping_feed.deliver(shard)
+            case "shipping":
+                saga.shipping_commands.deliver()
             case "dispatch":
                 dispatch_all()
             case "deliver":
@@ -284,10 +283,11 @@ def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cance
         if stock is not None:
             assert 0 <= stock.reserved <= stock.on_hand  # never negative, never promised beyond what is there
     assert kettles_held <= 10  # sold no more kettles than there were
-    for feed in [*saga.fulfillment_feeds, saga.shipping_feed]:
+    for feed in saga.fulfillment_feeds:
         assert feed.parked == []
     assert saga.parked("orders") == []
     assert saga.parked("inventory") == []
+    assert saga.parked("shipping") == []
     # only what waits on a provider that never answers may be parked: its request, and the void queued
     # behind it in the order's FIFO group (applied once a person redrives them; a late authorisation is
     # voided by the process manager)

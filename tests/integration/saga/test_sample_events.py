@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 from payments import payment_id_for
@@ -35,6 +34,7 @@ def test_the_order_created_sample_starts_the_fulfilment(saga, lambda_context):
     assert saga.process_events(ORDER) == ["FulfillmentStarted"]
     assert [m["command_type"] for m in queued(saga, "inventory")] == ["ReserveStock", "ReserveStock"]
     assert [m["command_type"] for m in queued(saga, "payments")] == ["RequestPayment"]
+    assert [m["command_type"] for m in queued(saga, "shipping")] == ["PlanShipment"]
 
 
 def test_answer_samples_after_the_start_are_recorded_and_a_refusal_cancels(saga, lambda_context):
@@ -109,20 +109,20 @@ def test_queued_order_command_samples(saga, lambda_context):
 
 
 def with_sealed_address(saga, event: dict) -> dict:
-    """The sample's OrderCreated as orders publish it today (v3), its address sealed under this test's vault:
-    a sample file cannot hold ciphertext for a key that exists only where it runs."""
-    created = event["Records"][0]["kinesis"]
-    document = json.loads(base64.b64decode(created["data"]))
-    data = document["data"]
-    sealed = saga.api.vault.key_for(data["customer_id"]).seal({"shipping_address": ADDRESS, "email": None})
-    document["type"] = document["type"].removesuffix(".v2") + ".v3"
-    document["data"] = data | {"personal": sealed.model_dump(mode="json")}
-    created["data"] = base64.b64encode(json.dumps(document).encode()).decode()
+    """The sample's PlanShipment with the order's address sealed under this test's vault, as the process
+    manager sends it: a sample file cannot hold ciphertext for a key that exists only where it runs."""
+    plan = event["Records"][0]
+    body = json.loads(plan["body"])
+    sealed = saga.api.orders.vault.key_for(body["payload"]["customer_id"]).seal(
+        {"shipping_address": ADDRESS, "email": None}
+    )
+    body["payload"]["personal"] = sealed.model_dump(mode="json")
+    plan["body"] = json.dumps(body)
     return event
 
 
-def test_the_shipping_samples_as_published_before_addresses_cannot_be_dispatched(saga, lambda_context):
-    event = sample_event("kinesis_order_created_and_confirmed.json")
+def test_the_shipping_samples_without_an_address_cannot_be_dispatched(saga, lambda_context):
+    event = sample_event("sqs_fifo_plan_and_ready_shipment.json")
     assert failures(saga.shipping_module.lambda_handler(event, lambda_context)) == []
     response = saga.shipping_api.lambda_handler(sample_event("api_dispatch_shipment.json"), lambda_context)
     assert response["statusCode"] == 409, response
@@ -131,7 +131,7 @@ def test_the_shipping_samples_as_published_before_addresses_cannot_be_dispatched
 
 
 def test_the_shipping_samples_ready_then_dispatch_a_shipment(saga, lambda_context):
-    event = with_sealed_address(saga, sample_event("kinesis_order_created_and_confirmed.json"))
+    event = with_sealed_address(saga, sample_event("sqs_fifo_plan_and_ready_shipment.json"))
     assert failures(saga.shipping_module.lambda_handler(event, lambda_context)) == []
     assert saga.shipment(ORDER).status.value == "ready_to_ship"
     response = saga.shipping_api.lambda_handler(sample_event("api_dispatch_shipment.json"), lambda_context)

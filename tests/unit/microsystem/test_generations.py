@@ -14,12 +14,12 @@ from eventcore.read.generations.lifecycle import GenerationError, Generations, S
 from eventcore.read.generations.projector import ActiveViewStore, GenerationalProjector, GenerationalView
 from eventcore.read.generations.registry import CachedGenerations, InMemoryGenerationRegistry
 from eventcore.read.view_store import InMemoryViewStore, ViewRow
-from orders.projection import order_projection
+from orders.read_model import order_projection
 from tests.support.projections import NAME as WITH_UNITS
 from tests.support.projections import order_projection_with_units
 from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
 
-CURRENT = "orders.projection:order_projection"
+CURRENT = "orders.read_model:order_projection"
 AT = "2026-12-01T10:00:00.000000Z"
 
 

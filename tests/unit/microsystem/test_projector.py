@@ -15,7 +15,7 @@ from eventcore.lambdas.batch_consumer import batch_response
 from eventcore.read.change_records import decode_change_record
 from eventcore.read.projector import Projection, Projector
 from eventcore.read.view_store import InMemoryViewStore, ViewConflictError, ViewRow
-from orders.projection import order_projection, project_order
+from orders.read_model import order_projection, project_order
 from tests.support.read_side import commits_for, ddb_record, deliver, lifecycle, sequence_number
 
 

@@ -18,33 +18,36 @@ from inventory.events import StockCommitted, StockOpened, StockReceived, StockRe
 from inventory.events import StockReservationRefused as InventoryRefused
 from inventory.events import StockReserved as InventoryReserved
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
-from orders.fulfillment import (
-    PAYMENT_EVENTS,
-    SHIPMENT_EVENTS,
-    STOCK_EVENTS,
+from orders.fulfillment import FulfillmentNotStartedError, decider
+from orders.fulfillment.events import (
     CancellationRacedDispatch,
-    DeadlinePassed,
     DeliveryRecorded,
     DispatchRecorded,
     FulfillmentCancelled,
     FulfillmentCompleted,
     FulfillmentLine,
-    FulfillmentNotStartedError,
     FulfillmentStarted,
     LateAnswerCompensated,
+    ParcelDetails,
+    ParcelLine,
     PaymentAnswered,
+    StockAnswered,
+)
+from orders.fulfillment.inbound import (
+    PAYMENT_EVENTS,
+    SHIPMENT_EVENTS,
+    STOCK_EVENTS,
+    DeadlinePassed,
     PaymentAuthorized,
     PaymentDeclined,
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentUndeliverable,
-    StockAnswered,
     StockReservationRefused,
     StockReserved,
-    decider,
 )
 from orders.pricing import OrderLine
-from orders.service import read_queued_command
+from orders.queued import read_queued_command
 from payments.events import PaymentAuthorized as PaymentsAuthorized
 from payments.events import PaymentDeclined as PaymentsDeclined
 from payments.events import PaymentRequested, PaymentVoided
@@ -85,6 +88,13 @@ started = FulfillmentStarted(
     lines=(FulfillmentLine(sku="SKU-TEA-001", quantity=2), FulfillmentLine(sku="SKU-MUG-001", quantity=1)),
     amount=4795,
     currency="EUR",
+    parcel=ParcelDetails(
+        lines=(
+            ParcelLine(sku="SKU-TEA-001", name="Green tea", quantity=2),
+            ParcelLine(sku="SKU-MUG-001", name="Mug", quantity=1),
+        ),
+        destination_country="NL",
+    ),
     deadline_at=T0 + DEADLINE,
     started_at=T0,
 )

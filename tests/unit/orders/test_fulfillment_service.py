@@ -11,7 +11,9 @@ from eventcore import DeciderRunner, InMemoryEventStore
 from eventcore.messaging.command_sender import OutgoingCommand
 from eventcore.messaging.inbound import CommandMessage, PublishedEvent, UnexpectedEventError
 from orders.fulfillment import decider
-from orders.fulfillment_service import DEADLINES, INVENTORY, ORDERS, PAYMENTS, Context, FulfillmentService
+from orders.fulfillment.inbound import Context
+from orders.fulfillment.outbound import DEADLINES, INVENTORY, ORDERS, PAYMENTS, SHIPPING
+from orders.fulfillment.service import FulfillmentService
 
 ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -112,12 +114,20 @@ def service(sender, clock) -> FulfillmentService:
     )
 
 
-def test_a_placed_order_asks_for_its_stock_and_payment_and_sets_its_deadline(service, sender):
+def test_a_placed_order_asks_for_its_stock_payment_and_parcel_and_sets_its_deadline(service, sender):
     service.react(CREATED)
     kinds, commands = sender.take()
-    assert kinds == [(INVENTORY, "ReserveStock"), (PAYMENTS, "RequestPayment"), (DEADLINES, "CheckDeadline")]
-    reserve, payment, deadline = commands
+    assert kinds == [
+        (INVENTORY, "ReserveStock"),
+        (PAYMENTS, "RequestPayment"),
+        (SHIPPING, "PlanShipment"),
+        (DEADLINES, "CheckDeadline"),
+    ]
+    reserve, payment, plan, deadline = commands
     assert (reserve.group_id, payment.group_id, deadline.delay_seconds) == ("SKU-TEA-001", ORDER, 60)
+    assert plan.group_id == ORDER
+    assert plan.message.payload["lines"] == [{"sku": "SKU-TEA-001", "name": "Tea", "quantity": 2}]
+    assert plan.message.payload["destination_country"] == "NL"
     assert reserve.message.payload["expires_at"] == (T0 + DEADLINE).isoformat()
     assert {c.message.causation_id for c in commands} == {"e-created"}
     assert {c.message.correlation_id for c in commands} == {"corr-1"}
@@ -128,8 +138,8 @@ def test_both_answers_confirm_the_order(service, sender):
     service.react(RESERVED)
     sender.take()
     service.react(AUTHORIZED)
-    kinds, (confirm,) = sender.take()
-    assert kinds == [(ORDERS, "ConfirmOrder")]
+    kinds, (confirm, _) = sender.take()
+    assert kinds == [(ORDERS, "ConfirmOrder"), (SHIPPING, "MarkShipmentReady")]
     assert confirm.message.payload["payment_id"] == "p-1"
 
 
@@ -147,7 +157,7 @@ def test_a_redelivered_fact_records_nothing_and_sends_the_same_commands_again(se
     service.react(CREATED)
     _, again = sender.take()
     assert [c.message.command_id for c in first] == [c.message.command_id for c in again]
-    assert len(first) == 3
+    assert len(first) == 4
 
 
 def test_a_refused_line_cancels_releases_and_voids(service, sender):
@@ -167,13 +177,18 @@ def test_a_refused_line_cancels_releases_and_voids(service, sender):
     )
     service.react(refused)
     kinds, commands = sender.take()
-    assert kinds == [(ORDERS, "CancelOrder"), (INVENTORY, "ReleaseStock"), (PAYMENTS, "VoidPayment")]
+    assert kinds == [
+        (ORDERS, "CancelOrder"),
+        (INVENTORY, "ReleaseStock"),
+        (PAYMENTS, "VoidPayment"),
+        (SHIPPING, "CancelShipment"),
+    ]
     assert commands[0].message.payload["reason"] == "out_of_stock"
 
 
 def test_an_early_deadline_message_is_sent_again_for_the_time_left(service, sender, clock):
     service.react(CREATED)
-    _, (_, _, deadline) = sender.take()
+    _, (_, _, _, deadline) = sender.take()
     clock.now = T0 + timedelta(seconds=20)
     reaction = service.deadline(deadline.message)
     assert reaction.recorded == ()
@@ -190,7 +205,12 @@ def test_the_deadline_cancels_what_has_not_answered(service, sender, clock):
     reaction = service.deadline(deadline.message)
     assert reaction.recorded == ("FulfillmentCancelled",)
     kinds, commands = sender.take()
-    assert kinds == [(ORDERS, "CancelOrder"), (INVENTORY, "ReleaseStock"), (PAYMENTS, "VoidPayment")]
+    assert kinds == [
+        (ORDERS, "CancelOrder"),
+        (INVENTORY, "ReleaseStock"),
+        (PAYMENTS, "VoidPayment"),
+        (SHIPPING, "CancelShipment"),
+    ]
     assert commands[0].message.payload["reason"] == "payment_timeout"
     # and the late authorisation is voided, never applied
     service.react(AUTHORIZED)

@@ -10,7 +10,7 @@ from eventcore import EventNotApplicableError
 from eventcore.read.counters import Contribution
 from orders import OrderCancelled, OrderConfirmed, order_decider
 from orders.analytics import sales_contributions
-from orders.projection import project_order
+from orders.read_model import project_order
 from orders.views import canonical_time, order_document
 from tests.support.read_side import T0, created, lifecycle
 

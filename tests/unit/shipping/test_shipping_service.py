@@ -1,5 +1,6 @@
-"""The shipping service on the in-memory store: shipments follow the orders' published events, staff
-dispatch and deliver them, and nothing is recorded twice."""
+"""The shipping service on the in-memory store: shipments follow the commands the order-fulfillment process
+queues, staff dispatch and deliver them, the label is printed once the dispatch is recorded, and nothing is
+recorded twice."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from eventcore import DeciderRunner, IdempotencyConflictError, InMemoryEventStore
-from eventcore.messaging.inbound import PublishedEvent, UnexpectedEventError
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderShipped
-from orders.personal import PersonalDetails, ShippingAddress
+from eventcore.messaging.inbound import CommandMessage, MalformedMessageError
+from orders.personal_details import PersonalDetails, ShippingAddress
 from shipping import (
     AlreadyDispatchedError,
     ShipmentAddressErasedError,
@@ -20,8 +20,8 @@ from shipping import (
     ShippingService,
     shipment_decider,
 )
-from shipping.inbound import ORDER_EVENTS
 from shipping.labels import DiscardingLabelPrinter
+from shipping.queued import QUEUED_COMMANDS
 from shipping.shipment import shipment_id_for
 from tests.support.vault import InMemoryVault
 
@@ -30,35 +30,28 @@ SHIPMENT = shipment_id_for(ORDER)
 AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC).isoformat()
 
 
-def published(event_type: str, data: dict, *, event_id: str, version: int = 1) -> PublishedEvent:
-    return PublishedEvent(
-        event_id=event_id,
-        source="urn:orders-microsystem:orders",
-        event_type=event_type,
-        schema_version=version,
-        subject=ORDER,
-        data=data,
+def queued(command_type: str, payload: dict, *, command_id: str) -> CommandMessage:
+    return CommandMessage(
+        command_type=command_type,
+        command_id=command_id,
+        payload=payload,
         correlation_id="corr-1",
-        causation_id=None,
+        causation_id="e-cause",
     )
 
 
 ADDRESS = ShippingAddress(
     name="Alice Example", line1="Kade 1", city="Utrecht", postal_code="3511 AA", country="NL"
 )
-V2_DATA = {
+PLAN = {
     "order_id": ORDER,
     "customer_id": "alice",
-    "lines": [
-        {"sku": "SKU-TEA-001", "name": "Green tea", "quantity": 2, "unit_price": 1250, "line_total": 2500}
-    ],
-    "total": 2995,
+    "lines": [{"sku": "SKU-TEA-001", "name": "Green tea", "quantity": 2}],
     "destination_country": "NL",
-    "placed_at": AT,
+    "at": AT,
 }
-CONFIRMED = published(
-    "OrderConfirmed", {"order_id": ORDER, "payment_id": "p", "confirmed_at": AT}, event_id="e-2"
-)
+UNADDRESSED = queued("PlanShipment", PLAN, command_id="PlanShipment:e-1")
+READY = queued("MarkShipmentReady", {"order_id": ORDER, "at": AT}, command_id="MarkShipmentReady:e-2")
 
 
 @pytest.fixture
@@ -77,10 +70,10 @@ def service(vault: InMemoryVault, labels: DiscardingLabelPrinter) -> ShippingSer
 
 
 @pytest.fixture
-def CREATED(vault: InMemoryVault) -> PublishedEvent:
+def PLANNED(vault: InMemoryVault) -> CommandMessage:
     sealed = vault.key_for("alice").seal(PersonalDetails(shipping_address=ADDRESS).model_dump(mode="json"))
-    return published(
-        "OrderCreated", V2_DATA | {"personal": sealed.model_dump(mode="json")}, event_id="e-1", version=3
+    return queued(
+        "PlanShipment", PLAN | {"personal": sealed.model_dump(mode="json")}, command_id="PlanShipment:e-1"
     )
 
 
@@ -90,60 +83,46 @@ def status(service: ShippingService) -> ShipmentStatus:
     return shipment.status
 
 
-class TestFollowingTheOrder:
-    def test_a_placed_then_confirmed_order_is_ready_to_ship_and_redeliveries_change_nothing(
-        self, service, CREATED
+class TestTheProcessCommands:
+    def test_a_planned_then_readied_parcel_is_ready_to_ship_and_redeliveries_change_nothing(
+        self, service, PLANNED
     ):
-        assert service.react(CREATED) == "planned"
-        assert service.react(CONFIRMED) == "ready to ship"
-        assert service.react(CONFIRMED) == "already ready to ship"
+        assert service.apply_queued(PLANNED) == "planned"
+        assert service.apply_queued(READY) == "ready to ship"
+        assert service.apply_queued(READY) == "already ready to ship"
+        assert service.apply_queued(PLANNED) == "already planned"
         assert status(service) is ShipmentStatus.READY_TO_SHIP
 
-    def test_the_v1_and_v2_shapes_of_order_created_are_read_too(self, service):
-        v1 = published(
-            "OrderCreated",
-            {**{k: v for k, v in V2_DATA.items() if k != "destination_country"}, "country": "BE"},
-            event_id="e-1",
-        )
-        service.react(v1)
-        shipment = service.runner.load(SHIPMENT).state
-        assert shipment is not None
-        assert (shipment.destination_country, shipment.personal) == ("BE", None)
-
-        other = "1f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
-        service.react(published("OrderCreated", V2_DATA | {"order_id": other}, event_id="e-v2", version=2))
-        planned = service.runner.load(shipment_id_for(other)).state
-        assert planned is not None
-        assert (planned.customer_id, planned.personal) == ("alice", None)
-
-    def test_a_cancellation_before_dispatch_cancels_and_after_it_asks_for_a_return(self, service, CREATED):
-        service.react(CREATED)
-        service.react(CONFIRMED)
-        cancel = published(
-            "OrderCancelled",
-            {"order_id": ORDER, "reason": "customer_request", "cancelled_at": AT},
-            event_id="e-3",
-        )
+    def test_a_cancellation_before_dispatch_cancels_and_after_it_asks_for_a_return(self, service, PLANNED):
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
+        payload = {"order_id": ORDER, "reason": "customer_request", "at": AT}
         service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None)
-        assert "arrange a return" in service.react(cancel)
+        cancel = queued("CancelShipment", payload, command_id="CancelShipment:e-3")
+        assert "arrange a return" in service.apply_queued(cancel)
         assert status(service) is ShipmentStatus.DISPATCHED
 
-    def test_every_order_event_type_is_either_acted_on_or_ignored_explicitly(self):
-        published_types = {
-            e.event_type()
-            for e in (OrderCreated, OrderConfirmed, OrderCancelled, OrderShipped, OrderDelivered)
-        }
-        assert published_types == set(ORDER_EVENTS.handled) | ORDER_EVENTS.ignored
+    def test_a_cancellation_of_a_parcel_never_planned_is_acknowledged(self, service):
+        payload = {"order_id": ORDER, "reason": "out_of_stock", "at": AT}
+        cancel = queued("CancelShipment", payload, command_id="CancelShipment:e-3")
+        assert service.apply_queued(cancel) == "nothing to cancel: never planned"
 
-    def test_an_unknown_order_event_is_refused(self, service):
-        with pytest.raises(UnexpectedEventError):
-            service.react(published("OrderTeleported", {"order_id": ORDER}, event_id="e-9"))
+    def test_readying_a_parcel_not_planned_yet_fails_to_be_retried(self, service):
+        with pytest.raises(ShipmentNotFoundError):
+            service.apply_queued(READY)
+
+    def test_the_contract_is_three_commands_and_anything_else_is_refused(self, service):
+        assert set(QUEUED_COMMANDS) == {"PlanShipment", "MarkShipmentReady", "CancelShipment"}
+        with pytest.raises(MalformedMessageError, match="unknown command type"):
+            service.apply_queued(queued("TeleportShipment", {"order_id": ORDER}, command_id="x"))
+        with pytest.raises(MalformedMessageError, match="lines"):
+            service.apply_queued(queued("PlanShipment", PLAN | {"lines": []}, command_id="y"))
 
 
 class TestStaff:
-    def test_dispatch_is_idempotent_by_key_and_refused_with_another_tracking_number(self, service, CREATED):
-        service.react(CREATED)
-        service.react(CONFIRMED)
+    def test_dispatch_is_idempotent_by_key_and_refused_with_another_tracking_number(self, service, PLANNED):
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
         first = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="k-1", correlation_id=None)
         again = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="k-1", correlation_id=None)
         assert (first.recorded, again.replayed) == (1, True)
@@ -161,19 +140,19 @@ class TestStaff:
 
 class TestTheAddress:
     def test_dispatch_hands_the_opened_address_to_the_label_and_keeps_it_sealed(
-        self, service, labels, CREATED
+        self, service, labels, PLANNED
     ):
-        service.react(CREATED)
-        service.react(CONFIRMED)
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
         answer = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None)
         assert labels.printed == [SHIPMENT]
         assert ADDRESS.line1 not in answer.shipment.model_dump_json()
 
     def test_an_address_erased_after_confirmation_is_refused_at_dispatch_and_the_shipment_held(
-        self, service, vault, labels, CREATED
+        self, service, vault, labels, PLANNED
     ):
-        service.react(CREATED)
-        service.react(CONFIRMED)
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
         vault.erase("alice")
         for _ in range(2):  # staff try again: the same refusal, held once
             with pytest.raises(ShipmentAddressErasedError, match="erased"):
@@ -183,16 +162,43 @@ class TestTheAddress:
         assert events == ["ShipmentPlanned", "ShipmentReady", "ShipmentUndeliverable"]
 
     def test_an_address_erased_while_the_order_was_in_flight_holds_it_when_confirmed(
-        self, service, vault, CREATED
+        self, service, vault, PLANNED
     ):
-        service.react(CREATED)
+        service.apply_queued(PLANNED)
         vault.erase("alice")
-        assert service.react(CONFIRMED) == "held: address erased"
+        assert service.apply_queued(READY) == "held: address erased"
         assert status(service) is ShipmentStatus.UNDELIVERABLE
 
     def test_an_order_placed_without_an_address_cannot_be_shipped(self, service):
-        service.react(published("OrderCreated", V2_DATA, event_id="e-1", version=2))
-        service.react(CONFIRMED)
+        service.apply_queued(UNADDRESSED)
+        service.apply_queued(READY)
         with pytest.raises(ShipmentAddressMissingError, match="without a shipping address"):
             service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None)
         assert status(service) is ShipmentStatus.READY_TO_SHIP
+
+
+class TestTheLabel:
+    def test_it_is_printed_once_after_the_dispatch_is_recorded_and_not_again_on_a_retry(
+        self, service, labels, PLANNED
+    ):
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
+        for _ in range(2):
+            service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        assert labels.printed == [SHIPMENT]
+
+    def test_a_dispatch_that_loses_the_race_prints_nothing(self, vault, PLANNED):
+        # GIVEN two containers whose memory images both hold the parcel ready to ship
+        store = InMemoryEventStore()
+        first_labels, second_labels = DiscardingLabelPrinter(), DiscardingLabelPrinter()
+        first = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=first_labels)
+        second = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=second_labels)
+        first.apply_queued(PLANNED)
+        first.apply_queued(READY)
+        second.runner.load(SHIPMENT)
+        # WHEN one dispatches it, and the other then dispatches it under another tracking number
+        first.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None)
+        with pytest.raises(AlreadyDispatchedError):
+            second.dispatch(SHIPMENT, "DHL", "TR-2", idempotency_key=None, correlation_id=None)
+        # THEN only the parcel that left has a label
+        assert (first_labels.printed, second_labels.printed) == ([SHIPMENT], [])

@@ -1,5 +1,7 @@
-"""HTTP helpers shared by the API functions: who is calling, what a body must be before a route reads it, and
-errors a client can act on. Every error has one shape, `{"message": ..., "errors": [{"field": ...,
+"""HTTP pieces shared by the API functions, written once: who is calling, what a body must be before a route
+reads it, the request headers and parameters every API declares alike (`IdempotencyKey`, `PageSize`), JSON
+answers with a validator that changes whenever the document does (`json_response`, `etag_of`), and errors a
+client can act on. Every error has one shape, `{"message": ..., "errors": [{"field": ...,
 "problem": ...}]}` (`errors` empty when no field is at fault): API Gateway's own refusals are
 `{"message": ...}`, so a client reads the gateway's answers and the functions' alike (docs/api.md)."""
 
@@ -7,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError, UnauthorizedError
@@ -17,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from eventcore.errors import CommitTooLargeError, IdempotencyConflictError, TooManyConflictsError
@@ -134,6 +138,64 @@ def whole_number(minimum: int, maximum: int | None = None) -> BeforeValidator:
         return value
 
     return BeforeValidator(check)
+
+
+MAX_PAGE_SIZE = 100
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="Makes the request safe to retry: the same key answers with what the first request did "
+        "(`Idempotent-Replayed: true`) and records nothing again.",
+    ),
+]
+PageSize = Annotated[int, whole_number(1, MAX_PAGE_SIZE), Field(ge=1, le=MAX_PAGE_SIZE)]
+ETAG = "A validator of the document as this caller sees it, quoted: send it in `If-None-Match`."
+
+
+def etag_of(document: Any) -> str:
+    """The document's entity tag: a digest of exactly what the caller is answered, so it changes whenever the
+    document does (a new version, an erasure that adds no version, another read model generation)."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether `If-None-Match` names this entity tag (or `*`); weak tags compare by their opaque part."""
+    if not if_none_match:
+        return False
+    candidates = [candidate.strip().removeprefix("W/") for candidate in if_none_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def json_response(status: int, body: dict[str, Any], *, cache: bool = False, **headers: str) -> Response[Any]:
+    """A JSON answer; never stored by a shared cache (`private`), revalidated before reuse (`no-cache`).
+    `cache=True` adds the document's ETag."""
+    if cache:
+        headers = {"ETag": etag_of(body), **headers}
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Cache-Control": "private, no-cache", **headers},
+    )
+
+
+def revalidated(if_none_match: str | None, body: dict[str, Any]) -> Response[Any]:
+    """A GET's answer: 304 and the ETag when `If-None-Match` names the document as it is, else it."""
+    etag = etag_of(body)
+    if etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+    return json_response(200, body, ETag=etag)
+
+
+IfNoneMatch = Annotated[
+    str | None, Header(alias="If-None-Match", description="The ETag of the document the client holds.")
+]
 
 
 class RequestFieldError(Exception):

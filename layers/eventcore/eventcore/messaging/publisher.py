@@ -45,6 +45,7 @@ class _Pending:
 class PublishResult:
     failures: list[RecordFailure] = field(default_factory=list)
     events_published: int = 0
+    skipped: int = 0  # change records of streams not published (private to the context)
     requests: int = 0
     retried: int = 0
 
@@ -58,6 +59,7 @@ class PublishResult:
             "PublishRequests": self.requests,
             "PublishRetries": self.retried,
             "PublishFailedRecords": len(self.failures),
+            "PublishSkippedRecords": self.skipped,
         }
 
 
@@ -76,7 +78,11 @@ class KinesisPublisher:
     through. After `max_attempts` failures of one event, that record and the aggregate's later records are
     reported as batch item failures: Lambda delivers them again; consumers deduplicate by CloudEvent id.
     Requests hold at most 500 entries and 5 MiB; an event over Kinesis' 1 MiB per record can never be sent,
-    so its record (and the aggregate's later ones) is reported at once, without a request."""
+    so its record (and the aggregate's later ones) is reported at once, without a request.
+
+    `aggregates` names the aggregates whose streams are published (None: all of them). A log may hold an
+    aggregate's private streams beside its published ones (the orders log holds the process manager's);
+    their records are acknowledged and counted as skipped, never sent."""
 
     def __init__(
         self,
@@ -85,10 +91,12 @@ class KinesisPublisher:
         *,
         source: str,
         type_prefix: str,
+        aggregates: frozenset[str] | None = None,
         max_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.stream_name = stream_name
+        self.aggregates = aggregates
         self.source = source
         self.type_prefix = type_prefix
         self._client = client
@@ -105,6 +113,9 @@ class KinesisPublisher:
             # No aggregate: nothing else waits behind it, so it fails alone.
             result.failures.append(RecordFailure(record.sequence_number, None, record.problem))
         for stream_id, group in grouped.by_stream.items():
+            if not self.publishes(stream_id):
+                result.skipped += len(group)
+                continue
             queue: deque[_Pending] = deque()
             for record in group:
                 index = position[record.sequence_number]
@@ -144,6 +155,10 @@ class KinesisPublisher:
         result.failures.sort(key=lambda failure: position.get(failure.sequence_number, len(records)))
         return result
 
+    def publishes(self, stream_id: str) -> bool:
+        aggregate, _, _ = stream_id.partition("-")
+        return self.aggregates is None or aggregate in self.aggregates
+
     def _enqueue(self, queue: deque[_Pending], record_index: int, commit: Commit) -> str | None:
         """Queue the commit's events; or none of them, and the reason, if one is too large to publish."""
         entries = []
@@ -171,6 +186,12 @@ class KinesisPublisher:
             f"{entry['ErrorCode']}: {entry.get('ErrorMessage', '')}" if entry.get("ErrorCode") else None
             for entry in response["Records"]
         ]
+
+
+def published_aggregates(setting: str | None) -> frozenset[str] | None:
+    """`Order,Customer` -> those aggregates; absent or empty -> None (every aggregate is published)."""
+    names = frozenset(name.strip() for name in (setting or "").split(",") if name.strip())
+    return names or None
 
 
 def backoff(attempts: int) -> float:

@@ -1,247 +1,51 @@
-"""The order-fulfilment process manager as a decider, one per order: it asks inventory to reserve each line
-and payments to authorise the total, waits for both answers until a deadline, then confirms the order or
-cancels it and compensates whatever succeeded. Its commands are the facts it reacts to (the order's own
-events, and payments' and inventory's as orders reads them) and the deadline; its events record what it
-asked, heard and decided. Pure: the time arrives with what it reacts to.
+"""The order-fulfillment process manager as a decider, one process per order: it asks inventory to reserve
+each line, payments to authorise the total and shipping to plan the parcel, waits for the answers until a
+deadline, then confirms the order (and readies its parcel) or cancels it and compensates whatever
+succeeded; once the parcel leaves and arrives, it tells the order. Its commands are the facts it hears
+(`inbound`) and the deadline; its events (`events`) record what it asked, heard and decided; what it sends
+follows from those events (`outbound`). Pure: the time arrives with what it reacts to.
 
-The commands it sends to other contexts are derived from its events by the fulfillment service; this module
-only decides."""
+The whole lifecycle, as a state table: docs/order-lifecycle.md."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from eventcore import Decider, Event, EventNotApplicableError, EventRegistry
-from eventcore.messaging.inbound import InboundEvents
+from eventcore import Decider, Event, EventNotApplicableError
 from orders.events import CancellationReason, OrderCancelled, OrderCreated
-
-# -- what it reacts to ---------------------------------------------------------------------------------------
-
-
-class _Inbound(BaseModel):
-    # Fields orders does not use are ignored, so another context may add fields without a new schema version.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class PaymentAuthorized(_Inbound):
-    """payments' PaymentAuthorized, schema version 1, with the fields orders reads."""
-
-    payment_id: str
-    order_id: str
-    authorized_at: AwareDatetime
-
-
-class PaymentDeclined(_Inbound):
-    """payments' PaymentDeclined, schema version 1, with the fields orders reads."""
-
-    payment_id: str
-    order_id: str
-    reason: str
-    declined_at: AwareDatetime
-
-
-class StockReserved(_Inbound):
-    """inventory's StockReserved, schema version 1, with the fields orders reads."""
-
-    sku: str
-    order_id: str
-    reserved_at: AwareDatetime
-
-
-class StockReservationRefused(_Inbound):
-    """inventory's StockReservationRefused, schema version 1, with the fields orders reads."""
-
-    sku: str
-    order_id: str
-    available: int
-    refused_at: AwareDatetime
-
-
-class ShipmentDispatched(_Inbound):
-    """shipping's ShipmentDispatched, schema version 1, with the fields orders reads."""
-
-    order_id: str
-    carrier: str
-    tracking_number: str
-    dispatched_at: AwareDatetime
-
-
-class ShipmentDelivered(_Inbound):
-    """shipping's ShipmentDelivered, schema version 1, with the fields orders reads."""
-
-    order_id: str
-    delivered_at: AwareDatetime
-
-
-class ShipmentUndeliverable(_Inbound):
-    """shipping's ShipmentUndeliverable, schema version 1: the parcel cannot go (its address was erased)."""
-
-    order_id: str
-    reason: str
-    noticed_at: AwareDatetime
-
-
-class DeadlinePassed(BaseModel):
-    """The order's deadline message came back: `at` is when it was read."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    order_id: str
-    at: AwareDatetime
-
-
-PaymentOutcome = PaymentAuthorized | PaymentDeclined
-StockOutcome = StockReserved | StockReservationRefused
-ShipmentProgress = ShipmentDispatched | ShipmentDelivered | ShipmentUndeliverable
-
-# Every payment and inventory event type is named here: the answers the process acts on (with the schema
-# versions it reads), and the types it deliberately ignores. Any other type, or another schema version, is
-# parked, never guessed at.
-PAYMENT_EVENTS: InboundEvents[PaymentOutcome] = InboundEvents(
-    "payment",
-    handled={
-        "PaymentAuthorized": (frozenset({1}), PaymentAuthorized),
-        "PaymentDeclined": (frozenset({1}), PaymentDeclined),
-    },
-    ignored=frozenset({"PaymentRequested", "PaymentVoided"}),
+from orders.fulfillment.events import (
+    CancellationRacedDispatch,
+    DeliveryRecorded,
+    DispatchRecorded,
+    FulfillmentCancelled,
+    FulfillmentCompleted,
+    FulfillmentLine,
+    FulfillmentStarted,
+    LateAnswerCompensated,
+    ParcelDetails,
+    ParcelLine,
+    PaymentAnswered,
+    StockAnswered,
+    fulfillment_events,
 )
-STOCK_EVENTS: InboundEvents[StockOutcome] = InboundEvents(
-    "inventory",
-    handled={
-        "StockReserved": (frozenset({1}), StockReserved),
-        "StockReservationRefused": (frozenset({1}), StockReservationRefused),
-    },
-    ignored=frozenset({"StockOpened", "StockReceived", "StockReleased", "StockCommitted"}),
+from orders.fulfillment.inbound import (
+    DeadlinePassed,
+    FulfillmentInput,
+    PaymentAuthorized,
+    PaymentDeclined,
+    ShipmentDelivered,
+    ShipmentDispatched,
+    ShipmentUndeliverable,
+    StockReservationRefused,
+    StockReserved,
 )
-SHIPMENT_EVENTS: InboundEvents[ShipmentProgress] = InboundEvents(
-    "shipment",
-    handled={
-        "ShipmentDispatched": (frozenset({1}), ShipmentDispatched),
-        "ShipmentDelivered": (frozenset({1}), ShipmentDelivered),
-        "ShipmentUndeliverable": (frozenset({1}), ShipmentUndeliverable),
-    },
-    # Planned and ready follow the order's own events; a cancelled shipment follows the order's cancellation.
-    ignored=frozenset({"ShipmentPlanned", "ShipmentReady", "ShipmentCancelled"}),
-)
-# The order's own events the process reacts to; the others (confirmation, shipping) it caused or ignores.
-ORDER_EVENTS_HANDLED = frozenset({"OrderCreated", "OrderCancelled"})
-
-FulfillmentInput = (
-    OrderCreated | OrderCancelled | PaymentOutcome | StockOutcome | ShipmentProgress | DeadlinePassed
-)
-
-
-# -- its events ----------------------------------------------------------------------------------------------
-
-
-class FulfillmentLine(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sku: str
-    quantity: int
-
-
-class FulfillmentStarted(Event):
-    """Reservations of every line and the payment's authorisation were asked for; the answers are awaited
-    until `deadline_at`."""
-
-    order_id: str
-    customer_id: str
-    lines: tuple[FulfillmentLine, ...]
-    amount: int
-    currency: str
-    deadline_at: AwareDatetime
-    started_at: AwareDatetime
-
-
-class StockAnswered(Event):
-    """Inventory answered for one line: held (`reserved`) or not enough available."""
-
-    order_id: str
-    sku: str
-    reserved: bool
-    answered_at: AwareDatetime
-
-
-class PaymentAnswered(Event):
-    order_id: str
-    payment_id: str
-    authorized: bool
-    reason: str | None
-    answered_at: AwareDatetime
-
-
-class FulfillmentCompleted(Event):
-    """Every line is held and the payment authorised: the order is to be confirmed."""
-
-    order_id: str
-    payment_id: str
-    completed_at: AwareDatetime
-
-
-class FulfillmentCancelled(Event):
-    """The order cannot be fulfilled (or the customer cancelled it): what was held is to be released and the
-    payment voided; `cancel_order` when the order itself is still to be cancelled."""
-
-    order_id: str
-    reason: CancellationReason
-    cancel_order: bool
-    cancelled_at: AwareDatetime
-
-
-class LateAnswerCompensated(Event):
-    """An answer arrived after the process was cancelled: a reservation is released, an authorisation
-    voided. `sku` names the line for a stock answer, None for the payment."""
-
-    order_id: str
-    kind: Literal["stock", "payment"]
-    sku: str | None
-    compensated_at: AwareDatetime
-
-
-class DispatchRecorded(Event):
-    """The order's parcel left: what it held is to be committed, and the order marked shipped."""
-
-    order_id: str
-    carrier: str
-    tracking_number: str
-    dispatched_at: AwareDatetime
-
-
-class DeliveryRecorded(Event):
-    order_id: str
-    delivered_at: AwareDatetime
-
-
-class CancellationRacedDispatch(Event):
-    """The order was cancelled and its parcel dispatched, each before the other was known (in either order):
-    nothing is released or voided automatically, a person arranges the return (docs/operations.md, "A
-    cancellation that raced the dispatch")."""
-
-    order_id: str
-    noticed_at: AwareDatetime
-
-
-fulfillment_events = EventRegistry(
-    [
-        FulfillmentStarted,
-        StockAnswered,
-        PaymentAnswered,
-        FulfillmentCompleted,
-        FulfillmentCancelled,
-        LateAnswerCompensated,
-        DispatchRecorded,
-        DeliveryRecorded,
-        CancellationRacedDispatch,
-    ]
-)
-
 
 # -- state ---------------------------------------------------------------------------------------------------
+
+AGGREGATE = "Fulfillment"  # its streams: Fulfillment-<order id>, in the orders log
 
 
 class Answer(StrEnum):
@@ -324,7 +128,7 @@ class FulfillmentNotStartedError(Exception):
 
     def __init__(self, order_id: str) -> None:
         super().__init__(
-            f"the fulfilment of order {order_id} has not started; its OrderCreated is still to come"
+            f"the fulfillment of order {order_id} has not started; its OrderCreated is still to come"
         )
         self.order_id = order_id
 
@@ -344,6 +148,14 @@ def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None
                         ),
                         amount=created.total,
                         currency=created.currency,
+                        parcel=ParcelDetails(
+                            lines=tuple(
+                                ParcelLine(sku=line.sku, name=line.name, quantity=line.quantity)
+                                for line in created.lines
+                            ),
+                            destination_country=created.destination_country,
+                            personal=created.personal,
+                        ),
                         deadline_at=created.placed_at + deadline,
                         started_at=created.placed_at,
                     )
@@ -354,10 +166,10 @@ def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None
                 raise FulfillmentNotStartedError(command.order_id)
             case _, Fulfillment() as process:
                 return _decide(command, process)
-        raise TypeError(f"not a fulfilment input: {command!r}")
+        raise TypeError(f"not a fulfillment input: {command!r}")
 
     return Decider(
-        aggregate="Fulfillment",
+        aggregate=AGGREGATE,
         initial_state=None,
         decide=decide,
         evolve=evolve,

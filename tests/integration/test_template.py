@@ -91,23 +91,32 @@ def as_list(value: str | list[str]) -> list[str]:
 
 
 def test_every_role_is_least_privilege_once_translated():
-    # What deploys is the SAM translator's output: SAM adds managed policies (logs and X-Ray on every
-    # resource) to the roles it generates, so each function has a role of its own, scoped, instead.
+    # What deploys is the SAM translator's output: SAM adds AWS-managed policies (logs and X-Ray on every
+    # resource) to the roles it generates, so each function has a role of its own, scoped, plus the stack's
+    # one shared policy: its own log group and traces.
     sam_template = load_template(TEMPLATE)
     cloudformation = translate(sam_template, parameter_values(sam_template, TEMPLATE), ROOT).cfn
-    roles = {name: r for name, r in cloudformation["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
-    functions = [r for r in cloudformation["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    resources = cloudformation["Resources"]
+    roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert len(roles) == len(functions)
+    shared = resources["FunctionLogsAndTraces"]["Properties"]["PolicyDocument"]["Statement"]
+    logs, traces = shared
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}-*:*")
+    assert all(action.startswith("xray:") for action in traces["Action"])
     for name, role in roles.items():
-        assert not role["Properties"].get("ManagedPolicyArns"), f"{name} has managed policies"
+        assert role["Properties"].get("ManagedPolicyArns") == [{"Ref": "FunctionLogsAndTraces"}], name
         for policy in role["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = (
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 assert not any(a.endswith("*") for a in actions), f"{name}: wildcard action in {actions}"
-                if statement["Resource"] == "*":
-                    assert all(a.startswith("xray:") for a in actions), f"{name}: {actions} on every resource"
+                assert statement["Resource"] != "*", f"{name}: {actions} on every resource"
+    # every function's log group is one the shared policy covers
+    for function in functions:
+        assert function["Properties"]["FunctionName"]["Fn::Sub"].startswith("${AWS::StackName}-")
 
 
 # Staff routes by path prefix, and the scope each needs; every other route is a customer's, with no scope.

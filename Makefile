@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt localcloud/pyproject.toml
 TYPED := layers/microsystem/microsystem layers/orders/orders layers/payments/payments layers/inventory/inventory \
 	layers/shipping/shipping \
 	functions \
-	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud/localcloud tests/localcloud demo
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud/localcloud localcloud/tests demo
 
 lint: venv
 	$(BIN)/ruff check .

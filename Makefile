@@ -13,7 +13,7 @@ comma := ,
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt
+$(STAMP): requirements-dev.txt localcloud/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt
 TYPED := layers/eventcore/eventcore layers/orders/orders layers/payments/payments layers/inventory/inventory \
 	layers/shipping/shipping \
 	functions \
-	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud tests/localcloud demo
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud/localcloud localcloud/tests demo
 
 lint: venv
 	$(BIN)/ruff check .

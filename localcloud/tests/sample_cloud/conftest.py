@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from localcloud import LocalCloud
-from tests.localcloud.conftest import SAMPLE
+from support import SAMPLE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

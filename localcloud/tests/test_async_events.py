@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from localcloud import LocalCloud
-from tests.support.polling import wait_until
+from support import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -31,7 +31,8 @@ __all__ = ["INIT_TIMEOUT_SECONDS", "FunctionRuntime", "InitError", "Invocation",
 # Lambda allows 10 s for the init phase; here several workers may import at once on a loaded 2-core machine.
 FUNCTION_USER_AGENT_APP_ID = "localcloud-function"
 INIT_TIMEOUT_SECONDS = float(os.environ.get("LOCALCLOUD_INIT_TIMEOUT", "30"))
-_REPO_ROOT = str(Path(__file__).resolve().parent.parent)
+# The folder holding this package, first on a worker's path: `-m localcloud.worker_main` imports this copy.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _sequence = itertools.count(1)
 
 
@@ -84,7 +85,7 @@ class _Worker:
         parent_socket, child_socket = socket.socketpair()
         environment = {
             **os.environ,
-            "PYTHONPATH": os.pathsep.join([_REPO_ROOT, *sys.path[1:]]),
+            "PYTHONPATH": os.pathsep.join([_PACKAGE_PARENT, *sys.path[1:]]),
             # botocore puts it in every request's user agent (`app/...`): what tells a function's requests
             # from the local cloud's own (its pollers) in moto's recorder (bench/cost.py)
             "AWS_SDK_UA_APP_ID": FUNCTION_USER_AGENT_APP_ID,

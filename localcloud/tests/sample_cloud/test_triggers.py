@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from tests.support.polling import wait_until
+from support import wait_until
 
 if TYPE_CHECKING:
     from localcloud import LocalCloud

@@ -13,7 +13,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from localcloud.tokens import SigningKey, TokenIssuer
-from tests.support.polling import wait_until
+from support import wait_until
 
 if TYPE_CHECKING:
     from localcloud import LocalCloud

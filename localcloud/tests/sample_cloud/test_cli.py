@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jwt
@@ -13,19 +14,16 @@ import pytest
 
 from localcloud.cli import main
 from localcloud.tokens import SigningKey
-from tests.localcloud.conftest import SAMPLE
+from support import SAMPLE
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from localcloud import LocalCloud
 
-ROOT = SAMPLE.parents[2]
 
-
-def localcloud(*args: str) -> subprocess.CompletedProcess[str]:
+def localcloud(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m localcloud` in a child, from a folder of its own: the installed package, not a checkout."""
     command = [sys.executable, "-m", "localcloud", *args, "--template", str(SAMPLE / "template.yaml")]
-    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=120, check=False)
 
 
 def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -74,8 +72,9 @@ def test_invoke_uses_the_running_cloud(cloud: LocalCloud, capsys: pytest.Capture
     assert any(i.trigger == "invoke" and i.function == "ApiFunction" for i in cloud.invocations)
 
 
-def test_invoke_starts_a_fresh_cloud_when_none_runs() -> None:
-    result = localcloud("invoke", "ApiFunction", "--event", str(SAMPLE / "events/echo.json"), "--port", "1")
+def test_invoke_starts_a_fresh_cloud_when_none_runs(tmp_path: Path) -> None:
+    event = str(SAMPLE / "events/echo.json")
+    result = localcloud("invoke", "ApiFunction", "--event", event, "--port", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["statusCode"] == 200
     assert "starting a fresh one" in result.stderr
@@ -85,3 +84,12 @@ def test_invoke_of_an_unknown_function_says_which_exist(capsys: pytest.CaptureFi
     result = in_process(capsys, "invoke", "Nope", "--port", "1")
     assert result.returncode == 2
     assert "ApiFunction" in result.stderr
+
+
+def test_the_localcloud_command_is_python_m_localcloud(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("localcloud")  # the console script the package installs
+    command = [str(script), "token", "--customer", "alice", "--state-dir", str(tmp_path)]
+    command += ["--template", str(SAMPLE / "template.yaml")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert jwt.decode(result.stdout.strip(), options={"verify_signature": False})["sub"] == "alice"

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud import LocalCloud
 from localcloud.state import StateFolder
-from tests.localcloud.conftest import SAMPLE
-from tests.support.polling import wait_until
+from support import SAMPLE, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from localcloud.template import load_template, parameter_values, region_for
-from tests.localcloud.conftest import SAMPLE
+from support import SAMPLE
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +20,7 @@ from eventcore.lambdas.http import (
     answer,
     caller_id,
     install_problem_handlers,
+    json_response,
     problem,
     problem_responses,
     refuse_unreadable_body,
@@ -97,7 +98,8 @@ def erase(customer_id: str, requested_by: Requester, idempotency_key: str | None
         "personal_data": "erased",
         "erased_at": erasure.erased_at.isoformat() if erasure.erased_at else None,
     }
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+    headers = {"Idempotent-Replayed": "true"} if erasure.replayed else {}
+    return json_response(200, body, **headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

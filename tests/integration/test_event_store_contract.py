@@ -139,3 +139,12 @@ class TestOverlappingCommits:
         with pytest.raises(CorruptStreamError, match="expected a commit at version 4, found one at 2"):
             runner.handle("c", command, command_id="next", fingerprint=fingerprint(command.model_dump()))
         assert [c.version for c in store.read("Counter-c")] == [1, 2]
+
+
+def test_the_command_index_finds_the_commit_that_applied_a_command_in_its_own_stream(store):
+    for version in (1, 2, 3):
+        store.append(commit("s", version))
+    store.append(commit("other", 1))
+    assert store.find_command("s", "cmd-2") == commit("s", 2)
+    assert store.find_command("s", "cmd-9") is None
+    assert store.find_command("nobody", "cmd-1") is None

@@ -271,6 +271,7 @@ class QueueFeed:
     context: Any
     batch_size: int = 10
     invocations: int = 0
+    delivered: list[dict[str, Any]] = field(default_factory=list)  # every message handed to the function
 
     @functools.cached_property
     def queue_arn(self) -> str:
@@ -291,6 +292,7 @@ class QueueFeed:
         if not messages:
             return 0
         self.invocations += 1
+        self.delivered.extend(messages)
         arn = self.queue_arn
         event = {"Records": [sqs_record(arn, m) for m in messages]}
         response = invoke(self.handler, event, self.context, [m["MessageId"] for m in messages])
@@ -303,6 +305,17 @@ class QueueFeed:
                     QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
                 )
         return len(messages)
+
+    def send_again(self, messages: list[dict[str, Any]]) -> None:
+        """The messages sent to the queue once more, as a redrive or a repeated sender would: the same
+        bodies, groups and (on a FIFO queue) deduplication ids under a new suffix, so SQS takes them."""
+        for message in messages:
+            attributes = message.get("Attributes", {})
+            request: dict[str, Any] = {"QueueUrl": self.queue_url, "MessageBody": message["Body"]}
+            if "MessageGroupId" in attributes:
+                request["MessageGroupId"] = attributes["MessageGroupId"]
+                request["MessageDeduplicationId"] = f"{attributes['MessageDeduplicationId'][:100]}-again"
+            self.sqs.send_message(**request)
 
     def drain(self, *, limit: int = 200) -> int:
         delivered = 0

@@ -97,12 +97,14 @@ customer_decider: Decider[ErasePersonalData, CustomerPrivacy | None] = Decider(
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
-    """What an erasure request did: `destroyed` when a key was destroyed by it."""
+    """What an erasure request did: `destroyed` when a key was destroyed by it; `replayed` when it was a
+    retry of a request already done (nothing destroyed again)."""
 
     customer_id: str
     destroyed: bool
     erased_at: datetime | None
     recorded: bool
+    replayed: bool = False
 
 
 class PrivacyService:
@@ -128,7 +130,17 @@ class PrivacyService:
         correlation_id: str | None,
     ) -> Erasure:
         """Destroy first, then record: the fact states what happened. A retry after a crash in between finds
-        no key, and records the erasure if nothing is on record yet."""
+        no key, and records the erasure if nothing is on record yet. A retry of a request already recorded
+        destroys nothing: the customer may have given new personal data since, which it never asked to
+        erase."""
+        command_id = derived_id("ErasePersonalData", customer_id, idempotency_key or self._new_id())
+        # Any repeat of the request is the same request, whatever it destroyed the first time.
+        request = derived_id("erase", customer_id, requested_by)
+        if idempotency_key and (
+            done := self.runner.applied(customer_id, command_id=command_id, fingerprint=request)
+        ):
+            erased_at = done.state.last_erased_at if done.state else None
+            return Erasure(customer_id, False, erased_at, False, replayed=True)
         destroyed = self.vault.erase(customer_id)
         command = ErasePersonalData(
             customer_id=customer_id, destroyed_key_id=destroyed, requested_by=requested_by, at=self._clock()
@@ -136,12 +148,15 @@ class PrivacyService:
         result = self.runner.handle(
             customer_id,
             command,
-            command_id=derived_id("ErasePersonalData", customer_id, idempotency_key or self._new_id()),
-            # Any repeat of the request is the same request, whatever it destroyed this time.
-            fingerprint=derived_id("erase", customer_id, requested_by),
+            command_id=command_id,
+            fingerprint=request,
             correlation_id=correlation_id,
         )
         state = result.state
         return Erasure(
-            customer_id, destroyed is not None, state.last_erased_at if state else None, bool(result.events)
+            customer_id,
+            destroyed is not None,
+            state.last_erased_at if state else None,
+            bool(result.events),
+            replayed=result.duplicate,
         )

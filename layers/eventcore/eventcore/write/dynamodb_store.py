@@ -111,6 +111,9 @@ def _value_size(value: dict[str, Any]) -> int:
     raise ValueError(f"unsupported attribute type {kind}")
 
 
+COMMAND_INDEX = "commands"  # every event log table's index on (stream, command_id): see `find_command`
+
+
 class DynamoDBEventStore:
     """The event store on one DynamoDB table with key (stream S, version N): `stream` holds the stream id.
 
@@ -164,6 +167,26 @@ class DynamoDBEventStore:
             ExpressionAttributeValues={":stream": {"S": stream_id}},
             ScanIndexForward=False,
             Limit=page_size,
+        )
+
+    def find_command(self, stream_id: str, command_id: str) -> Commit | None:
+        """One query of the log's command index (COMMAND_INDEX: key (stream, command_id), keys only; a
+        global secondary index, so eventually consistent), then the commit itself, read consistently."""
+        page = self._client.query(
+            TableName=self.table_name,
+            IndexName=COMMAND_INDEX,
+            KeyConditionExpression="#stream = :stream AND #command = :command",
+            ExpressionAttributeNames={"#stream": "stream", "#command": "command_id"},
+            ExpressionAttributeValues={":stream": {"S": stream_id}, ":command": {"S": command_id}},
+            Limit=1,
+        )
+        items = page.get("Items", [])
+        if not items:
+            return None
+        version = int(items[0]["version"]["N"])
+        return next(
+            (c for c in self.read(stream_id, after=version - 1, up_to=version) if c.command_id == command_id),
+            None,
         )
 
     def _query(self, **kwargs: Any) -> Iterator[Commit]:

@@ -1,5 +1,15 @@
 """Runs a decider against an event store: load (memory image, else snapshot plus tail in one query), check the
-command id, decide, append with one conditional write, and on a lost race catch up and decide again."""
+command id, decide, append with one conditional write, and on a lost race catch up and decide again.
+
+Idempotency never forgets. Every commit carries its command id, so the log itself says which commands were
+applied, for as long as it exists (forever: facts are never deleted). The aggregate keeps the ids of its
+recent commands (its window: the last `WINDOW_COMMANDS`, and every one of the last `WINDOW_SECONDS`, up to
+`WINDOW_LIMIT`) in its state and snapshots, so a retry of a recent command costs no request. A stream whose
+window still holds every command it ever applied answers a miss from the window alone (most streams: an
+order takes a handful of commands). Once a busy stream has dropped ids from its window, a command id the
+window does not know is looked up in the log's command index (`EventStore.find_command`: on DynamoDB an
+index on (stream, command_id), one eventually consistent query) before deciding. The time rule keeps a
+dropped id out of that index's propagation delay (well under `WINDOW_SECONDS`)."""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -28,23 +38,33 @@ if TYPE_CHECKING:
     from eventcore.write.store import EventStore
 
 
+WINDOW_COMMANDS = 32
+WINDOW_SECONDS = (
+    10  # writes reach a global secondary index within a second (AWS re:Post, docs/architecture.md)
+)
+WINDOW_LIMIT = 128
+
+
 @dataclass(frozen=True, slots=True)
 class AppliedCommand:
     fingerprint: str
     first_version: int
     last_version: int
+    committed_at: str = ""  # ISO 8601; "" in snapshots written before commands kept their time
 
 
 @dataclass(frozen=True, slots=True)
 class Aggregate[S]:
-    """An aggregate's state at `version`, with the ids of the commands that produced it (the idempotency
-    window). `fresh` is True when the state was just read from the log, so nothing newer can exist unseen."""
+    """An aggregate's state at `version`, with the ids of its recent commands (the idempotency window);
+    `complete` when the window holds every command the stream ever applied, so a miss needs no lookup.
+    `fresh` is True when the state was just read from the log, so nothing newer can exist unseen."""
 
     stream_id: str
     version: int
     state: S
     commands: Mapping[str, AppliedCommand]
     fresh: bool
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +93,6 @@ class DeciderRunner[C, S]:
         *,
         cache_size: int = 1024,
         max_attempts: int = 5,
-        idempotency_window: int = 64,
         clock: Callable[[], str] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -83,7 +102,6 @@ class DeciderRunner[C, S]:
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
         self._max_attempts = max_attempts
-        self._window = idempotency_window
         self._clock = clock
         self._new_id = new_id
 
@@ -104,8 +122,18 @@ class DeciderRunner[C, S]:
         aggregate = self._cached(stream_id)
         if aggregate is None:
             aggregate = self._empty(stream_id) if expect_new else self._load(stream_id)
+        looked_up = False
         for _ in range(self._max_attempts):
             applied = aggregate.commands.get(command_id)
+            if applied is None and not aggregate.complete and not looked_up:
+                # Older than the window: the log's command index knows whether it was ever applied.
+                looked_up = True
+                earlier = self.store.find_command(stream_id, command_id)
+                if earlier is not None:
+                    if earlier.fingerprint != fingerprint:
+                        raise IdempotencyConflictError(command_id)
+                    aggregate = aggregate if aggregate.fresh else self._refresh(aggregate)
+                    return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
             if applied is not None:
                 if not aggregate.fresh:
                     aggregate = self._refresh(aggregate)
@@ -143,9 +171,14 @@ class DeciderRunner[C, S]:
         """The answer to a command already applied to the aggregate (as `handle` would give it), or None if
         it never was: for a retry that can no longer be decided again."""
         aggregate = self.load(aggregate_id)
-        if command_id not in aggregate.commands:
+        if command_id in aggregate.commands:
+            return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+        earlier = None if aggregate.complete else self.store.find_command(aggregate.stream_id, command_id)
+        if earlier is None:
             return None
-        return self._replayed(aggregate_id, aggregate, command_id, fingerprint)
+        if earlier.fingerprint != fingerprint:
+            raise IdempotencyConflictError(command_id)
+        return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
 
     def recorded(self, aggregate_id: str, command_id: str) -> tuple[Event, ...] | None:
         """The events an applied command recorded, or None if the log holds no commit of it (never applied,
@@ -154,7 +187,10 @@ class DeciderRunner[C, S]:
         aggregate = self.load(aggregate_id)
         applied = aggregate.commands.get(command_id)
         if applied is None:
-            return None
+            earlier = None if aggregate.complete else self.store.find_command(aggregate.stream_id, command_id)
+            if earlier is None:
+                return None
+            return tuple(self.decider.registry.decode(event) for event in earlier.events)
         for commit in self.store.read(
             aggregate.stream_id, after=applied.first_version - 1, up_to=applied.first_version
         ):
@@ -196,6 +232,8 @@ class DeciderRunner[C, S]:
                         {cid: AppliedCommand(*entry) for cid, entry in snapshot["commands"].items()}
                     ),
                     fresh=False,
+                    # Snapshots from before the window knew it was whole: assume it is not (a lookup more).
+                    complete=bool(snapshot.get("complete", False)),
                 )
                 break
             tail.append(commit)
@@ -221,8 +259,11 @@ class DeciderRunner[C, S]:
                 raise CorruptStreamError(aggregate.stream_id, version + 1, commit.version)
             state = self.decider.fold((decode(e) for e in commit.events), state)
             version = commit.last_version
-            commands[commit.command_id] = AppliedCommand(commit.fingerprint, commit.version, version)
-        return Aggregate(aggregate.stream_id, version, state, self._windowed(commands), aggregate.fresh)
+            commands[commit.command_id] = AppliedCommand(
+                commit.fingerprint, commit.version, version, commit.committed_at
+            )
+        window, complete = windowed(commands, aggregate.complete)
+        return Aggregate(aggregate.stream_id, version, state, window, aggregate.fresh, complete)
 
     # -- writing ---------------------------------------------------------------------------------------------
 
@@ -239,10 +280,11 @@ class DeciderRunner[C, S]:
         first = aggregate.version + 1
         last = aggregate.version + len(events)
         state = self.decider.fold(events, aggregate.state)
-        commands = self._windowed(
-            {**aggregate.commands, command_id: AppliedCommand(fingerprint, first, last)}
+        commands, complete = windowed(
+            {**aggregate.commands, command_id: AppliedCommand(fingerprint, first, last, now)},
+            aggregate.complete,
         )
-        after = Aggregate(aggregate.stream_id, last, state, commands, fresh=True)
+        after = Aggregate(aggregate.stream_id, last, state, commands, fresh=True, complete=complete)
         every = self.decider.snapshot_every
         snapshot = None
         if aggregate.version // every != last // every:
@@ -250,8 +292,10 @@ class DeciderRunner[C, S]:
                 "schema": self.decider.state_schema,
                 "state": self.decider.dump_state(state),
                 "commands": {
-                    cid: [c.fingerprint, c.first_version, c.last_version] for cid, c in commands.items()
+                    cid: [c.fingerprint, c.first_version, c.last_version, c.committed_at]
+                    for cid, c in commands.items()
                 },
+                "complete": complete,
             }
         commit = Commit(
             stream_id=aggregate.stream_id,
@@ -267,13 +311,6 @@ class DeciderRunner[C, S]:
             snapshot=snapshot,
         )
         return commit, after
-
-    def _windowed(self, commands: dict[str, AppliedCommand]) -> Mapping[str, AppliedCommand]:
-        """Only the latest commands are remembered: enough for any retry, bounded for snapshots."""
-        if len(commands) > self._window:
-            newest = sorted(commands.items(), key=lambda kv: kv[1].first_version)[-self._window :]
-            commands = dict(newest)
-        return MappingProxyType(commands)
 
     # -- memory image ----------------------------------------------------------------------------------------
 
@@ -296,3 +333,28 @@ class DeciderRunner[C, S]:
     def _forget(self, stream_id: str) -> None:
         with self._cache_lock:
             self._cache.pop(stream_id, None)
+
+
+def windowed(
+    commands: dict[str, AppliedCommand], complete: bool
+) -> tuple[Mapping[str, AppliedCommand], bool]:
+    """The window kept in the state: the latest WINDOW_COMMANDS commands, and every one committed within
+    WINDOW_SECONDS of the latest, at most WINDOW_LIMIT; and whether it still holds every command ever
+    applied. Bounded, so a snapshot stays small whatever the stream's traffic."""
+    if len(commands) <= WINDOW_COMMANDS:
+        return MappingProxyType(commands), complete
+    newest_first = sorted(commands.items(), key=lambda kv: kv[1].first_version, reverse=True)
+    latest = newest_first[0][1].committed_at
+    horizon = _seconds_before(latest, WINDOW_SECONDS) if latest else ""
+    kept = [
+        entry
+        for index, entry in enumerate(newest_first[:WINDOW_LIMIT])
+        if index < WINDOW_COMMANDS or (horizon and entry[1].committed_at >= horizon)
+    ]
+    return MappingProxyType(dict(kept)), complete and len(kept) == len(commands)
+
+
+def _seconds_before(moment: str, seconds: int) -> str:
+    """An ISO 8601 UTC time `seconds` earlier, in the runner's own format (so the two compare as text)."""
+    earlier = datetime.fromisoformat(moment.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    return earlier.isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -60,6 +60,11 @@ class EventStore(Protocol):
         """The stream's commits newest first, fetched `page_size` at a time; stop iterating to stop."""
         ...
 
+    def find_command(self, stream_id: str, command_id: str) -> Commit | None:
+        """The commit that applied `command_id` to the stream, or None if none did (the command index; on
+        DynamoDB eventually consistent: a commit of the last moments may not be found yet)."""
+        ...
+
 
 class InMemoryEventStore:
     """The event store contract kept in a dict, for unit tests and benchmarks' baselines. It also refuses a
@@ -93,3 +98,8 @@ class InMemoryEventStore:
         with self._lock:
             commits = list(self._streams.get(stream_id, ()))
         yield from reversed(commits)
+
+    def find_command(self, stream_id: str, command_id: str) -> Commit | None:
+        with self._lock:
+            commits = list(self._streams.get(stream_id, ()))
+        return next((commit for commit in commits if commit.command_id == command_id), None)

@@ -12,6 +12,7 @@ from eventcore import (
     TooManyConflictsError,
     fingerprint,
 )
+from eventcore.write.runner import WINDOW_COMMANDS, WINDOW_LIMIT
 from tests.support.counter import CeilingReachedError, Increment, counter_decider
 
 
@@ -168,6 +169,96 @@ class TestIdempotency:
         )
         assert result.duplicate
         assert store.appends == 2  # the refused conditional write, then nothing
+
+
+class ClockedStore(CountingStore):
+    """Counts the runner's lookups in the log's command index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def find_command(self, stream_id, command_id):
+        self.lookups += 1
+        return super().find_command(stream_id, command_id)
+
+
+class Clock:
+    """The runner's commit times, one second apart, so the window's time rule is under the test's control."""
+
+    def __init__(self) -> None:
+        self.second = 0
+
+    def __call__(self) -> str:
+        self.second += 1
+        minute, second = divmod(self.second, 60)
+        hour, minute = divmod(minute, 60)
+        return f"2026-12-05T{hour:02d}:{minute:02d}:{second:02d}.000000Z"
+
+
+class TestIdempotencyBeyondTheWindow:
+    """A command id is recognised for as long as the log exists, however many commands came after it."""
+
+    def busy(self, commands: int) -> tuple[ClockedStore, DeciderRunner]:
+        store = ClockedStore()
+        runner = DeciderRunner(counter_decider(ceiling=10_000), store, clock=Clock())
+        for index in range(commands):
+            increment(runner, f"cmd-{index}")
+        return store, runner
+
+    def test_a_retry_after_many_other_commands_writes_nothing_and_answers_the_state(self):
+        # GIVEN a stream that took far more commands than its window keeps, well apart in time
+        store, runner = self.busy(WINDOW_LIMIT + 10)
+        appends, lookups = store.appends, store.lookups
+        # WHEN the very first command comes again
+        result = increment(runner, "cmd-0")
+        # THEN the log's command index recognises it: nothing is written, nothing counted twice
+        assert result.duplicate
+        assert (store.appends, result.state.value) == (appends, WINDOW_LIMIT + 10)
+        assert store.lookups == lookups + 1
+
+    def test_the_same_old_id_with_another_payload_is_refused(self):
+        _, runner = self.busy(WINDOW_COMMANDS + 5)
+        with pytest.raises(IdempotencyConflictError):
+            increment(runner, "cmd-0", by=7)
+
+    def test_a_cold_container_recognises_it_too(self):
+        store, _ = self.busy(WINDOW_COMMANDS + 5)
+        cold = DeciderRunner(counter_decider(ceiling=10_000), store)
+        assert increment(cold, "cmd-1").duplicate
+
+    def test_a_stream_that_kept_every_command_in_its_window_never_looks_up(self):
+        store, runner = self.busy(WINDOW_COMMANDS - 1)
+        increment(runner, "new")
+        increment(runner, "cmd-0")
+        assert store.lookups == 0
+
+    def test_once_it_has_dropped_ids_a_new_command_costs_one_lookup_and_a_recent_retry_none(self):
+        store, runner = self.busy(WINDOW_COMMANDS + 1)
+        lookups = store.lookups
+        increment(runner, "new")
+        assert store.lookups == lookups + 1
+        assert increment(runner, "new").duplicate
+        assert store.lookups == lookups + 1
+
+    def test_every_command_of_the_last_seconds_stays_in_the_window(self):
+        # GIVEN commands all committed within WINDOW_SECONDS of each other (a frozen clock)
+        store = ClockedStore()
+        runner = DeciderRunner(
+            counter_decider(ceiling=10_000), store, clock=lambda: "2026-12-05T10:00:00.000000Z"
+        )
+        for index in range(WINDOW_COMMANDS * 2):
+            increment(runner, f"cmd-{index}")
+        # THEN the window holds them all (up to WINDOW_LIMIT): none waits on the index's propagation
+        aggregate = runner.load("c1")
+        assert len(aggregate.commands) == WINDOW_COMMANDS * 2
+        assert aggregate.complete
+
+    def test_the_window_and_whether_it_is_whole_survive_a_snapshot(self):
+        store, _ = self.busy(WINDOW_COMMANDS + 30)
+        loaded = DeciderRunner(counter_decider(ceiling=10_000), store).load("c1")
+        assert not loaded.complete
+        assert len(loaded.commands) == WINDOW_COMMANDS
 
 
 class TestConflicts:

@@ -1,0 +1,179 @@
+"""Every command that can be sent again is recognised however many commands its aggregate took since: the
+idempotency window is shrunk to one command here, so each retry below is recognised by the log's command
+index, not by the window. Through the real handlers of every context, on moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from eventcore.write import runner
+from tests.integration.saga.conftest import BASKET, KETTLE, new_customer
+from tests.support.lambdas import http_event, load_function
+
+
+@pytest.fixture(autouse=True)
+def a_window_of_one_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "WINDOW_COMMANDS", 1)
+    monkeypatch.setattr(runner, "WINDOW_SECONDS", 0)
+
+
+def commits(saga) -> dict[str, int]:
+    """How many commits each context's log holds."""
+    return {
+        name: saga.dynamodb.scan(TableName=table, Select="COUNT")["Count"]
+        for name, table in saga.logs.items()
+    }
+
+
+def call(
+    module: Any, saga, method: str, path: str, *, key: str, customer: str, body: Any = None, **path_params
+):
+    event = http_event(method, path, body=body, customer=customer, headers={"idempotency-key": key})
+    if path_params:
+        event["pathParameters"] = path_params
+    response = module.lambda_handler(event, saga.context)
+    return response["statusCode"], json.loads(response.get("body") or "{}"), response.get("headers", {})
+
+
+def test_every_retried_request_answers_the_original_and_records_nothing(saga):
+    alice, bob = new_customer(), new_customer()
+    # GIVEN an order placed, paid, dispatched and delivered, each step under its own key
+    status, placed, _ = call(saga.api, saga, "POST", "/orders", key="checkout-1", customer=alice, body=BASKET)
+    assert status == 201
+    order_id = placed["order_id"]
+    saga.run()
+    assert (
+        saga.staff(
+            "POST",
+            f"/shipments/{saga.shipment(order_id).shipment_id}/dispatch",
+            {"carrier": "PostNL", "tracking_number": "TR-1"},
+            key="scan-1",
+        )[0]
+        == 200
+    )
+    saga.run()
+    assert (
+        saga.staff("POST", f"/shipments/{saga.shipment(order_id).shipment_id}/deliver", key="drop-1")[0]
+        == 200
+    )
+    saga.run()
+    # ... a second order cancelled, a receipt of stock, and an erasure, each followed by more commands
+    status, other, _ = call(saga.api, saga, "POST", "/orders", key="checkout-2", customer=alice, body=KETTLE)
+    cancel = call(
+        saga.api,
+        saga,
+        "POST",
+        f"/orders/{other['order_id']}/cancel",
+        key="cancel-1",
+        customer=alice,
+        order_id=other["order_id"],
+    )
+    assert cancel[0] == 200
+    saga.run()
+    inventory = load_function("inventory_api")
+    receipt = call(
+        inventory,
+        saga,
+        "POST",
+        "/inventory/SKU-TEA-001/receipts",
+        key="delivery-note-1",
+        customer="wh-1",
+        body={"quantity": 5},
+        sku="SKU-TEA-001",
+    )
+    assert receipt[0] == 201
+    call(
+        inventory,
+        saga,
+        "POST",
+        "/inventory/SKU-TEA-001/receipts",
+        key="delivery-note-2",
+        customer="wh-1",
+        body={"quantity": 1},
+        sku="SKU-TEA-001",
+    )
+    erased = call(
+        saga.privacy_api, saga, "DELETE", "/customers/me/personal-data", key="erase-1", customer=bob
+    )
+    assert erased[0] == 200
+    call(
+        saga.api, saga, "POST", "/orders", key="checkout-3", customer=bob, body=BASKET
+    )  # a new key for him
+    saga.run()
+    call(saga.privacy_api, saga, "DELETE", "/customers/me/personal-data", key="erase-2", customer=bob)
+    before = commits(saga)
+    on_hand = saga.stock("SKU-TEA-001").on_hand
+
+    # WHEN every request is sent again with its key
+    retries = {
+        "place": call(saga.api, saga, "POST", "/orders", key="checkout-1", customer=alice, body=BASKET),
+        "cancel": call(
+            saga.api,
+            saga,
+            "POST",
+            f"/orders/{other['order_id']}/cancel",
+            key="cancel-1",
+            customer=alice,
+            order_id=other["order_id"],
+        ),
+        "receipt": call(
+            inventory,
+            saga,
+            "POST",
+            "/inventory/SKU-TEA-001/receipts",
+            key="delivery-note-1",
+            customer="wh-1",
+            body={"quantity": 5},
+            sku="SKU-TEA-001",
+        ),
+        "erasure": call(
+            saga.privacy_api, saga, "DELETE", "/customers/me/personal-data", key="erase-1", customer=bob
+        ),
+    }
+    dispatch = saga.staff(
+        "POST",
+        f"/shipments/{saga.shipment(order_id).shipment_id}/dispatch",
+        {"carrier": "PostNL", "tracking_number": "TR-1"},
+        key="scan-1",
+    )
+    deliver = saga.staff("POST", f"/shipments/{saga.shipment(order_id).shipment_id}/deliver", key="drop-1")
+
+    # THEN each answers as the first one did (with the aggregate as it is now), says so, and nothing is
+    # recorded again
+    assert (retries["place"][0], retries["place"][1]["order_id"]) == (201, order_id)
+    assert (retries["cancel"][0], retries["cancel"][1]["status"]) == (200, "cancelled")
+    assert retries["receipt"][0] == 201
+    for name, (_, _, headers) in retries.items():
+        assert headers.get("Idempotent-Replayed") == "true", name
+    assert (dispatch[0], deliver[0]) == (200, 200)
+    assert commits(saga) == before
+    assert saga.stock("SKU-TEA-001").on_hand == on_hand
+
+
+def test_every_queued_command_and_published_fact_redelivered_later_changes_nothing(saga, provider):
+    # GIVEN orders that went all the way: confirmed, shipped and delivered; and one cancelled
+    delivered, _ = saga.place_order(BASKET, customer=new_customer())
+    cancelled, _ = saga.place_order(KETTLE, customer=new_customer())
+    saga.run()
+    saga.dispatch(delivered, key="scan-1")
+    saga.run()
+    saga.deliver(delivered)
+    saga.run()
+    assert saga.cancel_order(cancelled, customer=saga.order_events(cancelled)[0][1]["customer_id"]) == 200
+    saga.run()
+    before = commits(saga)
+    authorizations = {order: entry.authorizations for order, entry in provider.ledger.items()}
+    # WHEN every command ever queued is redriven, and every published fact is heard again from the start
+    for feed in saga.command_feeds:
+        feed.send_again(list(feed.delivered))
+    for feed in saga.fulfillment_feeds:
+        feed.replay_from_start()
+    saga.run()
+    # THEN no log took anything new, no payment was authorised again, nothing was parked
+    assert commits(saga) == before
+    assert {order: entry.authorizations for order, entry in provider.ledger.items()} == authorizations
+    for queue in ("orders", "payments", "inventory", "shipping"):
+        assert saga.parked(queue) == [], queue

@@ -57,7 +57,8 @@ class LocalCloud:
 
     A library cloud starts empty and keeps nothing; with `state_dir` it resumes what was saved there (unless
     `fresh`) and saves on stop. `output` takes the one-line-per-invocation report; `function_logs`, when
-    given, takes what the functions themselves print, which otherwise shares this process's output.
+    given, takes what the functions themselves print, which otherwise goes to the state folder's log or, with
+    none, to this process's standard error (never its standard output: `invoke` keeps that for the answer).
     """
 
     def __init__(

@@ -34,6 +34,7 @@ INIT_TIMEOUT_SECONDS = float(os.environ.get("LOCALCLOUD_INIT_TIMEOUT", "30"))
 # The folder holding this package, first on a worker's path: `-m localcloud.worker_main` imports this copy.
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 _sequence = itertools.count(1)
+STDERR_FILENO = 2
 
 
 @dataclass
@@ -95,8 +96,10 @@ class _Worker:
             pass_fds=[child_socket.fileno()],
             env=environment,
             stdin=subprocess.DEVNULL,
-            stdout=logs,
-            stderr=subprocess.STDOUT if logs is not None else None,
+            # Without a log file, what the function prints goes to this process's standard error, never
+            # its standard output: `localcloud invoke` keeps that for the answer, as `sam local invoke` does.
+            stdout=logs if logs is not None else STDERR_FILENO,
+            stderr=subprocess.STDOUT,
         )
         child_socket.close()
         self.conn = Connection(parent_socket.detach())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,9 @@ class Poller(threading.Thread):
                 if repr(exc) != self._last_error:  # say it once, not once per retry
                     self._last_error = repr(exc)
                     print(
-                        f"[localcloud] poller {self.name} failed: {exc!r}; retrying every second", flush=True
+                        f"[localcloud] poller {self.name} failed: {exc!r}; retrying every second",
+                        file=sys.stderr,
+                        flush=True,
                     )
                 self.sleep(1.0)
                 continue

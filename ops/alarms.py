@@ -49,11 +49,19 @@ class BusinessAlarm:
 
     logical_id: str
     metric: str
-    threshold: str  # a parameter name
+    threshold: str  # a parameter name, or a number
     description: str
 
 
 BUSINESS_ALARMS = (
+    BusinessAlarm(
+        "CandidateGenerationFailedAlarm",
+        "CandidateGenerationsFailed",
+        "1",
+        "A read model generation being built or kept for a switch back failed in its projector and is no "
+        "longer fed (the live one is unharmed): `python -m ops rebuild status`, then drop and rebuild it. "
+        "docs/operations.md#a-failed-generation",
+    ),
     BusinessAlarm(
         "OrderCommandsRejectedAlarm",
         "OrderCommandsRejected",
@@ -388,7 +396,9 @@ def alarms_for(shape: StackShape) -> list[Alarm]:
                     "    Period: 300",
                     "    ReturnData: true",
                     "EvaluationPeriods: 1",
-                    f"Threshold: !Ref {business.threshold}",
+                    f"Threshold: {business.threshold}"
+                    if business.threshold.isdigit()
+                    else f"Threshold: !Ref {business.threshold}",
                     "ComparisonOperator: GreaterThanOrEqualToThreshold",
                 ],
             )

@@ -456,7 +456,9 @@ def _rebuild_status(args: argparse.Namespace) -> int:
             built = f", built with {g.projection}" if g.projection else ""
             since = f", {g.state} since {g.changed_at}" if g.changed_at else ""
             print(f"  {g.name:<6} {g.state:<12} {g.table}: {g.table_items} items{built}{since}")
-    return OK
+            if g.failed:
+                print(f"         FAILED {g.failed}: no longer fed; drop it and rebuild")
+    return PROBLEMS if any(g.failed for generations in views.values() for g in generations) else OK
 
 
 def _rebuild_switch(args: argparse.Namespace) -> int:

@@ -27,3 +27,16 @@ order_projection_with_units = Projection(
     registry=order_projection.registry,
     project=project_order_with_units,
 )
+
+
+def project_nothing_well(view: dict[str, Any] | None, event: Event) -> dict[str, Any]:
+    raise ValueError(f"this projection cannot apply {event.event_type()}")
+
+
+BROKEN = "tests.support.projections:broken_order_projection"
+broken_order_projection = Projection(
+    aggregate=order_projection.aggregate,
+    key_attribute=order_projection.key_attribute,
+    registry=order_projection.registry,
+    project=project_nothing_well,
+)

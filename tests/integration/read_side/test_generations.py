@@ -10,11 +10,13 @@ import pytest
 
 from eventcore.read.generations.bluegreen import ViewGenerations, build, drop, status, switch
 from eventcore.read.generations.lifecycle import GenerationError
+from eventcore.read.generations.projector import FAILURE_KEY
 from eventcore.read.view_store import DynamoDBViewStore, ViewRow
 from orders.read_model import order_projection
 from tests.support.lambdas import load_function, sample_event
+from tests.support.projections import BROKEN, order_projection_with_units
 from tests.support.projections import NAME as WITH_UNITS
-from tests.support.projections import order_projection_with_units
+from tests.support.read_side import ddb_event
 
 
 def generations_of(read_side) -> ViewGenerations:
@@ -143,3 +145,40 @@ class TestTheRebuildFunction:
             function.lambda_handler({"action": "rebuild"}, read_side.context)
         with pytest.raises(ValueError, match="segments"):
             function.lambda_handler({"segments": 0}, read_side.context)
+
+
+class TestAFailingCandidate:
+    def test_a_candidate_that_raises_on_every_record_never_fails_a_live_one(self, read_side):
+        read_side.create_green()
+        view = generations_of(read_side)
+        # GIVEN a candidate generation, fed, whose projection raises on every event
+        registry = read_side.registry
+        registry.write(registry.read().begin("green", BROKEN, at="2026-12-05T10:00:00Z"))
+        registry.write(registry.read().catching_up("green", at="2026-12-05T10:00:01Z"))
+        # WHEN orders flow, batch after batch, through the real projector function
+        failures = []
+        for _ in range(3):
+            placed = [read_side.place(customer="customer-a")["order_id"] for _ in range(2)]
+            read_side.cancel(placed[0], customer="customer-a")
+            records = [
+                r
+                for r in read_side.log_records()
+                if r["dynamodb"]["SequenceNumber"] not in read_side.delivered
+            ]
+            read_side.delivered.update(r["dynamodb"]["SequenceNumber"] for r in records)
+            response = read_side.projector.lambda_handler(ddb_event(records), read_side.context)
+            failures += response["batchItemFailures"]
+        # THEN no live record failed, the live view equals a replay of the log, and the candidate is failed
+        assert failures == []
+        rows = read_side.view_rows()
+        assert rows == {order_id: replayed(read_side, order_id, order_projection) for order_id in rows}
+        assert len(rows) == 6
+        green = next(g for g in status(view) if g.name == "green")
+        assert green.failed is not None
+        assert "cannot apply" in green.failed
+        assert set(read_side.view_rows(read_side.green_table)) <= {FAILURE_KEY}
+        # ... and even marked ready by a rebuild that knew no better, it is refused to the queries
+        registry.write(registry.read().ready("green", at="2026-12-05T10:00:02Z", rows=0))
+        with pytest.raises(GenerationError, match="failed"):
+            switch(view, "green")
+        assert registry.read().active.name == "blue"

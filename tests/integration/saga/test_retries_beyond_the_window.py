@@ -99,9 +99,7 @@ def test_every_retried_request_answers_the_original_and_records_nothing(saga):
         saga.privacy_api, saga, "DELETE", "/customers/me/personal-data", key="erase-1", customer=bob
     )
     assert erased[0] == 200
-    call(
-        saga.api, saga, "POST", "/orders", key="checkout-3", customer=bob, body=BASKET
-    )  # a new key for him
+    call(saga.api, saga, "POST", "/orders", key="checkout-3", customer=bob, body=BASKET)  # a new key for him
     saga.run()
     call(saga.privacy_api, saga, "DELETE", "/customers/me/personal-data", key="erase-2", customer=bob)
     before = commits(saga)

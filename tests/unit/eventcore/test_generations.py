@@ -11,7 +11,12 @@ import pytest
 from eventcore import InMemoryEventStore
 from eventcore.read.change_records import decode_change_record
 from eventcore.read.generations.lifecycle import GenerationError, Generations, State
-from eventcore.read.generations.projector import ActiveViewStore, GenerationalProjector, GenerationalView
+from eventcore.read.generations.projector import (
+    ActiveViewStore,
+    GenerationalProjector,
+    GenerationalView,
+    generation_failure,
+)
 from eventcore.read.generations.registry import CachedGenerations, InMemoryGenerationRegistry
 from eventcore.read.view_store import InMemoryViewStore, ViewRow
 from orders.read_model import order_projection
@@ -138,14 +143,49 @@ class TestTheProjector:
         assert "units" not in views.blue.rows["b"].view
         assert result.rows_written == 2
 
-    def test_a_record_failing_in_one_generation_is_reported_and_the_other_is_written(self):
+    def test_a_candidate_failing_a_record_is_marked_failed_and_the_live_generation_is_unharmed(self):
+        # GIVEN a candidate whose row is damaged, so its fold fails
         views = Views(green_in(State.CATCHING_UP))
         records = views.order("a")
-        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)  # green's row is damaged: its fold fails
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)
+        # WHEN a batch comes
         result = views.project(records)
+        # THEN the live generation applied it and nothing is reported for Lambda to deliver again
         assert views.blue.rows["a"].version == 2
+        assert result.failures == []
+        assert result.candidates_failed == 1
+        failure = generation_failure(views.green)
+        assert failure is not None
+        assert failure["generation"] == "green"
+        assert failure["reason"]
+
+    def test_a_failed_candidate_is_fed_no_more(self):
+        views = Views(green_in(State.CATCHING_UP))
+        records = views.order("a")
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)
+        projector = GenerationalProjector(views.view, views.log)
+        projector.handle([decode_change_record(record) for record in records])
+        # a later batch, for an order the candidate could have applied, goes to the live generation only
+        result = projector.handle([decode_change_record(record) for record in views.order("b")])
+        assert (result.failures, result.candidates_failed) == ([], 0)
+        assert "b" in views.blue.rows
+        assert "b" not in views.green.rows
+
+    def test_another_container_learns_of_the_failure_from_the_candidates_table(self):
+        views = Views(green_in(State.CATCHING_UP))
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)
+        views.project(views.order("a"))  # one container marks green failed
+        views.project(views.order("b"))  # another one, cold, reads the mark and leaves green alone
+        assert "b" not in views.green.rows
+
+    def test_a_record_failing_in_the_active_generation_is_still_reported(self):
+        views = Views(green_in(State.CATCHING_UP))
+        records = views.order("a")
+        views.blue.rows["a"] = ViewRow({"not": "an order"}, 1)  # the live row is damaged
+        result = views.project(records)
         assert [f.sequence_number for f in result.failures] == [sequence_number(1)]
-        assert result.failures[0].reason.startswith("green: ")
+        assert result.failures[0].reason.startswith("blue: ")
+        assert generation_failure(views.blue) is None
 
     def test_without_a_readable_registry_every_record_is_reported_and_nothing_written(self):
         views = Views(initial())
@@ -154,13 +194,15 @@ class TestTheProjector:
         assert len(result.failures) == 2
         assert views.blue.rows == {}
 
-    def test_a_generation_whose_projection_cannot_be_imported_fails_its_records_only(self):
+    def test_a_candidate_whose_projection_cannot_be_imported_is_marked_failed(self):
         views = Views(initial().begin("green", "tests.no_such_module:projection", at=AT))
         views.registry.write(views.registry.read().catching_up("green", at=AT))
         result = views.project(views.order("a"))
         assert views.blue.rows["a"].version == 2
-        assert all("ProjectionNotFoundError" in f.reason for f in result.failures)
-        assert len(result.failures) == 2
+        assert result.failures == []
+        failure = generation_failure(views.green)
+        assert failure is not None
+        assert "ProjectionNotFoundError" in failure["reason"]
 
 
 class TestTheQueries:

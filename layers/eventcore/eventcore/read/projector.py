@@ -111,6 +111,7 @@ class BatchResult:
     rows_written: int = 0
     conflicts: int = 0
     gaps_filled: int = 0
+    candidates_failed: int = 0  # candidate generations this batch marked failed (GenerationalProjector)
 
     @property
     def failed_sequence_numbers(self) -> list[str]:
@@ -123,6 +124,7 @@ class BatchResult:
             "ViewWriteConflicts": self.conflicts,
             "ProjectionGapsFilled": self.gaps_filled,
             "ProjectionFailedRecords": len(self.failures),
+            "CandidateGenerationsFailed": self.candidates_failed,
         }
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from eventcore.read.generations.lifecycle import GenerationError, State
 from eventcore.read.generations.log_scan import Progress, streams_committed_since
+from eventcore.read.generations.projector import FAILURE_KEY, generation_failure
 from eventcore.read.generations.replay import replay_into
 from eventcore.read.projector import Projector, load_projection
 
@@ -85,6 +86,7 @@ class GenerationStatus:
     changed_at: str | None
     rows: int | None
     table_items: int  # DescribeTable's ItemCount: on AWS refreshed about every six hours
+    failed: str | None = None  # "<when>: <why>" once its projector marked it failed (no longer fed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ def status(view: ViewGenerations) -> list[GenerationStatus]:
     for name, store in view.stores.items():
         generation = generations.get(name)
         items = view.client.describe_table(TableName=store.table_name)["Table"].get("ItemCount", 0)
+        failure = generation_failure(store) if generation else None
         found.append(
             GenerationStatus(
                 name,
@@ -130,6 +133,7 @@ def status(view: ViewGenerations) -> list[GenerationStatus]:
                 generation.changed_at if generation else None,
                 generation.rows if generation else None,
                 int(items),
+                f"{failure['failed_at']}: {failure['reason']}" if failure else None,
             )
         )
     return found
@@ -194,6 +198,9 @@ def build(
     )
     failed = {**replayed.failed, **not_caught_up}
 
+    failure = generation_failure(store)
+    if failure is not None:  # its projector gave up on it while it was being caught up
+        failed[FAILURE_KEY] = failure["reason"]
     ready = not failed
     if ready:
         generations = _expect(view.registry.read(), name, State.CATCHING_UP)
@@ -259,6 +266,12 @@ def switch(view: ViewGenerations, to: str | None = None, *, clock: Clock = utc_n
     generations = view.registry.read()
     previous = generations.active.name
     switched = generations.switch(to, at=iso(clock()))
+    failure = generation_failure(view.store(switched.active.name))
+    if failure is not None:
+        raise GenerationError(
+            f"generation {switched.active.name} failed ({failure['failed_at']}: {failure['reason']}) and is "
+            f"no longer fed: drop it and rebuild (rebuild drop {view.name} {switched.active.name})"
+        )
     view.registry.write(switched)
     return Switched(previous, switched.active.name)
 

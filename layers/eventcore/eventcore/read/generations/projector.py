@@ -5,6 +5,12 @@ only, so a generation being built never answers a query. Declared per view by th
 - `VIEW_TABLES`: JSON, generation name -> table name (`{"blue": "...", "green": "..."}`);
 - `VIEW_GENERATIONS`: the SSM parameter holding the view's generations registry;
 - `VIEW_GENERATIONS_MAX_AGE`: seconds a container keeps the registry before reading it again (default 5).
+
+Only the active generation is live. A candidate (catching up, ready, or the standby kept for a switch back)
+whose projection fails is marked failed, in a row of its own table (`FAILURE_KEY`), and is fed no more: the
+live generation's records never fail because of it, which is what building a new generation beside the
+live one is for. A failed generation is shown by `rebuild status`, counted as `CandidateGenerationsFailed`
+(alarmed), refused by `rebuild switch`, and emptied by `rebuild drop`.
 """
 
 from __future__ import annotations
@@ -12,15 +18,17 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from eventcore.lambdas.batch_consumer import RecordFailure
 from eventcore.read.generations.lifecycle import GenerationError, Generations
 from eventcore.read.generations.registry import DEFAULT_MAX_AGE, CachedGenerations
 from eventcore.read.projector import BatchResult, Projector, load_projection
-from eventcore.read.view_store import DynamoDBViewStore
+from eventcore.read.view_store import DynamoDBViewStore, ViewRow
 from eventcore.write.dynamodb_store import DynamoDBEventStore
 
 if TYPE_CHECKING:
@@ -29,9 +37,10 @@ if TYPE_CHECKING:
     from eventcore.read.change_records import ChangeRecord
     from eventcore.read.generations.lifecycle import Generation
     from eventcore.read.projector import Projection
-    from eventcore.read.view_store import ViewIndex, ViewPage, ViewRow, ViewStore
+    from eventcore.read.view_store import ViewIndex, ViewPage, ViewStore
     from eventcore.write.store import EventStore
 
+FAILURE_KEY = "#generation-failed"  # a key no aggregate has: the row recording a generation's failure
 TABLES_ENV = "VIEW_TABLES"
 REGISTRY_ENV = "VIEW_GENERATIONS"
 MAX_AGE_ENV = "VIEW_GENERATIONS_MAX_AGE"
@@ -156,16 +165,33 @@ class ActiveViewStore:
         return self._store().put_if_newer(rows)
 
 
+def generation_failure(store: ViewStore) -> dict[str, str] | None:
+    """Why and when a generation failed, from the row its projector wrote in its table; None if it has not."""
+    row = store.get_many([FAILURE_KEY]).get(FAILURE_KEY)  # BatchGetItem: what every reader may already do
+    return {str(k): str(v) for k, v in row.view.items()} if row is not None else None
+
+
 class GenerationalProjector:
     """Feeds a batch to every fed generation, each with its own projection and the core's `Projector` (one
-    conditional write per aggregate per generation). A record that fails in any generation is reported, so
-    nothing is lost for any of them: Lambda delivers it again, and the generations that applied it skip it."""
+    conditional write per aggregate per generation). A record that fails in the active generation is
+    reported, so nothing is lost: Lambda delivers it again, and the generations that applied it skip it. A
+    candidate that fails is marked failed instead and fed no more (the module's docstring says why)."""
 
-    def __init__(self, view: GenerationalView, store: EventStore, *, max_attempts: int = 3) -> None:
+    def __init__(
+        self,
+        view: GenerationalView,
+        store: EventStore,
+        *,
+        max_attempts: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.view = view
         self.store = store
         self._max_attempts = max_attempts
         self._projectors: dict[tuple[str, str], Projector] = {}
+        self._clock = clock
+        # (generation, its rebuild's start) -> (failed?, when it was last looked at)
+        self._health: dict[tuple[str, str | None], tuple[bool, float]] = {}
 
     @classmethod
     def from_environment(
@@ -183,15 +209,51 @@ class GenerationalProjector:
             generations = self.view.current()
         except GenerationError as exc:  # not knowing where to write: every record again, later
             return _all_failed(records, f"GenerationError: {exc}")
-        results = []
-        for generation in generations.fed:
-            try:
-                projector = self._projector(generation)
-            except Exception as exc:
-                results.append((generation.name, _all_failed(records, f"{type(exc).__name__}: {exc}")))
+        active = generations.active
+        results = [(active.name, self._feed(active, records))]
+        failed_now = 0
+        for candidate in generations.fed:
+            if candidate.name == active.name or self._failed(candidate):
                 continue
-            results.append((generation.name, projector.handle(records)))
-        return _merged(results, records)
+            result = self._feed(candidate, records)
+            if result.failures:
+                self._mark_failed(candidate, result.failures[0].reason)
+                failed_now += 1
+                result = BatchResult(events_applied=result.events_applied, rows_written=result.rows_written)
+            results.append((candidate.name, result))
+        merged = _merged(results, records)
+        merged.candidates_failed = failed_now
+        return merged
+
+    def _feed(self, generation: Generation, records: Sequence[ChangeRecord]) -> BatchResult:
+        try:
+            projector = self._projector(generation)
+        except Exception as exc:
+            return _all_failed(records, f"{type(exc).__name__}: {exc}")
+        return projector.handle(records)
+
+    def _failed(self, candidate: Generation) -> bool:
+        """Whether the candidate was marked failed: known in this container, else read from its table at
+        most once per registry cache age (another container may have marked it)."""
+        key = (candidate.name, candidate.since)
+        known = self._health.get(key)
+        now = self._clock()
+        if known is not None and (known[0] or now - known[1] < self.view.generations.max_age):
+            return known[0]
+        failed = generation_failure(self.view.store(candidate.name)) is not None
+        self._health[key] = (failed, now)
+        return failed
+
+    def _mark_failed(self, candidate: Generation, reason: str) -> None:
+        at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        document = {
+            "generation": candidate.name,
+            "projection": candidate.projection,
+            "failed_at": at,
+            "reason": reason[:500],
+        }
+        self.view.store(candidate.name).put_if_newer({FAILURE_KEY: ViewRow(document, 1)})
+        self._health[(candidate.name, candidate.since)] = (True, self._clock())
 
     def _projector(self, generation: Generation) -> Projector:
         key = (generation.name, generation.projection)

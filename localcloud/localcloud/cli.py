@@ -53,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from localcloud.cloud import StartError  # imported when needed: moto and the translator take seconds
+    from localcloud.state import StateError
 
     try:
         return {"run": _run, "token": _token, "invoke": _invoke}[args.command](args)
-    except (TemplateError, StartError) as exc:
+    except (TemplateError, StartError, StateError) as exc:
         print(f"localcloud: {exc}", file=sys.stderr)
         return 2
 

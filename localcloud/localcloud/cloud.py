@@ -34,7 +34,7 @@ from localcloud.output import Reporter
 from localcloud.routes import Authorizer, routes_of
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
-from localcloud.state import AutoSave, StateFolder
+from localcloud.state import AutoSave, StateError, StateFolder
 from localcloud.template import TemplateError, load_template, parameter_values, region_for
 from localcloud.tokens import SigningKey, TokenIssuer
 from localcloud.translate import data_resources_template, translate
@@ -315,7 +315,7 @@ class LocalCloud:
         if self.scheduler is not None:
             self.scheduler.start()
         if self.state is not None:
-            self._autosave = AutoSave(self.save, lambda: self._signal.total)
+            self._autosave = AutoSave(self.save, lambda: self._signal.total, self.reporter.say)
             self._autosave.start()
         self._ready.set()
 
@@ -356,11 +356,16 @@ class LocalCloud:
         }
 
     def save(self) -> None:
+        """Save moto's state and the trigger positions in the state folder (StateError if it cannot: the
+        previous state is then kept whole)."""
         if self.state is not None and self.moto is not None:
             self.state.save(self.region, self.positions(), self.moto.lock)
 
     def stop(self) -> None:
+        """Stop everything; with a state folder, save first. A save that fails does not stop the rest from
+        stopping: the StateError is raised once everything has stopped."""
         self._ready.clear()
+        save_failure: StateError | None = None
         if self._autosave is not None:
             self._autosave.stop()
         if self.gateway is not None:
@@ -373,7 +378,11 @@ class LocalCloud:
             if poller.is_alive():
                 poller.join(timeout=INIT_TIMEOUT_SECONDS)
         if self.state is not None and self.moto is not None and self._autosave is not None:
-            self.save()  # after the triggers stopped: their positions and moto's state agree
+            try:
+                self.save()  # after the triggers stopped: their positions and moto's state agree
+            except StateError as exc:
+                save_failure = exc
+                self.reporter.say(f"localcloud: could not save the state: {exc}")
         if hasattr(self, "functions"):
             self.functions.stop()
         if self._function_logs is not None:
@@ -385,6 +394,8 @@ class LocalCloud:
             self.moto = None
         self.gateway = None
         self.pollers = []
+        if save_failure is not None:
+            raise save_failure
 
     @staticmethod
     def _reset_moto() -> None:

@@ -1,5 +1,6 @@
-"""State that survives a restart: tables, streams with each trigger's position, queues and parameters are
-saved in the state folder on stop and resumed on the next start; `fresh` starts empty."""
+"""State that survives a restart, on the sample template: tables and streams with each trigger's position,
+queues and parameters are saved in the state folder on stop and resumed on the next start; `fresh` starts
+empty. Every kind of resource, records pending at the stop and a save cut short: test_state_resources.py."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from localcloud import LocalCloud
-from localcloud.state import StateFolder
+from localcloud.state import StateError, StateFolder, write_atomically
 from support import SAMPLE, wait_until
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 TEMPLATE = SAMPLE / "template.yaml"
@@ -85,10 +89,34 @@ def test_a_restart_resumes_the_data_and_every_trigger_where_it_stopped(tmp_path:
 def test_a_fresh_start_forgets_the_saved_state_but_keeps_the_signing_key(tmp_path: Path) -> None:
     state = StateFolder(tmp_path)
     state.prepare(fresh=False)
-    for file in (state.moto_file, state.positions_file, state.signing_key_file):
+    for file in (state.state_file, *state.legacy_files, state.signing_key_file):
         file.write_text("saved")
     state.prepare(fresh=True)
     assert not state.has_state
-    assert not state.positions_file.exists()
+    assert not any(file.exists() for file in state.legacy_files)
     assert state.signing_key_file.read_text() == "saved"  # tokens minted before stay valid
     assert (tmp_path / ".gitignore").read_text() == "*\n"
+
+
+def test_a_state_of_the_earlier_version_is_refused_with_a_hint_to_start_fresh(tmp_path: Path) -> None:
+    state = StateFolder(tmp_path)
+    state.prepare(fresh=False)
+    state.legacy_files[0].write_bytes(b"version 1")
+    assert state.has_state
+    with pytest.raises(StateError, match="earlier version"):
+        state.restore("eu-west-1")
+
+
+class TestWriteAtomically:
+    def test_a_write_cut_short_leaves_the_previous_file_and_no_temporary_one(self, tmp_path: Path) -> None:
+        target = tmp_path / "state.pickle"
+        write_atomically(target, [b"previous ", b"state"])
+
+        def cut_short() -> Iterator[bytes]:
+            yield b"half of the new"
+            raise OSError("No space left on device")
+
+        with pytest.raises(OSError, match="No space left"):
+            write_atomically(target, cut_short())
+        assert target.read_bytes() == b"previous state"
+        assert [path.name for path in tmp_path.iterdir()] == ["state.pickle"]

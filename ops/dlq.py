@@ -7,9 +7,11 @@ deleted from the DLQ only once the send succeeded; a second copy (a retried redr
 five minutes and recognised by the Order's log after that. Within a message group, a message left behind
 (unreadable, or its send failed) holds back the group's later ones, so the group keeps its order.
 
-A stream consumer's DLQ holds Lambda's failure record, not the data: redrive fetches the records it points
-at, keeps those the mapping's filters would deliver, and invokes the consumer with them, as the mapping
-would have; the failure record is deleted only if the consumer then reports no failure.
+A stream consumer's failed batch is parked whole in the failed-batches bucket, and the bucket's notices
+queue is its DLQ: redrive invokes the consumer with the batch exactly as it failed (the payload Lambda
+wrote), however long ago, and deletes the notice and the object only if the consumer then reports no
+failure. An SQS on-failure record, which only points at the stream, is redriven from the stream while it
+still holds the records.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from ops.records import (
     FailureRecord,
     RecordsUnavailableError,
     decode,
+    decode_delivered,
     describe_command,
     fetch,
     kept_by_filters,
+    load_parked_batch,
+    notice_objects,
 )
 from ops.records import lambda_event as to_lambda_event
 from ops.target import TargetError
@@ -61,6 +66,9 @@ def describe_source(target: Target, dlq: DeadLetterQueue) -> str:
     if dlq.kind == "redrive" and dlq.source_queue:
         policy = target.shape.resources[dlq.source_queue]["Properties"]["RedrivePolicy"]
         return f"{dlq.source_queue} after {policy.get('maxReceiveCount')} receives"
+    if dlq.kind == "failed-batches" and dlq.bucket:
+        consumers = sorted({m.function for m in target.shape.mappings_parking_in(dlq.bucket)})
+        return f"failed batches of {', '.join(consumers)}, kept whole in {dlq.bucket}"
     assert dlq.mapping is not None
     return f"{dlq.mapping.function} <- {dlq.mapping.source} ({dlq.mapping.source_kind}) failed batches"
 
@@ -184,6 +192,11 @@ def _describe(target: Target, dlq: DeadLetterQueue, message: dict[str, Any]) -> 
         described["message_group_id"] = attributes["MessageGroupId"]
     if dlq.kind == "redrive":
         return {**described, "command": describe_command(message["Body"])}
+    if dlq.kind == "failed-batches":
+        return {
+            **described,
+            "batches": [_describe_batch(target, *where) for where in notice_objects(message["Body"])],
+        }
     failure = FailureRecord.parse(message["Body"])
     if failure is None:
         return {**described, "failure": {"readable": False, "body": message["Body"][:2000]}}
@@ -202,6 +215,27 @@ def _describe(target: Target, dlq: DeadLetterQueue, message: dict[str, Any]) -> 
     except RecordsUnavailableError as error:
         described["records_unavailable"] = str(error)
     return described
+
+
+def _describe_batch(target: Target, bucket: str, key: str) -> dict[str, Any]:
+    try:
+        batch = load_parked_batch(target, bucket, key)
+    except RecordsUnavailableError as error:
+        return {"object": f"s3://{bucket}/{key}", "readable": False, "problem": str(error)}
+    failure = batch.failure
+    return {
+        "object": f"s3://{bucket}/{key}",
+        "readable": True,
+        "failed_at": batch.failed_at,
+        "condition": failure.condition,
+        "function_arn": failure.function_arn,
+        "attempts": failure.attempts,
+        "stream_arn": failure.stream_arn,
+        "shard_id": failure.shard_id,
+        "sequence_numbers": [failure.start, failure.end],
+        "batch_size": failure.batch_size,
+        "records": [decode_delivered(record, failure.source) for record in batch.event["Records"]],
+    }
 
 
 def _iso(epoch: float) -> str:
@@ -242,11 +276,12 @@ def redrive(
                     )
                     left_behind.append(message)
                     continue
-                why = (
-                    _redrive_command(target, dlq, message, report)
-                    if dlq.kind == "redrive"
-                    else _redrive_failure(target, dlq, message)
-                )
+                if dlq.kind == "redrive":
+                    why = _redrive_command(target, dlq, message, report)
+                elif dlq.kind == "failed-batches":
+                    why = _redrive_parked_batches(target, message)
+                else:
+                    why = _redrive_failure(target, dlq, message)
                 if why is None:
                     target.client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     report.moved += 1
@@ -309,3 +344,30 @@ def _redrive_failure(target: Target, dlq: DeadLetterQueue, message: dict[str, An
     if failures:
         return f"{dlq.mapping.function} failed {len(failures)} of {len(event['Records'])} records again"
     return None
+
+
+def _redrive_parked_batches(target: Target, message: dict[str, Any]) -> str | None:
+    """Invoke each consumer with the batch it failed, as it failed; None once every one took its batch (its
+    object is then deleted: the notice goes with it)."""
+    for bucket, key in notice_objects(message["Body"]):
+        try:
+            batch = load_parked_batch(target, bucket, key)
+        except RecordsUnavailableError as error:
+            return str(error)
+        function = _function_of(target, batch.failure.function_arn)
+        if function is None:
+            return f"no function of this stack is {batch.failure.function_arn}"
+        ok, payload = target.invoke(function, batch.event)
+        if not ok:
+            return f"{function} failed again: {json.dumps(payload)[:300]}"
+        failures = payload.get("batchItemFailures") if isinstance(payload, dict) else None
+        if failures:
+            return f"{function} failed {len(failures)} of {len(batch.event['Records'])} records again"
+        target.client("s3").delete_object(Bucket=bucket, Key=key)
+    return None
+
+
+def _function_of(target: Target, function_arn: str) -> str | None:
+    """The logical id of the function an ARN (or a name) names."""
+    name = function_arn.split(":function:")[-1].split(":")[0]
+    return next((f for f in target.shape.functions if target.function_name(f) == name), None)

@@ -1,8 +1,9 @@
-"""What a parked message means. A queue DLQ holds the command itself (a `CommandMessage`); a stream
-consumer's DLQ holds Lambda's on-failure record, which only points at a shard's sequence-number range: the
-records are fetched from the stream (GetShardIterator AT_SEQUENCE_NUMBER, then GetRecords up to the end of
-the range) and decoded the way the consumer reads them, and rebuilt into the event the mapping delivers,
-so the consumer can be invoked with them again."""
+"""What a parked message means. A queue DLQ holds the command itself (a `CommandMessage`). A stream
+consumer's failed batch is parked whole in the failed-batches bucket: Lambda writes its invocation record
+there with the payload (the event exactly as the function was invoked with it), and the bucket's notice of
+the new object is the parked message; redrive invokes the consumer with that payload, whatever the stream
+still holds. (An SQS on-failure destination, which only points at a shard's sequence-number range, is read
+too: the records are fetched from the stream while it still holds them, 24 hours.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from eventcore.messaging.inbound import MalformedMessageError, parse_command_message, read_published_event
 from eventcore.write.dynamodb_store import commit_from_item
@@ -63,6 +65,60 @@ class FailureRecord:
             batch_size=int(info.get("batchSize", 0)),
             raw=document,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedBatch:
+    """A failed batch as Lambda parked it in S3: its failure record, and the event it failed with."""
+
+    bucket: str
+    key: str
+    failure: FailureRecord
+    event: dict[str, Any]
+    failed_at: str
+
+
+def notice_objects(body: str) -> list[tuple[str, str]]:
+    """The (bucket, key) of each new object an S3 event notification names; none for S3's test event."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return []
+    found = []
+    for record in document.get("Records", []) if isinstance(document, dict) else []:
+        if str(record.get("eventName", "")).startswith("ObjectCreated"):
+            s3 = record.get("s3", {})
+            found.append((s3["bucket"]["name"], unquote_plus(s3["object"]["key"])))
+    return found
+
+
+def load_parked_batch(target: Target, bucket: str, key: str) -> ParkedBatch:
+    """The invocation record Lambda wrote for a failed batch, with its payload."""
+    try:
+        body = target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        raise RecordsUnavailableError(f"s3://{bucket}/{key}: {type(exc).__name__}: {exc}") from exc
+    failure = FailureRecord.parse(body.decode())
+    if failure is None:
+        raise RecordsUnavailableError(f"s3://{bucket}/{key} is not a Lambda invocation record")
+    payload = failure.raw.get("payload")
+    event = json.loads(payload) if isinstance(payload, str) else payload
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        raise RecordsUnavailableError(f"s3://{bucket}/{key} holds no payload with the batch's records")
+    return ParkedBatch(bucket, key, failure, event, str(failure.raw.get("timestamp", "")))
+
+
+def decode_delivered(record: dict[str, Any], source: str) -> dict[str, Any]:
+    """One record of a delivered batch (the Lambda event's shape) as the consumer reads it."""
+    if source == "kinesis":
+        kinesis = record["kinesis"]
+        raw = {
+            "SequenceNumber": kinesis["sequenceNumber"],
+            "PartitionKey": kinesis["partitionKey"],
+            "Data": base64.b64decode(kinesis["data"]),
+        }
+        return decode(raw, source)
+    return decode(record, source)
 
 
 def describe_command(body: str) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class Mapping:
     function: str
     source: str  # logical id of the table (its stream), the Kinesis stream or the queue
     source_kind: str  # "dynamodb", "kinesis" or "sqs"
-    on_failure: str | None  # logical id of the on-failure destination queue, for streams
+    on_failure: str | None  # logical id of the on-failure destination (a queue or a bucket), for streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +117,12 @@ class DeadLetterQueue:
     """A queue that holds parked messages, and what parks them there."""
 
     logical_id: str
-    kind: str  # "redrive": a queue's redrive policy; "stream-failure": an event source mapping's OnFailure
+    # "redrive": a queue's redrive policy; "stream-failure": an event source mapping's OnFailure (a record
+    # pointing at the stream); "failed-batches": the notices of a bucket where mappings park whole batches
+    kind: str
     source_queue: str | None = None  # redrive: the queue whose messages are parked here
     mapping: Mapping | None = None  # stream-failure: the mapping whose failed batches are described here
+    bucket: str | None = None  # failed-batches: the bucket holding the batches the notices name
 
 
 @dataclass
@@ -187,11 +190,27 @@ class StackShape:
             if target in self.resources:
                 found[target] = DeadLetterQueue(target, "redrive", source_queue=queue)
         for mapping in self.mappings:
-            if mapping.on_failure in self.resources and mapping.on_failure not in found:
+            destination = self.resources.get(mapping.on_failure or "", {})
+            if destination.get("Type") == "AWS::S3::Bucket":
+                assert mapping.on_failure is not None
+                for notices in self.bucket_notices(mapping.on_failure):
+                    found.setdefault(
+                        notices, DeadLetterQueue(notices, "failed-batches", bucket=mapping.on_failure)
+                    )
+            elif mapping.on_failure in self.resources and mapping.on_failure not in found:
                 found[mapping.on_failure] = DeadLetterQueue(
                     mapping.on_failure, "stream-failure", mapping=mapping
                 )
         return [found[queue] for queue in self.queues if queue in found]
+
+    def bucket_notices(self, bucket: str) -> list[str]:
+        """The queues a bucket notifies of new objects."""
+        configuration = self.resources[bucket].get("Properties", {}).get("NotificationConfiguration", {})
+        targets = (target_of(entry.get("Queue")) for entry in configuration.get("QueueConfigurations", []))
+        return [queue for queue in targets if queue in self.resources]
+
+    def mappings_parking_in(self, bucket: str) -> list[Mapping]:
+        return [mapping for mapping in self.mappings if mapping.on_failure == bucket]
 
     def event_logs(self) -> list[str]:
         """Tables keyed (stream S, version N): the event logs, one per bounded context."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
-from eventcore import DynamoDBEventStore
+from eventcore import DynamoDBEventStore, commit_to_item
 from eventcore.messaging.inbound import CommandMessage
 from localcloud import LocalCloud
 from ops.cli import main
@@ -92,6 +92,69 @@ def queue_depth(cloud: LocalCloud, logical_id: str) -> int:
     )
 
 
+def parked_batches(cloud: LocalCloud) -> list[str]:
+    """The keys of the batches parked in the failed-batches bucket."""
+    bucket = cloud.physical_id("FailedBatchesBucket")
+    listing = cloud.client("s3").list_objects_v2(Bucket=bucket)
+    return [entry["Key"] for entry in listing.get("Contents", [])]
+
+
+def view_row(cloud: LocalCloud, order_id: str) -> dict[str, Any] | None:
+    item = cloud.client("dynamodb").get_item(
+        TableName=cloud.physical_id("OrdersView"), Key={"order_id": {"S": order_id}}, ConsistentRead=True
+    )
+    return item.get("Item")
+
+
+def park_projector_batch(cloud: LocalCloud, order_id: str, commit: Any, failed_at: datetime) -> None:
+    """What Lambda writes to an S3 on-failure destination for a DynamoDB stream batch that used up its
+    retries: the invocation record, with the batch as the function got it. The stream it names is gone."""
+    projector = cloud.function_name("OrderProjectorFunction")
+    table = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-event-log"
+    stream_arn = f"{table}/stream/{failed_at:%Y-%m-%dT%H:%M:%S.000}"
+    record = {
+        "eventID": uuid.uuid4().hex,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": failed_at.timestamp(),
+            "Keys": {"stream": {"S": f"Order-{order_id}"}, "version": {"N": str(commit.version)}},
+            "NewImage": commit_to_item(commit),
+            "SequenceNumber": "100000000000000000001",
+            "SizeBytes": 1000,
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": stream_arn,
+    }
+    document = {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"arn:aws:lambda:eu-west-1:123456789012:function:{projector}",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 6,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": failed_at.isoformat().replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000000000000000000-00000000",
+            "startSequenceNumber": "100000000000000000001",
+            "endSequenceNumber": "100000000000000000001",
+            "approximateArrivalOfFirstRecord": failed_at.isoformat(),
+            "approximateArrivalOfLastRecord": failed_at.isoformat(),
+            "batchSize": 1,
+            "streamArn": stream_arn,
+        },
+        "payload": json.dumps({"Records": [record]}),
+    }
+    key = f"aws/lambda/{uuid.uuid4()}/shardId-00000000000000000000-00000000/{failed_at:%Y/%m/%d}/{order_id}"
+    cloud.client("s3").put_object(
+        Bucket=cloud.physical_id("FailedBatchesBucket"), Key=key, Body=json.dumps(document).encode()
+    )
+
+
 @pytest.fixture(scope="module")
 def traced(cloud: LocalCloud) -> dict[str, Any]:
     """An order placed up front, so its saga runs while the other tests set theirs up."""
@@ -132,7 +195,7 @@ class TestParkedCommands:
         assert status == 1
         assert parked["OrderCommandsDLQ"]["depth"] == 1
         assert parked["OrderCommandsDLQ"]["parks"].startswith("OrderCommandsQueue")
-        assert {"FulfillmentProcessManagerDLQ", "OrderProjectorDLQ", "OrderPublisherDLQ"} <= set(parked)
+        assert {"FailedBatchesQueue", "ShippingCommandsDLQ", "FulfillmentDeadlinesDLQ"} <= set(parked)
         assert status_shown == 0
         (message,) = shown
         assert message["message_group_id"] == order_id
@@ -168,40 +231,71 @@ class TestParkedCommands:
 
 
 class TestParkedStreamBatches:
-    def test_a_kinesis_consumers_parked_batch_is_shown_from_the_stream_and_stays_parked_if_it_fails_again(
+    def test_a_kinesis_consumers_failed_batch_is_kept_whole_shown_and_stays_parked_if_it_fails_again(
         self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        # GIVEN garbage on order-events: the process manager fails it through its retries, and Lambda's
-        # on-failure record (shard, sequence numbers) lands in FulfillmentProcessManagerDLQ
+        # GIVEN garbage on order-events: the process manager fails it through its retries, and Lambda parks
+        # the whole batch in the failed-batches bucket, whose notice lands in FailedBatchesQueue
+        parked_before = parked_batches(cloud)
         kinesis = cloud.client("kinesis")
         put = kinesis.put_record(
             StreamName=cloud.physical_id("OrderEventsStream"),
             Data=b"not a cloudevent",
             PartitionKey="garbage",
         )
-        wait_until(lambda: queue_depth(cloud, "FulfillmentProcessManagerDLQ") >= 1, timeout=60)
+        wait_until(lambda: len(parked_batches(cloud)) > len(parked_before), timeout=60)
 
         # WHEN the operator shows it
-        status, shown = ops(cloud, capsys, "dlq", "show", "FulfillmentProcessManagerDLQ")
+        status, shown = ops(cloud, capsys, "dlq", "show", "FailedBatchesQueue")
 
-        # THEN the records it points at are fetched from the stream and decoded the way the consumer reads
+        # THEN the batch is read from the bucket, not the stream, and decoded the way the consumer reads it
         assert status == 0
-        (message,) = shown
-        assert message["failure"]["condition"] == "RetryAttemptsExhausted"
-        assert message["failure"]["sequence_numbers"][0] == put["SequenceNumber"]
-        (record,) = message["records"]
+        batches = [
+            b for m in shown for b in m["batches"] if b["sequence_numbers"][0] == put["SequenceNumber"]
+        ]
+        (batch,) = batches
+        assert batch["condition"] == "RetryAttemptsExhausted"
+        (record,) = batch["records"]
         assert record["readable"] is False
         assert "not a CloudEvents 1.0 JSON event" in record["problem"]
         assert record["data"] == "not a cloudevent"
 
-        # WHEN it is redriven before the cause is fixed: the consumer is invoked with the records again
-        status, report = ops(cloud, capsys, "dlq", "redrive", "FulfillmentProcessManagerDLQ")
+        # WHEN it is redriven before the cause is fixed: the consumer is invoked with the batch again
+        status, report = ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
 
         # THEN it fails again and stays parked, and the command says so
         assert status == 1
-        assert report["moved"] == 0
-        assert "failed" in report["left"][0][1]
-        assert queue_depth(cloud, "FulfillmentProcessManagerDLQ") == 1
+        assert any("failed" in why for _, why in report["left"])
+        assert len(parked_batches(cloud)) > len(parked_before)
+
+    def test_a_batch_that_failed_more_than_a_day_ago_is_redriven_from_the_bucket_and_applied_once(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # GIVEN an order whose projection never happened: its row is missing from OrdersView, and Lambda
+        # parked the projector's batch 25 hours ago, when the stream still held it (it no longer does)
+        order = place(cloud, "ops-carol")
+        order_id = order["order_id"]
+        (commit,) = order_commits(cloud, order_id)[:1]
+        wait_until(lambda: view_row(cloud, order_id) is not None, timeout=SAGA_TIMEOUT)
+        cloud.client("dynamodb").delete_item(
+            TableName=cloud.physical_id("OrdersView"), Key={"order_id": {"S": order_id}}
+        )
+        failed_at = datetime.now(UTC) - timedelta(hours=25)
+        park_projector_batch(cloud, order_id, commit, failed_at)
+        wait_until(lambda: any(order_id in key for key in parked_batches(cloud)), timeout=30)
+
+        # WHEN the operator redrives it
+        _, report = ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
+        assert report["moved"] >= 1
+
+        # THEN the projector applied it, once: the row is back at the version the log has, and the batch is
+        # no longer parked; a second redrive finds nothing of it
+        assert not any(order_id in key for key in parked_batches(cloud))
+        row = view_row(cloud, order_id)
+        assert row is not None
+        assert int(row["version"]["N"]) == commit.last_version
+        ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
+        assert view_row(cloud, order_id) == row
 
 
 class TestTrace:

@@ -1,18 +1,23 @@
 """The stack's event source mappings: each `AWS::Lambda::EventSourceMapping` (SAM's DynamoDB, Kinesis and
 SQS events) read with every property, as one poller per shard or queue with Lambda's batching, partial batch
-responses, bisection, retries, record age, on-failure destination and filters; and the destinations (SQS,
-SNS) that Lambda sends failures to. The asynchronous sources are in `async_sources.py`.
+responses, bisection, retries, record age, on-failure destination and filters; and the destinations Lambda
+sends failures to: SQS and SNS (the invocation record), and for stream sources S3 (the invocation record with
+the batch itself, as Lambda writes it: an object per discarded batch). The asynchronous sources are in
+`async_sources.py`.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from localcloud.filters import RecordFilter
 from localcloud.motoserver import resource_name
 from localcloud.pollers import DynamoDBStreamPoller, KinesisPoller, Poller, PollerContext, SQSPoller
-from localcloud.pollers.streams import StreamSettings
+from localcloud.pollers.streams import SendFailure, StreamSettings
+from localcloud.template import STACK_NAME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +27,22 @@ if TYPE_CHECKING:
     from localcloud.stack import Stack
     from localcloud.workers import Invocation
 
-__all__ = ["Triggers"]
+__all__ = ["Triggers", "failure_object_key", "mapping_uuid"]
+
+S3_ARN_PREFIX = "arn:aws:s3:::"
+
+
+def mapping_uuid(logical_id: str) -> str:
+    """An event source mapping's UUID: Lambda makes a random one; locally it is derived from the logical id,
+    so that it (and the S3 keys it is part of) stays the same across restarts."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"localcloud:{STACK_NAME}:{logical_id}"))
+
+
+def failure_object_key(mapping: str, shard_id: str, timestamp: str) -> str:
+    """Where Lambda puts a discarded batch in an S3 on-failure destination, from the record's timestamp:
+    `aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>`."""
+    at = datetime.fromisoformat(timestamp)
+    return f"aws/lambda/{mapping}/{shard_id}/{at:%Y/%m/%d}/{at:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
 
 
 class Triggers:
@@ -114,7 +134,7 @@ class Triggers:
         positions: dict[str, str],
     ) -> list[Poller]:
         destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-        send_failure = self.sender(str(destination)) if destination else None
+        send_failure = self.stream_failure_sender(str(destination), logical_id) if destination else None
         poller_type: type[DynamoDBStreamPoller | KinesisPoller]
         if ":dynamodb:" in arn:
             poller_type, source, info_key = DynamoDBStreamPoller, "dynamodb", "DDBStreamBatchInfo"
@@ -156,6 +176,27 @@ class Triggers:
         return pollers
 
     # ----- destinations -----
+
+    def stream_failure_sender(self, destination_arn: str, logical_id: str) -> SendFailure:
+        """Where a stream mapping's discarded batches go. S3: one object per batch, the invocation record with
+        the batch as `payload` (the event as the function was invoked with it, as a JSON string); SQS and SNS:
+        the invocation record alone."""
+        if not destination_arn.startswith(S3_ARN_PREFIX):
+            send = self.sender(destination_arn)
+            return lambda record, event: send(record)
+        bucket = destination_arn.removeprefix(S3_ARN_PREFIX).split("/", 1)[0]
+        mapping = mapping_uuid(logical_id)
+
+        def put_object(record: dict[str, Any], event: dict[str, Any]) -> None:
+            info = next(value for key, value in record.items() if key.endswith("BatchInfo"))
+            self.client("s3").put_object(
+                Bucket=bucket,
+                Key=failure_object_key(mapping, info["shardId"], record["timestamp"]),
+                Body=json.dumps({**record, "payload": json.dumps(event)}).encode(),
+                ContentType="application/json",
+            )
+
+        return put_object
 
     def sender(self, destination_arn: str) -> Callable[..., None]:
         """Send a record to an SQS queue or SNS topic, as Lambda's destinations and dead-letter queues do."""

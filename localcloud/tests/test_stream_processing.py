@@ -25,6 +25,18 @@ class FakeFunction:
         return Invocation("fn", "test", len(batch), status, 1.0, False, "req-1", payload)
 
 
+class FakeDestination:
+    """Keeps what the processor hands over: the invocation records and the batches' events."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, record: dict[str, Any], event: dict[str, Any]) -> None:
+        self.records.append(record)
+        self.events.append(event)
+
+
 def settings(**overrides: Any) -> StreamSettings:
     base = {"function_arn": "arn:fn", "stream_arn": "arn:stream", "shard_id": "shard-1"}
     return StreamSettings(batch_info_key="KinesisBatchInfo", **{**base, **overrides})
@@ -48,53 +60,60 @@ class TestStreamBatchProcessor:
         assert function.batches == [["1", "2", "3", "4", "5"], ["3", "4", "5"]]
 
     def test_an_unknown_item_identifier_fails_the_whole_batch(self) -> None:
-        sent: list[dict[str, Any]] = []
+        sent = FakeDestination()
         function = FakeFunction(lambda batch: ("ok", {"batchItemFailures": [{"itemIdentifier": "nope"}]}))
-        processor = StreamBatchProcessor(
-            settings(report_item_failures=True, max_retries=1), function, sent.append
-        )
+        processor = StreamBatchProcessor(settings(report_item_failures=True, max_retries=1), function, sent)
         processor.process(records(1, 2))
         assert function.batches == [["1", "2"], ["1", "2"]]
-        assert sent[0]["KinesisBatchInfo"]["batchSize"] == 2
+        assert sent.records[0]["KinesisBatchInfo"]["batchSize"] == 2
 
     def test_records_past_their_age_go_to_the_destination_without_an_invocation(self) -> None:
-        sent: list[dict[str, Any]] = []
+        sent = FakeDestination()
         function = FakeFunction(lambda batch: ("ok", None))
         processor = StreamBatchProcessor(
-            settings(max_record_age=60), function, sent.append, clock=lambda: 1000.0 + 61
+            settings(max_record_age=60), function, sent, clock=lambda: 1000.0 + 61
         )
         processor.process(records(1, 2) + records(3, arrival=1050.0))
         assert function.batches == [["3"]]
-        assert sent[0]["requestContext"]["condition"] == "RecordAgeExceeded"
-        assert sent[0]["requestContext"]["approximateInvokeCount"] == 0
-        info = sent[0]["KinesisBatchInfo"]
+        assert sent.records[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+        assert sent.records[0]["requestContext"]["approximateInvokeCount"] == 0
+        info = sent.records[0]["KinesisBatchInfo"]
         assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == ("1", "2", 2)
         assert info["approximateArrivalOfFirstRecord"] == "1970-01-01T00:16:40.000Z"
 
     def test_records_that_age_out_while_retrying_are_handed_over(self) -> None:
         now = [1000.0]
-        sent: list[dict[str, Any]] = []
+        sent = FakeDestination()
 
         def respond(batch: list[StreamRecord]) -> tuple[str, Any]:
             now[0] += 30
             return "error", None
 
         function = FakeFunction(respond)
-        StreamBatchProcessor(
-            settings(max_record_age=60), function, sent.append, clock=lambda: now[0]
-        ).process(records(1))
+        StreamBatchProcessor(settings(max_record_age=60), function, sent, clock=lambda: now[0]).process(
+            records(1)
+        )
         assert len(function.batches) == 3
-        assert sent[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+        assert sent.records[0]["requestContext"]["condition"] == "RecordAgeExceeded"
 
     def test_without_bisect_a_failing_batch_is_retried_whole_then_handed_over(self) -> None:
-        sent: list[dict[str, Any]] = []
+        sent = FakeDestination()
         function = FakeFunction(lambda batch: ("error", None))
-        StreamBatchProcessor(settings(max_retries=2), function, sent.append).process(records(1, 2, 3))
+        StreamBatchProcessor(settings(max_retries=2), function, sent).process(records(1, 2, 3))
         assert function.batches == [["1", "2", "3"]] * 3
-        assert sent[0]["requestContext"]["approximateInvokeCount"] == 3
-        assert sent[0]["responseContext"]["functionError"] == "Unhandled"
+        assert sent.records[0]["requestContext"]["approximateInvokeCount"] == 3
+        assert sent.records[0]["responseContext"]["functionError"] == "Unhandled"
 
     def test_success_without_report_batch_item_failures_ignores_the_payload(self) -> None:
         function = FakeFunction(lambda batch: ("ok", {"batchItemFailures": [{"itemIdentifier": "1"}]}))
         StreamBatchProcessor(settings(), function, None).process(records(1, 2))
         assert function.batches == [["1", "2"]]
+
+    def test_a_discarded_batch_is_handed_over_with_the_event_the_function_was_invoked_with(self) -> None:
+        sent = FakeDestination()
+        function = FakeFunction(lambda batch: ("error", None))
+        StreamBatchProcessor(settings(max_retries=0, bisect=True), function, sent).process(records(1, 2, 3))
+        assert function.batches == [["1", "2", "3"], ["1"], ["2", "3"], ["2"], ["3"]]
+        assert sent.events == [{"Records": [{"n": 1}]}, {"Records": [{"n": 2}]}, {"Records": [{"n": 3}]}]
+        starts = [record["KinesisBatchInfo"]["startSequenceNumber"] for record in sent.records]
+        assert starts == ["1", "2", "3"]

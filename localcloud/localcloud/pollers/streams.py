@@ -4,13 +4,16 @@ Per shard, in order: batches of up to BatchSize within MaximumBatchingWindowInSe
 response checkpoints before the lowest failed sequence number and retries from it; a function error with
 BisectBatchOnFunctionError splits the batch in two and retries each half; after MaximumRetryAttempts, or
 when records are older than MaximumRecordAgeInSeconds, the batch's description goes to the OnFailure
-destination and the shard moves on (-1 means forever, Lambda's default for streams).
+destination and the shard moves on (-1 means forever, Lambda's default for streams). The destination gets
+the description and the batch as the function was invoked with it: an S3 destination keeps both, SQS and SNS
+only the description (`triggers.py`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,13 +21,11 @@ from typing import TYPE_CHECKING, Any
 from localcloud.pollers.base import Poller
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from localcloud.filters import RecordFilter
     from localcloud.pollers.base import PollerContext
     from localcloud.workers import Invocation
 
-__all__ = ["StreamBatchProcessor", "StreamRecord", "StreamSettings", "StreamShardPoller"]
+__all__ = ["SendFailure", "StreamBatchProcessor", "StreamRecord", "StreamSettings", "StreamShardPoller"]
 
 
 class StoppingError(Exception):
@@ -54,6 +55,10 @@ class StreamSettings:
     report_item_failures: bool = False
 
 
+# Hands a discarded batch to the on-failure destination: (the invocation record Lambda sends, the event the
+# function was invoked with, `{"Records": [...]}`).
+type SendFailure = Callable[[dict[str, Any], dict[str, Any]], None]
+
 FETCH_LIMIT = 1000  # records per GetRecords (DynamoDB Streams' most; Kinesis allows 10,000)
 
 # Records reach a shard only through a write, which the write signal announces: an idle shard's poller
@@ -72,7 +77,7 @@ class StreamBatchProcessor:
         self,
         settings: StreamSettings,
         invoke: Callable[[list[StreamRecord]], Invocation],
-        send_failure: Callable[[dict[str, Any]], None] | None,
+        send_failure: SendFailure | None,
         clock: Callable[[], float] = time.time,
         pause: Callable[[float], bool] = lambda seconds: True,
     ) -> None:
@@ -141,7 +146,8 @@ class StreamBatchProcessor:
     ) -> None:
         if self._send_failure is None:
             return  # without a destination Lambda drops them too
-        self._send_failure(self.failure_record(batch, condition, invocation, attempts))
+        event = {"Records": [record.event for record in batch]}
+        self._send_failure(self.failure_record(batch, condition, invocation, attempts), event)
 
     def failure_record(
         self, batch: list[StreamRecord], condition: str, invocation: Invocation | None, attempts: int
@@ -180,7 +186,7 @@ class StreamShardPoller(Poller):
         context: PollerContext,
         settings: StreamSettings,
         record_filter: RecordFilter,
-        send_failure: Callable[[dict[str, Any]], None] | None,
+        send_failure: SendFailure | None,
         trigger: str,
     ) -> None:
         super().__init__(context, name=f"{context.runtime.name}:{settings.shard_id}")

@@ -191,22 +191,24 @@ def _status(message: str) -> None:
 
 
 def _alarms(args: argparse.Namespace) -> int:
-    from ops.alarms import current_section, generate, replace_section
+    from ops.alarms import current_section, generate, operations_path, replace_section
 
-    section = generate(args.template)
+    operations = generate(args.template)
+    nested = operations_path(args.template)
     text = args.template.read_text()
     if args.check:
-        if current_section(text) != section:
-            print(f"{args.template}: the operations section is stale; run `make alarms`", file=sys.stderr)
+        current = nested.read_text() if nested.exists() else None
+        if current_section(text) != operations.section or current != operations.nested:
+            print(f"{args.template}: the operations stack is stale; run `make alarms`", file=sys.stderr)
             return PROBLEMS
         return OK
     if args.write:
-        args.template.write_text(replace_section(text, section))
-        print(
-            f"{args.template}: operations section written ({section.count('AWS::CloudWatch::Alarm')} alarms)"
-        )
+        args.template.write_text(replace_section(text, operations.section))
+        nested.write_text(operations.nested)
+        alarms = operations.nested.count("AWS::CloudWatch::Alarm")
+        print(f"{nested}: written ({alarms} alarms and the dashboard); {args.template}: its Operations stack")
         return OK
-    print(section, end="")
+    print(operations.nested, end="")
     return OK
 
 

@@ -1,19 +1,21 @@
 """The alarms of the translated template, checked resource by resource: whatever the template holds (and
 whatever is added to it later), every event source mapping, queue and function has its alarms on the real
-CloudWatch metrics and dimensions, and every alarm notifies the alarm topic. A new resource fails here until
-`make alarms` has regenerated the operations section."""
+CloudWatch metrics and dimensions, and every alarm notifies the alarm topic. The alarms live in the nested
+operations stack (operations.yaml), read here with the values template.yaml hands it. A new resource fails
+here until `make alarms` has regenerated it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from ops.alarms import current_section, generate
+from ops.alarms import ALARMS_PER_WIDGET, current_section, generate, operations_path, resolved
 from ops.template import TEMPLATE, StackShape, load_sam, target_of, translate
 
 TOPIC = "AlarmTopic"
-HINT = "run `make alarms` to regenerate the operations section of template.yaml"
+HINT = "run `make alarms` to regenerate operations.yaml and its section of template.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,15 @@ def shape(cfn: dict[str, Any]) -> StackShape:
 
 
 @pytest.fixture(scope="module")
-def alarms(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def operations() -> dict[str, Any]:
+    return resolved(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def alarms(operations: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         name: resource["Properties"]
-        for name, resource in cfn["Resources"].items()
+        for name, resource in operations.items()
         if resource["Type"] == "AWS::CloudWatch::Alarm"
     }
 
@@ -135,10 +142,14 @@ def test_the_alarm_email_is_subscribed_only_when_given(cfn):
     assert subscription["Properties"]["TopicArn"] == {"Ref": TOPIC}
 
 
-def test_one_dashboard_shows_the_order_flow(cfn, shape):
-    dashboards = [r for r in cfn["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+def test_one_dashboard_shows_the_order_flow_and_every_alarm(operations, shape, alarms):
+    dashboards = [r for r in operations.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
     assert len(dashboards) == 1
     body = dashboards[0]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body.replace("${", "{"))["widgets"]
+    shown = [arn for w in widgets if w["type"] == "alarm" for arn in w["properties"]["alarms"]]
+    assert len(shown) == len(alarms), f"every alarm on the dashboard; {HINT}"
+    assert all(len(w["properties"]["alarms"]) <= ALARMS_PER_WIDGET for w in widgets if w["type"] == "alarm")
     for resource in [*shape.functions, *shape.tables, *shape.streams, *shape.apis]:
         assert f"${{{resource}}}" in body, f"the dashboard does not show {resource}; {HINT}"
     for queue in shape.queues:
@@ -157,5 +168,7 @@ def test_the_http_api_writes_json_access_logs(cfn, shape):
         assert '"requestId":"$context.requestId"' in settings["Format"]
 
 
-def test_the_operations_section_is_what_make_alarms_generates():
-    assert current_section(TEMPLATE.read_text()) == generate(TEMPLATE), HINT
+def test_the_operations_stack_is_what_make_alarms_generates():
+    operations = generate(TEMPLATE)
+    assert current_section(TEMPLATE.read_text()) == operations.section, HINT
+    assert operations_path(TEMPLATE).read_text() == operations.nested, HINT

@@ -181,3 +181,24 @@ def test_only_the_privacy_api_destroys_data_keys_and_only_the_orders_api_makes_t
         "ShippingCommandsConsumerRole",
         "ShippingApiRole",
     }
+
+
+# CloudFormation's quotas for one stack (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/
+# cloudformation-limits.html): 500 resources, 200 parameters. The main stack is kept to 60% of them, so the
+# open work (a second region, an archive, returns, stock buckets) has room; the alarms, which grow with every
+# function and queue, are a nested stack of their own.
+MAX_RESOURCES, MAX_PARAMETERS, HEADROOM = 500, 200, 0.6
+
+
+def test_every_stack_stays_well_under_cloudformations_limits():
+    from ops.alarms import operations_path
+    from ops.template import load_sam
+    from ops.template import translate as sam_translate
+
+    main = sam_translate(load_sam(TEMPLATE))
+    operations = load_sam(operations_path(TEMPLATE))
+    for name, stack in (("template.yaml", main), ("operations.yaml", operations)):
+        resources, parameters = len(stack["Resources"]), len(stack.get("Parameters", {}))
+        assert resources <= MAX_RESOURCES * HEADROOM, f"{name}: {resources} resources"
+        assert parameters <= MAX_PARAMETERS * HEADROOM, f"{name}: {parameters} parameters"
+    assert main["Resources"]["Operations"]["Type"] == "AWS::CloudFormation::Stack"

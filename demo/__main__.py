@@ -13,7 +13,7 @@ The orders:
      payment_timeout, its stock released
   5. 1 x teapot, cancelled by the customer once paid -> cancelled, customer_request, payment voided
 
-The demo's cloud gives the fulfilment a 15 s deadline (FulfillmentDeadlineSeconds; 300 s by default).
+The demo's cloud gives the fulfillment a 15 s deadline (FulfillmentDeadlineSeconds; 300 s by default).
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ class Walk:
 
         label = "4. a payment that never answers"
         self.say(
-            f"\nwaiting for the fulfilment deadline ({DEADLINE_SECONDS} s) of {unanswered['order_id']} ..."
+            f"\nwaiting for the fulfillment deadline ({DEADLINE_SECONDS} s) of {unanswered['order_id']} ..."
         )
         order = self.final(
             unanswered["order_id"], "cancelled", customer=UNANSWERED_CARD, timeout=DEADLINE_SECONDS + TIMEOUT

@@ -75,7 +75,7 @@ BUSINESS_ALARMS = (
         "FulfillmentDeadlinesPassedAlarm",
         "FulfillmentDeadlinesPassed",
         "AlarmDeadlinesPassed",
-        "Orders still pending when their fulfilment deadline passed (payment or stock never answered): the "
+        "Orders still pending when their fulfillment deadline passed (payment or stock never answered): the "
         "saga is stuck somewhere. docs/operations.md#deadlines-passed",
     ),
     BusinessAlarm(

@@ -1,6 +1,6 @@
-"""Order-fulfilment process manager: hears order events (order-events), stock answers (inventory-events),
+"""Order-fulfillment process manager: hears order events (order-events), stock answers (inventory-events),
 payment answers (payment-events) and the parcel's progress (shipment-events) from Kinesis, and its own
-deadlines from the fulfilment-deadlines queue (SQS, delayed messages); for each, the fulfillment service
+deadlines from the fulfillment-deadlines queue (SQS, delayed messages); for each, the fulfillment service
 decides and sends the commands that follow: reservations and commitments to inventory-commands, payment
 requests and voids to payment-commands, the confirmation, cancellation, shipment and delivery to
 order-commands. Every event type reaches it (no filter: a filter would silently drop
@@ -57,7 +57,7 @@ def deadline_record_handler(record: SQSRecord) -> None:
 
 def report(reaction: Reaction) -> None:
     logger.info(
-        "fulfilment decided" if reaction.order_id else "nothing for the fulfilment to do",
+        "fulfillment decided" if reaction.order_id else "nothing for the fulfillment to do",
         recorded=reaction.recorded,
         sent=reaction.sent,
         replayed=reaction.replayed,

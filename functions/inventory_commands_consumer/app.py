@@ -1,6 +1,6 @@
 """Inventory handler: applies the commands queued on `inventory-commands` (SQS FIFO, one group per SKU, so
 one writer applies a SKU's reservations in order) to the Stock aggregates: ReserveStock, ReleaseStock and
-CommitStock from the order-fulfilment process manager. Thin: read the message, hand it to the inventory
+CommitStock from the order-fulfillment process manager. Thin: read the message, hand it to the inventory
 service, fail it on error (retried, then parked in the DLQ); a failure holds back only its SKU's group."""
 
 from __future__ import annotations

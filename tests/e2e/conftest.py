@@ -1,7 +1,7 @@
 """One local cloud over the project's own template for every end-to-end module: starting one costs seconds
 (a worker process per function), so the modules share it, each with customers, orders and SKUs of its own.
 
-Its parameters suit every module: a 60 s fulfilment deadline (the payment that never answers is cancelled
+Its parameters suit every module: a 60 s fulfillment deadline (the payment that never answers is cancelled
 within a test's patience, while forty customers buying kettles at once are answered in time even with two
 CPU burners beside the two test workers: at 30 s some were cancelled `stock_timeout`), and caches of 1 s
 for data keys and read-model generations (an erasure or a switch is seen at once everywhere). `start()`

@@ -1,5 +1,5 @@
 """End to end through the HTTP gateway and the emulated triggers: an order placed with curl-equivalent
-requests reaches the read model and its final status through the order-fulfilment saga (order log stream ->
+requests reaches the read model and its final status through the order-fulfillment saga (order log stream ->
 order publisher -> order-events -> process manager -> inventory-commands and payment-commands FIFO ->
 inventory and payments -> their logs and published streams -> process manager -> order-commands FIFO ->
 order command handler). Every wait is a poll with a deadline; nothing sleeps a fixed time.

@@ -1,7 +1,7 @@
 """Stock and deadlines end to end, through the HTTP gateway of the end-to-end cloud: forty customers at once
 for its ten kettles (no other module buys kettles), a receipt that lets new orders through, and a payment
 provider that never answers (its order placed as the first end-to-end test starts), cancelled at the
-cloud's fulfilment deadline. Every wait is a poll with a deadline."""
+cloud's fulfillment deadline. Every wait is a poll with a deadline."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from eventcore.messaging.inbound import CommandMessage
 from tests.e2e.conftest import DEADLINE_SECONDS, UNANSWERED_SKU, place, stock
 from tests.support.orders import order_body
 from tests.support.polling import wait_until
@@ -85,3 +86,47 @@ def test_a_provider_that_never_answers_cancels_the_order_at_its_deadline_and_rel
     assert (order["status"], order["cancellation_reason"]) == ("cancelled", "payment_timeout")
     released = unanswered["available_before"]
     wait_until(lambda: stock(cloud, UNANSWERED_SKU)["available"] == released, timeout=30)
+
+
+def test_a_receipt_retried_after_a_hundred_reservations_of_its_sku_answers_the_original_and_counts_once(
+    cloud: LocalCloud,
+) -> None:
+    # GIVEN a receipt of mugs (no other end-to-end module touches them), under an Idempotency-Key
+    staff = {
+        "Authorization": f"Bearer {cloud.token('wh-2', scopes=['orders/warehouse'])}",
+        "Idempotency-Key": "delivery-note-mugs-7",
+    }
+    url = f"{cloud.gateway_url}/inventory/SKU-MUG-001/receipts"
+    first = requests.post(url, json={"quantity": 24}, headers=staff, timeout=30)
+    assert first.status_code == 201, first.text
+    on_hand = first.json()["on_hand"]
+    # ... then a hundred orders' reservations of the SKU, queued as the process manager queues them
+    sqs = cloud.client("sqs")
+    queue = cloud.physical_id("InventoryCommandsQueue")
+    for index in range(100):
+        reserve = CommandMessage(
+            command_type="ReserveStock",
+            command_id=f"ReserveStock:e2e-mugs-{index}:SKU-MUG-001",
+            payload={
+                "sku": "SKU-MUG-001",
+                "order_id": f"e2e-mug-order-{index:03d}",
+                "quantity": 1,
+                "expires_at": "2099-01-01T00:00:00+00:00",
+            },
+        )
+        sqs.send_message(QueueUrl=queue, **reserve.sqs_entry(group_id="SKU-MUG-001"))
+    wait_until(lambda: stock(cloud, "SKU-MUG-001")["reserved"] == 100, timeout=90)
+
+    # WHEN the receipt is sent again with its key
+    again = requests.post(url, json={"quantity": 24}, headers=staff, timeout=30)
+
+    # THEN it answers as the first did, says it is a replay, and the 24 units were counted once
+    assert again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["on_hand"] == on_hand
+    assert stock(cloud, "SKU-MUG-001") == {
+        "sku": "SKU-MUG-001",
+        "on_hand": on_hand,
+        "reserved": 100,
+        "available": on_hand - 100,
+    }

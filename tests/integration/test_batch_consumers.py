@@ -85,7 +85,7 @@ def batch_of(source: str, size: int) -> tuple[dict[str, Any], list[str]]:
 
 def foreign_batches(consumer: Consumer) -> list[dict[str, Any]]:
     """Batches of a kind the consumer is not fed: SNS to any, and another source's records to a consumer of
-    one source only (the fulfilment manager is fed both Kinesis and SQS)."""
+    one source only (the fulfillment manager is fed both Kinesis and SQS)."""
     others = [source for source in BATCH_TYPES if source not in consumer.sources]
     return [SNS_NOTIFICATION, *(sample_event(SAMPLES[source]) for source in others)]
 

@@ -1,5 +1,5 @@
 """The inventory domain: stock per SKU (the Stock decider), its configuration, and the service that applies
-the order-fulfilment process manager's reservations and the warehouse staff's receipts. Knows the other
+the order-fulfillment process manager's reservations and the warehouse staff's receipts. Knows the other
 contexts only through the commands they queue."""
 
 from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, StockCommand

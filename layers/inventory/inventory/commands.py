@@ -33,7 +33,7 @@ class ReceiveStock(_Command):
 
 class ReserveStock(_Command):
     """Hold `quantity` for an order until it ships or is released. The request is valid until `expires_at`
-    (the order's fulfilment deadline): after it, the order's process manager has given up on the answer."""
+    (the order's fulfillment deadline): after it, the order's process manager has given up on the answer."""
 
     sku: Sku
     order_id: Id

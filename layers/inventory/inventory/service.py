@@ -1,4 +1,4 @@
-"""The inventory application service: what the warehouse does when the order-fulfilment process manager
+"""The inventory application service: what the warehouse does when the order-fulfillment process manager
 queues a reservation, a release or a commitment, and when staff receive goods or ask what is in stock. It
 opens a SKU's stock with its configured balance the first time the SKU is touched, derives command ids,
 and runs the Stock decider through the core's runner."""

@@ -1,4 +1,4 @@
-"""The whole order-fulfilment saga on moto: the three event logs, the three published Kinesis streams, the
+"""The whole order-fulfillment saga on moto: the three event logs, the three published Kinesis streams, the
 command queues with their DLQs and the deadline queue, and the real handler of every function, wired by
 emulated event source mappings (tests/support/payments) the way the template wires them."""
 

@@ -1,4 +1,4 @@
-"""The order-fulfilment saga through its real handlers, on moto: the orders API places an order, the
+"""The order-fulfillment saga through its real handlers, on moto: the orders API places an order, the
 publisher puts it on `order-events`, the process manager asks inventory and payments, hears their answers on
 their streams, and the order command handler applies its decision; compensations undo what succeeded."""
 
@@ -184,7 +184,7 @@ class TestCorrelation:
         about_order = [line for line in logged if line.get("order_id") == order_id]
         messages = {line["message"] for line in about_order}
         assert {
-            "fulfilment decided",
+            "fulfillment decided",
             "payment command applied",
             "stock command applied",
             "order command applied",

@@ -1,4 +1,4 @@
-"""Randomised schedules of the order-fulfilment saga over its services (Hypothesis): duplicate and reordered
+"""Randomised schedules of the order-fulfillment saga over its services (Hypothesis): duplicate and reordered
 deliveries across the answers, redeliveries after a crash between steps, cold starts, provider outages,
 customers cancelling at any moment, the deadline passing before, between or after the answers, and staff
 dispatching and delivering as they go. Whatever the schedule, once everything has been delivered: every

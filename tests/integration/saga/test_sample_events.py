@@ -26,7 +26,7 @@ def queued(saga, queue: str) -> list[dict]:
     return [json.loads(m["Body"]) for m in messages]
 
 
-def test_the_order_created_sample_starts_the_fulfilment(saga, lambda_context):
+def test_the_order_created_sample_starts_the_fulfillment(saga, lambda_context):
     response = saga.fulfillment_module.lambda_handler(
         sample_event("kinesis_order_created.json"), lambda_context
     )

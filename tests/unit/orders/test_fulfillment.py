@@ -1,4 +1,4 @@
-"""The order-fulfilment process manager's decisions (given what it heard, when a fact or its deadline, then
+"""The order-fulfillment process manager's decisions (given what it heard, when a fact or its deadline, then
 what it records), how it reads the other contexts' events, and the command messages it queues."""
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def cancelled(reason: str, at: datetime = T1, *, cancel_order: bool = True) -> F
 
 
 class TestStart:
-    def test_a_placed_order_starts_its_fulfilment_with_a_deadline(self):
+    def test_a_placed_order_starts_its_fulfillment_with_a_deadline(self):
         spec.given().when(created).then(started)
 
     def test_a_redelivered_order_starts_nothing_again(self):

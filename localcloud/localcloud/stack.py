@@ -81,6 +81,8 @@ class Stack:
 
     def read_physical_ids(self, cloudformation: CloudFormationClient) -> None:
         for resource in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
+            if "LogicalResourceId" not in resource:
+                continue  # moto lists a resource whose Condition is false without its names
             if "PhysicalResourceId" in resource:  # moto gives none for a few types (an AWS::Events::Rule)
                 self.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
             else:
@@ -115,6 +117,8 @@ class Stack:
     def ref(self, logical_id: str) -> Any:
         if logical_id in self.physical_ids:
             return self.physical_ids[logical_id]
+        if logical_id in self.translation.applications:  # a nested application, merged: its stack's id
+            return self.translation.applications[logical_id].stack_id(self.region)
         resource = self.translation.resources.get(logical_id)
         if resource is None:
             raise TemplateError(f"Ref to {logical_id}, which is neither a parameter nor a resource")
@@ -128,6 +132,14 @@ class Stack:
     def get_att(self, logical_id: str, attribute: str) -> Any:
         if logical_id in self.physical_ids:
             return self._moto_attribute(logical_id, attribute)
+        application = self.translation.applications.get(logical_id)
+        if application is not None:  # a nested application's output (Outputs.Name), resolved in the merge
+            name = attribute.removeprefix("Outputs.")
+            if not attribute.startswith("Outputs.") or name not in application.outputs:
+                raise TemplateError(
+                    f"{logical_id} has no output {attribute!r}: {sorted(application.outputs)}"
+                )
+            return self.resolver.resolve(application.outputs[name])
         resource = self.translation.resources.get(logical_id, {})
         if resource.get("Type") == "AWS::Lambda::Function" and attribute == "Arn":
             return self.function_arn(logical_id)

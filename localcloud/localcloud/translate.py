@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import boto3
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
+from localcloud.nested import Application, merge_applications
 from localcloud.template import SSM_PARAMETER_TYPE_PREFIX, TemplateError
 
 __all__ = ["CODE_BUCKET", "Translation", "data_resources_template", "translate"]
@@ -79,6 +80,7 @@ class Translation:
 
     cfn: dict[str, Any]
     code_folders: dict[str, Path]  # fake S3 key -> local folder
+    applications: dict[str, Application] = field(default_factory=dict)  # nested ones, merged (nested.py)
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -93,15 +95,23 @@ class Translation:
 
 
 def translate(template: dict[str, Any], parameters: dict[str, Any], base: Path) -> Translation:
-    """The SAM template as plain CloudFormation, translated offline; `base` is the template's folder."""
+    """The SAM template as plain CloudFormation, translated offline; `base` is the template's folder. Nested
+    applications with a local template are translated too and merged in (`nested.py`)."""
+    translation = _translate_one(template, parameters, base)
+    merge_applications(translation, base, parameters, _translate_one)
+    return translation
+
+
+def _translate_one(template: dict[str, Any], parameters: dict[str, Any], base: Path) -> Translation:
     sam = copy.deepcopy(template)
     folders: dict[str, Path] = {}
 
     def fake_s3_uri(path: str) -> str:
         if path.startswith("s3://"):
             return path
-        key = path.strip("/") or "."
-        folders[key] = (base / path).resolve()
+        folder = (base / path).resolve()
+        key = str(folder).strip("/") or "."  # the folder itself: a nested template's folders are others
+        folders[key] = folder
         return f"s3://{CODE_BUCKET}/{key}"
 
     function_globals = sam.get("Globals", {}).get("Function", {})

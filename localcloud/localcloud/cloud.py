@@ -25,6 +25,7 @@ from botocore.config import Config
 
 from localcloud.apidocs import document_beside
 from localcloud.async_sources import AsyncSources, plan_deliveries, route_deliveries_through_queues
+from localcloud.buckets import apply_bucket_notifications
 from localcloud.control import Control
 from localcloud.deadletters import DeadLetterQueues
 from localcloud.functions import FAKE_CREDENTIALS, Functions, function_specs
@@ -335,6 +336,7 @@ class LocalCloud:
             self.reporter.say(f"localcloud: resumed the state in {self.state.path}")
         else:
             self.stack.create(cloudformation, moto_template)
+        apply_bucket_notifications(self.stack, self.client, self.reporter.say)
 
     def _destination_arns(self) -> list[str]:
         arns = [spec.dead_letter_arn for spec in self.specs.values() if spec.dead_letter_arn]

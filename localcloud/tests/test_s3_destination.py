@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -147,3 +148,26 @@ def test_a_bisected_kinesis_batch_leaves_one_object_per_discarded_half(cloud: Lo
     assert "payload" not in body
     assert body["KinesisBatchInfo"]["batchSize"] == 4
     assert body["KinesisBatchInfo"]["endSequenceNumber"] == sequence_numbers[-1]
+
+
+def test_the_buckets_notification_configuration_tells_of_each_discarded_batch(cloud: LocalCloud) -> None:
+    # GIVEN a bucket whose NotificationConfiguration (which moto's CloudFormation ignores) names a queue
+    marker = f"m-{uuid.uuid4().hex[:8]}"
+    table = cloud.physical_id("Changes")
+    cloud.client("dynamodb").put_item(TableName=table, Item={"id": {"S": marker}, "fail": {"BOOL": True}})
+    # WHEN a batch is discarded there
+    [(key, _)] = wait_until(lambda: discarded(cloud, "TableConsumerTableChanges", marker), timeout=60)
+    # THEN the queue gets S3's notice of it, and none of the objects outside the filter's prefix
+    sqs, queue = cloud.client("sqs"), cloud.physical_id("ParkedNotices")
+    keys: list[str] = []
+
+    def noticed() -> bool:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            # Keys come URL-encoded, as S3 sends them (moto encodes the slashes too: decode, whoever sent it)
+            keys.extend(unquote_plus(record["s3"]["object"]["key"]) for record in body.get("Records", []))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return key in keys
+
+    wait_until(noticed, timeout=30)
+    assert all(noticed_key.startswith("aws/lambda/") for noticed_key in keys)

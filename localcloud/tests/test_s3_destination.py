@@ -164,7 +164,7 @@ def test_the_buckets_notification_configuration_tells_of_each_discarded_batch(cl
     def noticed() -> bool:
         for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
             body = json.loads(message["Body"])
-            # Keys come URL-encoded, as S3 sends them (moto encodes the slashes too: decode, whoever sent it)
+            # Keys come URL-encoded (moto's S3 encodes the slashes too): decoded, as a consumer must
             keys.extend(unquote_plus(record["s3"]["object"]["key"]) for record in body.get("Records", []))
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         return key in keys

@@ -74,7 +74,7 @@ demo: venv
 	$(BIN)/python -m demo
 
 invoke: venv
-	$(BIN)/python -m localcloud invoke $(FUNCTION) $(if $(EVENT),--event $(EVENT))
+	@$(BIN)/python -m localcloud invoke $(FUNCTION) $(if $(EVENT),--event $(EVENT))
 
 # The console's browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 browser:

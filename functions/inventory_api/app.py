@@ -93,7 +93,7 @@ def levels_response(status: int, levels: StockLevels, **headers: str) -> Respons
     body = StockLevelsResponse(
         sku=levels.sku, on_hand=levels.on_hand, reserved=levels.reserved, available=levels.available
     )
-    return json_response(status, body.model_dump(mode="json"), cache=True, **headers)
+    return json_response(status, body.model_dump(mode="json"), headers, cache=True)
 
 
 @app.exception_handler(UnknownSkuError)

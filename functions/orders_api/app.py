@@ -166,7 +166,7 @@ def order_response(status: int, answer: OrderAnswer, **headers: str) -> Response
     if answer.replayed:
         headers["Idempotent-Replayed"] = "true"
     document = for_owner(orders.vault, order_document(answer.order, answer.version))
-    return json_response(status, document, cache=True, **headers)
+    return json_response(status, document, headers, cache=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -99,7 +99,7 @@ def erase(customer_id: str, requested_by: Requester, idempotency_key: str | None
         "erased_at": erasure.erased_at.isoformat() if erasure.erased_at else None,
     }
     headers = {"Idempotent-Replayed": "true"} if erasure.replayed else {}
-    return json_response(200, body, **headers)
+    return json_response(200, body, headers)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -169,7 +169,7 @@ def shipment_response(answer: ShipmentAnswer) -> Response[Any]:
     shipment = answer.shipment.model_dump(mode="json")
     # The command's answer: the shipment just entered its status (or entered it when first answered).
     shown = shown_to_staff({**shipment, "status_since": shipment["updated_at"]})
-    return json_response(200, {**shown, "version": answer.version}, cache=True, **headers)
+    return json_response(200, {**shown, "version": answer.version}, headers, cache=True)
 
 
 @app.exception_handler(ShipmentNotFoundError)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from eventcore import (
+    Commit,
     ConcurrencyError,
     DeciderRunner,
     IdempotencyConflictError,
@@ -28,13 +31,13 @@ class CountingStore(InMemoryEventStore):
         self.appends += 1
         super().append(commit)
 
-    def read(self, stream, **kwargs):
+    def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         self.reads += 1
-        return super().read(stream, **kwargs)
+        return super().read(stream_id, after=after, up_to=up_to)
 
-    def read_backwards(self, stream, **kwargs):
+    def read_backwards(self, stream_id: str, *, page_size: int) -> Iterator[Commit]:
         self.reads += 1
-        return super().read_backwards(stream, **kwargs)
+        return super().read_backwards(stream_id, page_size=page_size)
 
 
 def increment(runner: DeciderRunner, command_id: str, by: int = 1, times: int = 1, stream: str = "c1"):
@@ -178,7 +181,7 @@ class ClockedStore(CountingStore):
         super().__init__()
         self.lookups = 0
 
-    def find_command(self, stream_id, command_id):
+    def find_command(self, stream_id: str, command_id: str) -> Commit | None:
         self.lookups += 1
         return super().find_command(stream_id, command_id)
 

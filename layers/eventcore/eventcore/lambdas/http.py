@@ -28,6 +28,8 @@ from eventcore.read.cursors import InvalidCursorError
 from eventcore.validation import FieldProblem, field_problems
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -172,17 +174,15 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def json_response(status: int, body: dict[str, Any], *, cache: bool = False, **headers: str) -> Response[Any]:
+def json_response(
+    status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None, *, cache: bool = False
+) -> Response[Any]:
     """A JSON answer; never stored by a shared cache (`private`), revalidated before reuse (`no-cache`).
     `cache=True` adds the document's ETag."""
+    sent = {"Cache-Control": "private, no-cache", **(headers or {})}
     if cache:
-        headers = {"ETag": etag_of(body), **headers}
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body,
-        headers={"Cache-Control": "private, no-cache", **headers},
-    )
+        sent["ETag"] = etag_of(body)
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=sent)
 
 
 def revalidated(if_none_match: str | None, body: dict[str, Any]) -> Response[Any]:
@@ -190,7 +190,7 @@ def revalidated(if_none_match: str | None, body: dict[str, Any]) -> Response[Any
     etag = etag_of(body)
     if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
-    return json_response(200, body, ETag=etag)
+    return json_response(200, body, {"ETag": etag})
 
 
 IfNoneMatch = Annotated[

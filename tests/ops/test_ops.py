@@ -106,28 +106,32 @@ def view_row(cloud: LocalCloud, order_id: str) -> dict[str, Any] | None:
     return item.get("Item")
 
 
-def park_projector_batch(cloud: LocalCloud, order_id: str, commit: Any, failed_at: datetime) -> None:
+def park_projector_batch(cloud: LocalCloud, order_id: str, commits: list[Any], failed_at: datetime) -> None:
     """What Lambda writes to an S3 on-failure destination for a DynamoDB stream batch that used up its
     retries: the invocation record, with the batch as the function got it. The stream it names is gone."""
     projector = cloud.function_name("OrderProjectorFunction")
     table = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-event-log"
     stream_arn = f"{table}/stream/{failed_at:%Y-%m-%dT%H:%M:%S.000}"
-    record = {
-        "eventID": uuid.uuid4().hex,
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "eu-west-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": failed_at.timestamp(),
-            "Keys": {"stream": {"S": f"Order-{order_id}"}, "version": {"N": str(commit.version)}},
-            "NewImage": commit_to_item(commit),
-            "SequenceNumber": "100000000000000000001",
-            "SizeBytes": 1000,
-            "StreamViewType": "NEW_IMAGE",
-        },
-        "eventSourceARN": stream_arn,
-    }
+    shard = "shardId-00000000000000000000-00000000"
+    records = [
+        {
+            "eventID": uuid.uuid4().hex,
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "ApproximateCreationDateTime": failed_at.timestamp(),
+                "Keys": {"stream": {"S": f"Order-{order_id}"}, "version": {"N": str(commit.version)}},
+                "NewImage": commit_to_item(commit),
+                "SequenceNumber": f"{100000000000000000001 + position}",
+                "SizeBytes": 1000,
+                "StreamViewType": "NEW_IMAGE",
+            },
+            "eventSourceARN": stream_arn,
+        }
+        for position, commit in enumerate(commits)
+    ]
     document = {
         "requestContext": {
             "requestId": str(uuid.uuid4()),
@@ -139,17 +143,17 @@ def park_projector_batch(cloud: LocalCloud, order_id: str, commit: Any, failed_a
         "version": "1.0",
         "timestamp": failed_at.isoformat().replace("+00:00", "Z"),
         "DDBStreamBatchInfo": {
-            "shardId": "shardId-00000000000000000000-00000000",
-            "startSequenceNumber": "100000000000000000001",
-            "endSequenceNumber": "100000000000000000001",
+            "shardId": shard,
+            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
             "approximateArrivalOfFirstRecord": failed_at.isoformat(),
             "approximateArrivalOfLastRecord": failed_at.isoformat(),
-            "batchSize": 1,
+            "batchSize": len(records),
             "streamArn": stream_arn,
         },
-        "payload": json.dumps({"Records": [record]}),
+        "payload": json.dumps({"Records": records}),
     }
-    key = f"aws/lambda/{uuid.uuid4()}/shardId-00000000000000000000-00000000/{failed_at:%Y/%m/%d}/{order_id}"
+    key = f"aws/lambda/{uuid.uuid4()}/{shard}/{failed_at:%Y/%m/%d}/{order_id}"
     cloud.client("s3").put_object(
         Bucket=cloud.physical_id("FailedBatchesBucket"), Key=key, Body=json.dumps(document).encode()
     )
@@ -273,15 +277,18 @@ class TestParkedStreamBatches:
     ) -> None:
         # GIVEN an order whose projection never happened: its row is missing from OrdersView, and Lambda
         # parked the projector's batch 25 hours ago, when the stream still held it (it no longer does)
-        order = place(cloud, "ops-carol")
-        order_id = order["order_id"]
-        (commit,) = order_commits(cloud, order_id)[:1]
-        wait_until(lambda: view_row(cloud, order_id) is not None, timeout=SAGA_TIMEOUT)
+        order_id = place(cloud, "ops-carol")["order_id"]
+        wait_for_status(cloud, "ops-carol", order_id, "confirmed")
+        commits = order_commits(cloud, order_id)
+        last = commits[-1].last_version
+        wait_until(
+            lambda: (row := view_row(cloud, order_id)) is not None and int(row["version"]["N"]) == last
+        )
         cloud.client("dynamodb").delete_item(
             TableName=cloud.physical_id("OrdersView"), Key={"order_id": {"S": order_id}}
         )
         failed_at = datetime.now(UTC) - timedelta(hours=25)
-        park_projector_batch(cloud, order_id, commit, failed_at)
+        park_projector_batch(cloud, order_id, commits, failed_at)
         wait_until(lambda: any(order_id in key for key in parked_batches(cloud)), timeout=30)
 
         # WHEN the operator redrives it
@@ -293,7 +300,7 @@ class TestParkedStreamBatches:
         assert not any(order_id in key for key in parked_batches(cloud))
         row = view_row(cloud, order_id)
         assert row is not None
-        assert int(row["version"]["N"]) == commit.last_version
+        assert int(row["version"]["N"]) == last
         ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
         assert view_row(cloud, order_id) == row
 

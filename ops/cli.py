@@ -449,9 +449,10 @@ def _rebuild_status(args: argparse.Namespace) -> int:
         views = status(_target(args), args.view)
     except EventCoreError as error:
         return _refused(error)
+    failed = any(g.failed for generations in views.values() for g in generations)
     if args.json:
         _print_json({view: [_slots(g) for g in generations] for view, generations in views.items()})
-        return OK
+        return PROBLEMS if failed else OK
     for view, generations in views.items():
         print(view)
         for g in generations:
@@ -460,7 +461,7 @@ def _rebuild_status(args: argparse.Namespace) -> int:
             print(f"  {g.name:<6} {g.state:<12} {g.table}: {g.table_items} items{built}{since}")
             if g.failed:
                 print(f"         FAILED {g.failed}: no longer fed; drop it and rebuild")
-    return PROBLEMS if any(g.failed for generations in views.values() for g in generations) else OK
+    return PROBLEMS if failed else OK
 
 
 def _rebuild_switch(args: argparse.Namespace) -> int:

@@ -8,16 +8,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING
 
 from eventcore import fingerprint
-from eventcore.messaging.inbound import MalformedMessageError
-from eventcore.validation import summary
 from eventcore.write.command_ids import command_fingerprint, derived_id
-from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, Sku
+from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock
 from inventory.errors import StockNotOpenedError, UnknownSkuError
+from inventory.queued import ReleasePayload, ReservePayload, read_queued_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,34 +23,6 @@ if TYPE_CHECKING:
     from eventcore.messaging.inbound import CommandMessage
     from inventory.commands import StockCommand
     from inventory.stock import Stock
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    sku: Sku
-    order_id: Annotated[str, Field(min_length=1, max_length=128)]
-
-
-class ReservePayload(_Payload):
-    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
-    expires_at: AwareDatetime
-
-
-class ReleasePayload(_Payload):
-    reason: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class CommitPayload(_Payload):
-    pass
-
-
-# The commands other contexts may queue for the warehouse, by the `command_type` of their message: the
-# inventory's public contract (docs/event-catalogue.md).
-QUEUED_COMMANDS: dict[str, type[_Payload]] = {
-    "ReserveStock": ReservePayload,
-    "ReleaseStock": ReleasePayload,
-    "CommitStock": CommitPayload,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +139,7 @@ class InventoryService:
         return balances[sku]
 
     def _read_queued(self, message: CommandMessage) -> ReserveStock | ReleaseStock | CommitStock:
-        model = QUEUED_COMMANDS.get(message.command_type)
-        if model is None:
-            known = sorted(QUEUED_COMMANDS)
-            raise MalformedMessageError(f"unknown command type {message.command_type!r}; known: {known}")
-        try:
-            payload = model.model_validate(message.payload)
-        except ValidationError as error:
-            raise MalformedMessageError(
-                f"{message.command_type} payload: {summary(error.errors())}"
-            ) from error
+        payload = read_queued_command(message)
         at = self._clock()
         match payload:
             case ReservePayload():

@@ -67,6 +67,8 @@ def report_batch(
             stream_id=failure.stream_id,
             reason=failure.reason,
         )
+    for problem in getattr(outcome, "problems", ()):
+        logger.error(f"batch {done}, but: {problem}")
     figures: dict[str, object] = dict(outcome.figures())
     for name, value in outcome.figures().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -112,6 +112,7 @@ class BatchResult:
     conflicts: int = 0
     gaps_filled: int = 0
     candidates_failed: int = 0  # candidate generations this batch marked failed (GenerationalProjector)
+    problems: list[str] = field(default_factory=list)  # what went wrong without failing a record, for the log
 
     @property
     def failed_sequence_numbers(self) -> list[str]:

@@ -211,18 +211,23 @@ class GenerationalProjector:
             return _all_failed(records, f"GenerationError: {exc}")
         active = generations.active
         results = [(active.name, self._feed(active, records))]
-        failed_now = 0
+        problems = []
         for candidate in generations.fed:
             if candidate.name == active.name or self._failed(candidate):
                 continue
             result = self._feed(candidate, records)
             if result.failures:
-                self._mark_failed(candidate, result.failures[0].reason)
-                failed_now += 1
+                reason = result.failures[0].reason
+                self._mark_failed(candidate, reason)
+                problems.append(
+                    f"generation {candidate.name} ({candidate.state.value}, {candidate.projection}) failed "
+                    f"and is fed no more: {reason}"
+                )
                 result = BatchResult(events_applied=result.events_applied, rows_written=result.rows_written)
             results.append((candidate.name, result))
         merged = _merged(results, records)
-        merged.candidates_failed = failed_now
+        merged.candidates_failed = len(problems)
+        merged.problems = problems
         return merged
 
     def _feed(self, generation: Generation, records: Sequence[ChangeRecord]) -> BatchResult:

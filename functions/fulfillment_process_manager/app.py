@@ -2,8 +2,9 @@
 payment answers (payment-events) and the parcel's progress (shipment-events) from Kinesis, and its own
 deadlines from the fulfillment-deadlines queue (SQS, delayed messages); for each, the fulfillment service
 decides and sends the commands that follow: reservations and commitments to inventory-commands, payment
-requests and voids to payment-commands, the confirmation, cancellation, shipment and delivery to
-order-commands. Every event type reaches it (no filter: a filter would silently drop
+requests and voids to payment-commands, the parcel's planning, readiness and cancellation to
+shipping-commands, the confirmation, cancellation, shipment and delivery to order-commands (the whole
+lifecycle: docs/order-lifecycle.md). Every event type reaches it (no filter: a filter would silently drop
 unknown types); the ones it needs nothing from are acknowledged, anything unknown fails and is parked."""
 
 from __future__ import annotations

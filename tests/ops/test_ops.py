@@ -113,7 +113,7 @@ def park_projector_batch(cloud: LocalCloud, order_id: str, commits: list[Any], f
     table = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders-event-log"
     stream_arn = f"{table}/stream/{failed_at:%Y-%m-%dT%H:%M:%S.000}"
     shard = "shardId-00000000000000000000-00000000"
-    records = [
+    records: list[dict[str, Any]] = [
         {
             "eventID": uuid.uuid4().hex,
             "eventName": "INSERT",

@@ -4,16 +4,12 @@ A message it cannot read is parked, never guessed at."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from eventcore.messaging.inbound import MalformedMessageError
-from eventcore.validation import summary
+from eventcore.messaging.inbound import QueuedCommands
 from inventory.commands import Sku
-
-if TYPE_CHECKING:
-    from eventcore.messaging.inbound import CommandMessage
 
 
 class _Payload(BaseModel):
@@ -35,21 +31,13 @@ class CommitPayload(_Payload):
     pass
 
 
-QUEUED_COMMANDS: dict[str, type[_Payload]] = {
-    "ReserveStock": ReservePayload,
-    "ReleaseStock": ReleasePayload,
-    "CommitStock": CommitPayload,
-}
+QUEUED_COMMANDS: QueuedCommands[ReservePayload | ReleasePayload | CommitPayload] = QueuedCommands(
+    "inventory",
+    {
+        "ReserveStock": ReservePayload,
+        "ReleaseStock": ReleasePayload,
+        "CommitStock": CommitPayload,
+    },
+)
 
-
-def read_queued_command(message: CommandMessage) -> ReservePayload | ReleasePayload | CommitPayload:
-    model = QUEUED_COMMANDS.get(message.command_type)
-    if model is None:
-        known = sorted(QUEUED_COMMANDS)
-        raise MalformedMessageError(f"unknown command type {message.command_type!r}; known: {known}")
-    try:
-        payload = model.model_validate(message.payload)
-    except ValidationError as error:
-        raise MalformedMessageError(f"{message.command_type} payload: {summary(error.errors())}") from error
-    assert isinstance(payload, ReservePayload | ReleasePayload | CommitPayload)
-    return payload
+read_queued_command = QUEUED_COMMANDS.read

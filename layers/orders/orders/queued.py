@@ -4,32 +4,19 @@ is parked, never guessed at."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from eventcore.messaging.inbound import CommandMessage, MalformedMessageError
-from eventcore.validation import summary
+from eventcore.messaging.inbound import QueuedCommands
 from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, ShipOrder
 
 QueuedOrderCommand = ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder
 
-QUEUED_COMMANDS: dict[str, type[QueuedOrderCommand]] = {
-    "ConfirmOrder": ConfirmOrder,
-    "CancelOrder": CancelOrder,
-    "ShipOrder": ShipOrder,
-    "DeliverOrder": DeliverOrder,
-}
+QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
+    "orders",
+    {
+        "ConfirmOrder": ConfirmOrder,
+        "CancelOrder": CancelOrder,
+        "ShipOrder": ShipOrder,
+        "DeliverOrder": DeliverOrder,
+    },
+)
 
-
-def read_queued_command(message: CommandMessage) -> QueuedOrderCommand:
-    model = QUEUED_COMMANDS.get(message.command_type)
-    if model is None:
-        known = sorted(QUEUED_COMMANDS)
-        raise MalformedMessageError(
-            f"unknown command type {message.command_type!r}; queued order commands: {known}"
-        )
-    try:
-        return model.model_validate(message.payload)
-    except ValidationError as error:
-        raise MalformedMessageError(
-            f"{message.command_type} payload is invalid: {summary(error.errors())}"
-        ) from error
+read_queued_command = QUEUED_COMMANDS.read

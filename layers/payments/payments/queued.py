@@ -4,15 +4,11 @@ message it cannot read is parked, never guessed at."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from eventcore.messaging.inbound import MalformedMessageError
-from eventcore.validation import summary
-
-if TYPE_CHECKING:
-    from eventcore.messaging.inbound import CommandMessage
+from eventcore.messaging.inbound import QueuedCommands
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -37,18 +33,12 @@ class PaymentVoid(_Payload):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-QUEUED_COMMANDS: dict[str, type[PaymentRequest | PaymentVoid]] = {
-    "RequestPayment": PaymentRequest,
-    "VoidPayment": PaymentVoid,
-}
+QUEUED_COMMANDS: QueuedCommands[PaymentRequest | PaymentVoid] = QueuedCommands(
+    "payments",
+    {
+        "RequestPayment": PaymentRequest,
+        "VoidPayment": PaymentVoid,
+    },
+)
 
-
-def read_queued_command(message: CommandMessage) -> PaymentRequest | PaymentVoid:
-    model = QUEUED_COMMANDS.get(message.command_type)
-    if model is None:
-        known = sorted(QUEUED_COMMANDS)
-        raise MalformedMessageError(f"unknown command type {message.command_type!r}; payments takes {known}")
-    try:
-        return model.model_validate(message.payload)
-    except ValidationError as error:
-        raise MalformedMessageError(f"{message.command_type} payload: {summary(error.errors())}") from error
+read_queued_command = QUEUED_COMMANDS.read

@@ -5,16 +5,12 @@ at."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from eventcore.messaging.inbound import MalformedMessageError
+from eventcore.messaging.inbound import QueuedCommands
 from eventcore.personal_data import SealedData
-from eventcore.validation import summary
-
-if TYPE_CHECKING:
-    from eventcore.messaging.inbound import CommandMessage
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -57,19 +53,13 @@ class CancelShipmentRequest(_Payload):
 
 QueuedShippingCommand = PlanShipmentRequest | MarkShipmentReadyRequest | CancelShipmentRequest
 
-QUEUED_COMMANDS: dict[str, type[QueuedShippingCommand]] = {
-    "PlanShipment": PlanShipmentRequest,
-    "MarkShipmentReady": MarkShipmentReadyRequest,
-    "CancelShipment": CancelShipmentRequest,
-}
+QUEUED_COMMANDS: QueuedCommands[QueuedShippingCommand] = QueuedCommands(
+    "shipping",
+    {
+        "PlanShipment": PlanShipmentRequest,
+        "MarkShipmentReady": MarkShipmentReadyRequest,
+        "CancelShipment": CancelShipmentRequest,
+    },
+)
 
-
-def read_queued_command(message: CommandMessage) -> QueuedShippingCommand:
-    model = QUEUED_COMMANDS.get(message.command_type)
-    if model is None:
-        known = sorted(QUEUED_COMMANDS)
-        raise MalformedMessageError(f"unknown command type {message.command_type!r}; shipping takes {known}")
-    try:
-        return model.model_validate(message.payload)
-    except ValidationError as error:
-        raise MalformedMessageError(f"{message.command_type} payload: {summary(error.errors())}") from error
+read_queued_command = QUEUED_COMMANDS.read

@@ -104,6 +104,33 @@ class InboundEvents[M: BaseModel]:
             ) from error
 
 
+@dataclass(frozen=True, slots=True)
+class QueuedCommands[M: BaseModel]:
+    """A context's public command contract: the payload model of each command type other contexts may queue
+    for it. A command of another type, or a payload its model refuses, raises `MalformedMessageError`, so
+    the message is parked, never guessed at."""
+
+    context: str
+    models: Mapping[str, type[M]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.models)
+
+    def read(self, message: CommandMessage) -> M:
+        model = self.models.get(message.command_type)
+        if model is None:
+            known = sorted(self.models)
+            raise MalformedMessageError(
+                f"unknown command type {message.command_type!r}; {self.context} takes {known}"
+            )
+        try:
+            return model.model_validate(message.payload)
+        except ValidationError as error:
+            raise MalformedMessageError(
+                f"{message.command_type} payload is invalid: {summary(error.errors())}"
+            ) from error
+
+
 class RecordLogger(Protocol):
     """What the consuming frames need of a logger (Powertools' Logger has it)."""
 

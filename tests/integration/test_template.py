@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -202,3 +203,18 @@ def test_every_stack_stays_well_under_cloudformations_limits():
         assert resources <= MAX_RESOURCES * HEADROOM, f"{name}: {resources} resources"
         assert parameters <= MAX_PARAMETERS * HEADROOM, f"{name}: {parameters} parameters"
     assert main["Resources"]["Operations"]["Type"] == "AWS::CloudFormation::Stack"
+
+
+def test_the_orders_publisher_publishes_what_orders_published_says_and_its_filter_agrees():
+    # The rule that keeps the process manager's streams (and the erasure records) off order-events lives in
+    # orders.published; the publisher function is told it, and its mapping's filter cuts the rest early.
+    from eventcore.messaging.publisher import published_aggregates
+    from orders.published import PUBLISHED_AGGREGATES
+
+    publisher = template()["Resources"]["OrderPublisherFunction"]["Properties"]
+    told = publisher["Environment"]["Variables"]["PUBLISHED_AGGREGATES"]
+    assert published_aggregates(told) == PUBLISHED_AGGREGATES
+    (event,) = publisher["Events"].values()
+    (pattern,) = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
+    prefixes = {p["prefix"] for p in pattern["dynamodb"]["Keys"]["stream"]["S"]}
+    assert prefixes == {f"{aggregate}-" for aggregate in PUBLISHED_AGGREGATES}

@@ -14,11 +14,21 @@ from eventcore.errors import (
 from eventcore.write.decider import Decider, fingerprint
 from eventcore.write.dynamodb_store import DynamoDBEventStore, commit_from_item, commit_to_item
 from eventcore.write.events import Event, EventRegistry, RecordedEvent
-from eventcore.write.runner import Aggregate, CommandResult, DeciderRunner
-from eventcore.write.store import Commit, EventStore, InMemoryEventStore, aggregate_id
+from eventcore.write.runner import (
+    Aggregate,
+    BatchDecision,
+    BatchMember,
+    CommandResult,
+    DeciderRunner,
+    MemberOutcome,
+    PreparedBatch,
+)
+from eventcore.write.store import Commit, EventStore, InMemoryEventStore, Member, aggregate_id
 
 __all__ = [
     "Aggregate",
+    "BatchDecision",
+    "BatchMember",
     "CommandResult",
     "Commit",
     "CommitTooLargeError",
@@ -34,6 +44,9 @@ __all__ = [
     "EventStore",
     "IdempotencyConflictError",
     "InMemoryEventStore",
+    "Member",
+    "MemberOutcome",
+    "PreparedBatch",
     "RecordedEvent",
     "TooManyConflictsError",
     "UnknownEventTypeError",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -28,7 +28,8 @@ from eventcore.errors import (
     IdempotencyConflictError,
     TooManyConflictsError,
 )
-from eventcore.write.store import Commit
+from eventcore.write.decider import fingerprint
+from eventcore.write.store import Commit, Member
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -77,6 +78,47 @@ class CommandResult[S]:
     version: int
     events: tuple[Event, ...]
     duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMember[C]:
+    """A command of a batch, with its id and fingerprint as `handle` takes them."""
+
+    command: C
+    command_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberOutcome:
+    """What one member of a batch did: its events, or that it was a duplicate, or the decider's refusal."""
+
+    command_id: str
+    events: tuple[Event, ...]
+    duplicate: bool = False
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDecision[S]:
+    """A batch decided: the aggregate's state and version after its one commit, and each member's outcome
+    in the batch's order."""
+
+    aggregate_id: str
+    state: S
+    version: int
+    members: tuple[MemberOutcome, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch[S]:
+    """A batch decided against the aggregate as it was (`before`), not yet recorded: `commit` is None when
+    it has nothing to record, and `after` is the aggregate once it is."""
+
+    before: Aggregate[S]
+    after: Aggregate[S]
+    commit: Commit | None
+    decision: BatchDecision[S]
 
 
 def utc_now() -> str:
@@ -166,6 +208,113 @@ class DeciderRunner[C, S]:
             return CommandResult(aggregate_id, after.state, after.version, events)
         self._forget(stream_id)
         raise TooManyConflictsError(stream_id, self._max_attempts)
+
+    def handle_batch(
+        self,
+        aggregate_id: str,
+        members: Sequence[BatchMember[C]],
+        *,
+        batch_id: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> BatchDecision[S]:
+        """Decide several commands for one aggregate together and record them in one commit (one conditional
+        write); on a lost race catch up and decide them again. See `decide_batch`."""
+        for _ in range(self._max_attempts):
+            prepared = self.decide_batch(
+                aggregate_id,
+                members,
+                batch_id=batch_id,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+            )
+            try:
+                self.record([prepared])
+            except ConcurrencyError:
+                continue
+            return prepared.decision
+        stream_id = self.decider.stream_id(aggregate_id)
+        self._forget(stream_id)
+        raise TooManyConflictsError(stream_id, self._max_attempts)
+
+    def decide_batch(
+        self,
+        aggregate_id: str,
+        members: Sequence[BatchMember[C]],
+        *,
+        batch_id: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+    ) -> PreparedBatch[S]:
+        """Decide several commands for one aggregate together, in their order, each against the state the
+        ones before it left, into one commit that `record` appends. A member already applied (in the window)
+        is a duplicate and decides nothing; a member the decider refuses has its error, and the others go
+        on. Beyond the window, a member is recognised only by the aggregate's own rules (an order holds a
+        bucket of stock at most once), not by the command index: the commit's own id, `batch_id`, is what
+        the index holds. For aggregates whose decisions are idempotent by themselves: the hot ones."""
+        stream_id = self.decider.stream_id(aggregate_id)
+        aggregate = self._cached(stream_id) or self._load(stream_id)
+        while True:
+            outcomes: list[MemberOutcome] = []
+            events: list[Event] = []
+            state = aggregate.state
+            version = aggregate.version
+            recorded: list[Member] = []
+            for member in members:
+                applied = aggregate.commands.get(member.command_id)
+                if applied is not None or any(m.command_id == member.command_id for m in recorded):
+                    conflict = applied is not None and applied.fingerprint != member.fingerprint
+                    error = IdempotencyConflictError(member.command_id) if conflict else None
+                    outcomes.append(MemberOutcome(member.command_id, (), duplicate=not conflict, error=error))
+                    continue
+                try:
+                    decided = tuple(self.decider.decide(member.command, state))
+                except Exception as exc:
+                    outcomes.append(MemberOutcome(member.command_id, (), error=exc))
+                    continue
+                state = self.decider.fold(decided, state)
+                recorded.append(
+                    Member(member.command_id, member.fingerprint, version + 1, version + len(decided))
+                )
+                version += len(decided)
+                events.extend(decided)
+                outcomes.append(MemberOutcome(member.command_id, decided))
+            if not aggregate.fresh and (not events or any(o.error is not None for o in outcomes)):
+                # A refusal, or nothing to record, must hold against the whole log, not the memory image.
+                aggregate = self._refresh(aggregate)
+                continue
+            if not events:
+                decision = BatchDecision(aggregate_id, aggregate.state, aggregate.version, tuple(outcomes))
+                return PreparedBatch(aggregate, aggregate, None, decision)
+            commit, after = self._commit(
+                aggregate,
+                tuple(events),
+                batch_id,
+                fingerprint(sorted(m.command_id for m in recorded)),
+                correlation_id,
+                causation_id,
+                members=tuple(recorded),
+            )
+            decision = BatchDecision(aggregate_id, after.state, after.version, tuple(outcomes))
+            return PreparedBatch(aggregate, after, commit, decision)
+
+    def record(self, batches: Sequence[PreparedBatch[S]]) -> None:
+        """Append the batches' commits all or none (one transaction when there are several: the facts of a
+        move between two aggregates land together). On a lost race the memory image catches up with the
+        winner and `ConcurrencyError` says which stream lost: decide again."""
+        commits = [batch.commit for batch in batches if batch.commit is not None]
+        try:
+            if len(commits) == 1:
+                self.store.append(commits[0])
+            elif commits:
+                self.store.append_all(commits)
+        except ConcurrencyError as conflict:
+            for batch in batches:
+                if batch.before.stream_id == conflict.stream_id:
+                    self._remember(self._catch_up(batch.before, conflict.existing))
+            raise
+        for batch in batches:
+            self._remember(batch.after)
 
     def applied(self, aggregate_id: str, *, command_id: str, fingerprint: str) -> CommandResult[S] | None:
         """The answer to a command already applied to the aggregate (as `handle` would give it), or None if
@@ -262,6 +411,10 @@ class DeciderRunner[C, S]:
             commands[commit.command_id] = AppliedCommand(
                 commit.fingerprint, commit.version, version, commit.committed_at
             )
+            for member in commit.members:
+                commands[member.command_id] = AppliedCommand(
+                    member.fingerprint, member.first_version, member.last_version, commit.committed_at
+                )
         window, complete = windowed(commands, aggregate.complete)
         return Aggregate(aggregate.stream_id, version, state, window, aggregate.fresh, complete)
 
@@ -275,15 +428,20 @@ class DeciderRunner[C, S]:
         fingerprint: str,
         correlation_id: str | None,
         causation_id: str | None,
+        members: tuple[Member, ...] = (),
     ) -> tuple[Commit, Aggregate[S]]:
         now = self._clock()
         first = aggregate.version + 1
         last = aggregate.version + len(events)
         state = self.decider.fold(events, aggregate.state)
-        commands, complete = windowed(
-            {**aggregate.commands, command_id: AppliedCommand(fingerprint, first, last, now)},
-            aggregate.complete,
-        )
+        applied = {
+            command_id: AppliedCommand(fingerprint, first, last, now),
+            **{
+                m.command_id: AppliedCommand(m.fingerprint, m.first_version, m.last_version, now)
+                for m in members
+            },
+        }
+        commands, complete = windowed({**aggregate.commands, **applied}, aggregate.complete)
         after = Aggregate(aggregate.stream_id, last, state, commands, fresh=True, complete=complete)
         every = self.decider.snapshot_every
         snapshot = None
@@ -309,6 +467,7 @@ class DeciderRunner[C, S]:
             correlation_id=correlation_id,
             causation_id=causation_id,
             snapshot=snapshot,
+            members=members,
         )
         return commit, after
 

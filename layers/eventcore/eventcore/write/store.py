@@ -1,6 +1,7 @@
 """The event store contract: one commit (all events of one command) per append, appended only at the stream's
-next version, read back in order. `InMemoryEventStore` is the fast fake for unit tests; the DynamoDB store is
-the real one. Both pass the same contract tests.
+next version, read back in order; commits of several streams can be appended together, all or none.
+`InMemoryEventStore` is the fast fake for unit tests; the DynamoDB store is the real one. Both pass the same
+contract tests.
 
 A stream is one aggregate's history, named `<Aggregate>-<id>` (its stream id). Change records of the log
 (DynamoDB Streams) and published events (Kinesis) are other things, with other names: see `changes` and
@@ -9,7 +10,7 @@ A stream is one aggregate's history, named `<Aggregate>-<id>` (its stream id). C
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,8 +30,21 @@ def aggregate_id(stream_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One command of a batch commit: its id and fingerprint, and the versions of the events it recorded
+    (`first_version` > `last_version` when it recorded none: it was decided, and satisfied already)."""
+
+    command_id: str
+    fingerprint: str
+    first_version: int
+    last_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Commit:
-    """All events of one command, appended atomically at `version` (the version of its first event)."""
+    """All events of one command, appended atomically at `version` (the version of its first event). A batch
+    commit holds the events of several commands of one aggregate, decided together (`members`); its own
+    `command_id` names the batch."""
 
     stream_id: str
     version: int
@@ -41,6 +55,7 @@ class Commit:
     correlation_id: str | None = None
     causation_id: str | None = None
     snapshot: dict[str, Any] | None = field(default=None, compare=False)
+    members: tuple[Member, ...] = ()
 
     @property
     def last_version(self) -> int:
@@ -50,6 +65,11 @@ class Commit:
 class EventStore(Protocol):
     def append(self, commit: Commit) -> None:
         """Append `commit`; raise `ConcurrencyError` if the stream already has a commit at its version."""
+        ...
+
+    def append_all(self, commits: Sequence[Commit]) -> None:
+        """Append the commits (of different streams) all or none; `ConcurrencyError` names a stream that
+        already has a commit at its version."""
         ...
 
     def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
@@ -86,6 +106,24 @@ class InMemoryEventStore:
                 raise ConcurrencyError(commit.stream_id, commit.version, overlapping)
             commits.append(commit)
             commits.sort(key=lambda c: c.version)
+
+    def append_all(self, commits: Sequence[Commit]) -> None:
+        with self._lock:
+            for commit in commits:
+                overlapping = next(
+                    (
+                        c
+                        for c in self._streams.get(commit.stream_id, ())
+                        if c.version <= commit.last_version and commit.version <= c.last_version
+                    ),
+                    None,
+                )
+                if overlapping is not None:
+                    raise ConcurrencyError(commit.stream_id, commit.version, overlapping)
+            for commit in commits:
+                stream = self._streams.setdefault(commit.stream_id, [])
+                stream.append(commit)
+                stream.sort(key=lambda c: c.version)
 
     def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         with self._lock:

@@ -1,6 +1,7 @@
 """Inventory staff API (scope orders/warehouse, enforced by the HTTP API's route authorisation):
-POST /inventory/{sku}/receipts receives stock, GET /inventory/{sku} answers what is on hand, held and
-available. Thin: validate, hand it to the inventory service, shape the answer."""
+POST /inventory/{sku}/receipts receives stock, PUT /inventory/{sku}/buckets splits a SKU's stock into
+buckets (for a flash sale), GET /inventory/{sku} answers what is on hand, held and available, in total and
+per bucket. Thin: validate, hand it to the inventory service, shape the answer."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ from eventcore.lambdas.http import (
     problem_responses,
     refuse_unreadable_body,
 )
-from inventory import StockConfigError, StockError, UnknownSkuError
+from inventory import MAX_BUCKETS, StockConfigError, StockError, UnknownSkuError
 from inventory.bootstrap import InventoryWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from inventory import StockLevels
+    from inventory import SkuStock
 
 logger = Logger()
 tracer = Tracer()
@@ -45,11 +46,35 @@ class ReceiptRequest(BaseModel):
     quantity: Annotated[int, Field(gt=0, le=100_000, description="Units received.")]
 
 
-class StockLevelsResponse(BaseModel):
-    sku: str
+class BucketsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"buckets": 8}]})
+    buckets: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_BUCKETS,
+            description="How many buckets the SKU's stock is kept in from now on (each decides its own "
+            "reservations; more buckets, more reservations a second). Units move between them as needed.",
+        ),
+    ]
+
+
+class BucketLevelsResponse(BaseModel):
+    bucket: int
     on_hand: int
     reserved: int
     available: int
+
+
+class StockLevelsResponse(BaseModel):
+    sku: str
+    on_hand: int = Field(description="Units in the warehouse, in every bucket.")
+    reserved: int = Field(description="Units held for orders not yet shipped.")
+    available: int = Field(description="Units an order can still reserve: on hand less reserved.")
+    buckets: int = Field(description="How many buckets new reservations are spread over.")
+    by_bucket: list[BucketLevelsResponse] = Field(
+        description="Every bucket the SKU's stock has (a bucket beyond `buckets` is being emptied)."
+    )
 
 
 STAFF = ["Warehouse"]
@@ -73,7 +98,31 @@ def receive_stock(
     )
     logger.info("stock received", sku=sku, quantity=request.quantity, replayed=answer.replayed)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return levels_response(201, answer.levels, **headers)
+    return stock_response(201, service.stock(sku), **headers)
+
+
+@app.put(
+    "/inventory/<sku>/buckets",
+    summary="Split a SKU's stock into buckets",
+    description="Keeps the SKU's stock in `buckets` buckets from now on, while orders flow: for a flash "
+    "sale, more buckets decide more reservations a second. New buckets take units from the others as "
+    "their reservations need them; a bucket beyond the new count takes no new reservations and gives its "
+    "units away. One split per `Idempotency-Key`.",
+    tags=STAFF,
+    responses={
+        200: answer("The SKU's stock after the split.", StockLevelsResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    },
+)
+def split_stock(
+    sku: SkuPath, request: BucketsRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    answer = service.split(
+        sku, request.buckets, idempotency_key=idempotency_key, correlation_id=logger.get_correlation_id()
+    )
+    logger.info("stock split", sku=sku, buckets=request.buckets, recorded=answer.recorded)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return stock_response(200, service.stock(sku), **headers)
 
 
 @app.get(
@@ -81,17 +130,32 @@ def receive_stock(
     summary="Get a SKU's stock",
     tags=STAFF,
     responses={
-        200: answer("On hand, reserved for orders, and available.", StockLevelsResponse),
+        200: answer(
+            "On hand, reserved for orders, and available: in total and per bucket.", StockLevelsResponse
+        ),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
     },
 )
 def get_stock(sku: SkuPath) -> Response[Any]:
-    return levels_response(200, service.levels(sku))
+    return stock_response(200, service.stock(sku))
 
 
-def levels_response(status: int, levels: StockLevels, **headers: str) -> Response[Any]:
+def stock_response(status: int, stock: SkuStock, **headers: str) -> Response[Any]:
     body = StockLevelsResponse(
-        sku=levels.sku, on_hand=levels.on_hand, reserved=levels.reserved, available=levels.available
+        sku=stock.sku,
+        on_hand=stock.totals.on_hand,
+        reserved=stock.totals.reserved,
+        available=stock.totals.available,
+        buckets=stock.buckets,
+        by_bucket=[
+            BucketLevelsResponse(
+                bucket=b.bucket,
+                on_hand=b.levels.on_hand,
+                reserved=b.levels.reserved,
+                available=b.levels.available,
+            )
+            for b in stock.by_bucket
+        ],
     )
     return json_response(status, body.model_dump(mode="json"), headers, cache=True)
 

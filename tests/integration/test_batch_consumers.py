@@ -97,6 +97,7 @@ def test_every_consumer_in_functions_is_covered():
     assert {consumer.code_uri.removeprefix("functions/") for consumer in CONSUMERS} == {
         "event_publisher",
         "fulfillment_process_manager",
+        "inventory_buckets_consumer",
         "inventory_commands_consumer",
         "order_commands_consumer",
         "order_projector",

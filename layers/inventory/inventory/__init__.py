@@ -1,31 +1,69 @@
-"""The inventory domain: stock per SKU (the Stock decider), its configuration, and the service that applies
-the order-fulfillment process manager's reservations and the warehouse staff's receipts. Knows the other
-contexts only through the commands they queue."""
+"""The inventory domain: stock per SKU, kept in buckets (the Stock decider, one per bucket), its
+configuration, and the service that applies the order-fulfillment process manager's reservations and the
+warehouse staff's receipts and splits. Knows the other contexts only through the commands they queue."""
 
-from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, StockCommand
-from inventory.config import StockConfigError, load_initial_stock, parse_initial_stock
-from inventory.errors import ReservationMismatchError, StockError, StockNotOpenedError, UnknownSkuError
+from inventory.buckets import bucket_id, home_bucket, parse_bucket_id, plan_moves
+from inventory.commands import (
+    MAX_BUCKETS,
+    CommitStock,
+    MoveStockIn,
+    MoveStockOut,
+    OpenStock,
+    ReceiveStock,
+    ReleaseStock,
+    ReserveStock,
+    SplitStock,
+    StockCommand,
+)
+from inventory.config import StockConfigError, StockOpening, load_initial_stock, parse_initial_stock
+from inventory.errors import (
+    NotEnoughToMoveError,
+    ReservationMismatchError,
+    StockError,
+    StockNotOpenedError,
+    UnknownSkuError,
+)
 from inventory.events import (
     StockCommitted,
     StockEvent,
+    StockMovedIn,
+    StockMovedOut,
     StockOpened,
     StockReceived,
     StockReleased,
     StockReservationRefused,
     StockReserved,
+    StockSplit,
     stock_events,
 )
-from inventory.service import InventoryService, StockAnswer, StockLevels
+from inventory.service import (
+    BucketAnswer,
+    BucketLevels,
+    InventoryService,
+    QueuedOutcome,
+    SkuStock,
+    StockAnswer,
+    StockLevels,
+)
 from inventory.stock import Stock, decide, evolve, stock_decider
 
 __all__ = [
+    "MAX_BUCKETS",
+    "BucketAnswer",
+    "BucketLevels",
     "CommitStock",
     "InventoryService",
+    "MoveStockIn",
+    "MoveStockOut",
+    "NotEnoughToMoveError",
     "OpenStock",
+    "QueuedOutcome",
     "ReceiveStock",
     "ReleaseStock",
     "ReservationMismatchError",
     "ReserveStock",
+    "SkuStock",
+    "SplitStock",
     "Stock",
     "StockAnswer",
     "StockCommand",
@@ -34,17 +72,25 @@ __all__ = [
     "StockError",
     "StockEvent",
     "StockLevels",
+    "StockMovedIn",
+    "StockMovedOut",
     "StockNotOpenedError",
     "StockOpened",
+    "StockOpening",
     "StockReceived",
     "StockReleased",
     "StockReservationRefused",
     "StockReserved",
+    "StockSplit",
     "UnknownSkuError",
+    "bucket_id",
     "decide",
     "evolve",
+    "home_bucket",
     "load_initial_stock",
+    "parse_bucket_id",
     "parse_initial_stock",
+    "plan_moves",
     "stock_decider",
     "stock_events",
 ]

@@ -8,6 +8,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
+MAX_BUCKETS = 64  # a move's transaction holds a commit per bucket: within DynamoDB's 100 (docs/capacity.md)
+BucketCount = Annotated[int, Field(ge=1, le=MAX_BUCKETS)]
+Bucket = Annotated[int, Field(ge=0, lt=MAX_BUCKETS)]
 
 
 class _Command(BaseModel):
@@ -15,10 +18,41 @@ class _Command(BaseModel):
 
 
 class OpenStock(_Command):
-    """Start keeping the SKU's stock, with its opening balance from the configuration."""
+    """Start keeping one bucket of the SKU's stock: bucket 0 with the opening balance from the configuration,
+    any other bucket empty. `layouts`: the numbers of buckets the SKU has been kept in, the current last."""
 
     sku: Sku
     quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+    at: AwareDatetime
+    bucket: Bucket = 0
+    layouts: tuple[BucketCount, ...] = (1,)
+
+
+class SplitStock(_Command):
+    """Staff: keep the SKU's stock in `buckets` buckets from now on (told to every bucket it has)."""
+
+    sku: Sku
+    buckets: BucketCount
+    at: AwareDatetime
+
+
+class MoveStockOut(_Command):
+    """Give `quantity` available units to another bucket of the SKU (recorded with its MoveStockIn)."""
+
+    sku: Sku
+    move_id: Id
+    to_bucket: Bucket
+    quantity: Quantity
+    at: AwareDatetime
+
+
+class MoveStockIn(_Command):
+    """Take `quantity` units another bucket of the SKU gave (recorded with its MoveStockOut)."""
+
+    sku: Sku
+    move_id: Id
+    from_bucket: Bucket
+    quantity: Quantity
     at: AwareDatetime
 
 
@@ -59,4 +93,13 @@ class CommitStock(_Command):
     at: AwareDatetime
 
 
-StockCommand = OpenStock | ReceiveStock | ReserveStock | ReleaseStock | CommitStock
+StockCommand = (
+    OpenStock
+    | SplitStock
+    | MoveStockOut
+    | MoveStockIn
+    | ReceiveStock
+    | ReserveStock
+    | ReleaseStock
+    | CommitStock
+)

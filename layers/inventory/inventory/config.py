@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Annotated
 
 from aws_lambda_powertools.utilities.parameters import get_parameter
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eventcore.validation import summary
-from inventory.commands import Sku
+from inventory.commands import BucketCount, Sku
 
 DEFAULT_MAX_AGE = 300
 PARAMETER_ENV = "INITIAL_STOCK_PARAMETER"
@@ -26,10 +27,20 @@ class StockConfigError(Exception):
         self.parameter = parameter
 
 
+@dataclass(frozen=True, slots=True)
+class StockOpening:
+    """A SKU's opening balance and the number of buckets its stock opens in (inventory.buckets): staff can
+    split it differently later (PUT /inventory/{sku}/buckets); the configuration counts only at opening."""
+
+    quantity: int
+    buckets: int = 1
+
+
 class _Opening(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     sku: Sku
     quantity: Annotated[int, Field(ge=0, le=1_000_000)]
+    buckets: BucketCount = 1
 
 
 class _StockDocument(BaseModel):
@@ -37,21 +48,22 @@ class _StockDocument(BaseModel):
     stock: list[_Opening]
 
 
-def parse_initial_stock(document: object) -> dict[str, int]:
-    """`{"stock": [{"sku": ..., "quantity": ...}]}` -> SKU -> opening balance."""
+def parse_initial_stock(document: object) -> dict[str, StockOpening]:
+    """`{"stock": [{"sku": ..., "quantity": ..., "buckets": ...}]}` -> SKU -> its opening (`buckets`
+    optional, 1 by default)."""
     try:
         parsed = _StockDocument.model_validate(document)
     except ValidationError as error:
         raise StockConfigError(summary(error.errors())) from error
-    balances: dict[str, int] = {}
+    openings: dict[str, StockOpening] = {}
     for opening in parsed.stock:
-        if opening.sku in balances:
+        if opening.sku in openings:
             raise StockConfigError(f"sku {opening.sku!r} appears more than once")
-        balances[opening.sku] = opening.quantity
-    return balances
+        openings[opening.sku] = StockOpening(opening.quantity, opening.buckets)
+    return openings
 
 
-def load_initial_stock(*, max_age: int = DEFAULT_MAX_AGE) -> dict[str, int]:
+def load_initial_stock(*, max_age: int = DEFAULT_MAX_AGE) -> dict[str, StockOpening]:
     """The parameter named by INITIAL_STOCK_PARAMETER, cached for `max_age` seconds."""
     name = os.environ.get(PARAMETER_ENV)
     if not name:

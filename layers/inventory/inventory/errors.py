@@ -33,3 +33,12 @@ class ReservationMismatchError(StockError):
             f"order {order_id} already holds {held} of {sku}; it cannot be reserved again for {requested}",
         )
         self.order_id = order_id
+
+
+class NotEnoughToMoveError(StockError):
+    """A move asked a bucket for more than it has available (its state changed since it was read)."""
+
+    def __init__(self, sku: str, bucket: int, requested: int, available: int) -> None:
+        super().__init__(
+            sku, f"bucket {bucket} of {sku} has {available} available; it cannot give {requested}"
+        )

@@ -2,17 +2,55 @@
 `inventory-events`, a storage and integration contract. Change a stored shape only by bumping the event's
 `schema_version` and registering an upcaster below."""
 
+from typing import Any, ClassVar
+
 from pydantic import AwareDatetime
 
 from eventcore import Event, EventRegistry
 
 
 class StockOpened(Event):
-    """The warehouse started keeping this SKU, with `quantity` on hand (the configured opening balance)."""
+    """The warehouse started keeping one bucket of this SKU with `quantity` on hand (bucket 0: the configured
+    opening balance; another bucket: none, its units move in). `layouts`: every number of buckets the SKU's
+    stock has been kept in, the current one last. Version 2 added `bucket` and `layouts` (version 1: the
+    one bucket there was)."""
 
+    schema_version: ClassVar[int] = 2
     sku: str
     quantity: int
     opened_at: AwareDatetime
+    bucket: int = 0
+    layouts: tuple[int, ...] = (1,)
+
+
+class StockSplit(Event):
+    """From now on the SKU's stock is kept in `buckets` buckets (it was `previous`); recorded in every bucket
+    the SKU has, together, so each bucket knows the layout its own decisions depend on."""
+
+    sku: str
+    buckets: int
+    previous: int
+    split_at: AwareDatetime
+
+
+class StockMovedOut(Event):
+    """`quantity` available units left this bucket for bucket `to_bucket` (recorded with its StockMovedIn)."""
+
+    sku: str
+    move_id: str
+    to_bucket: int
+    quantity: int
+    moved_at: AwareDatetime
+
+
+class StockMovedIn(Event):
+    """`quantity` units came to this bucket from bucket `from_bucket` (recorded with its StockMovedOut)."""
+
+    sku: str
+    move_id: str
+    from_bucket: int
+    quantity: int
+    moved_at: AwareDatetime
 
 
 class StockReceived(Event):
@@ -61,9 +99,32 @@ class StockCommitted(Event):
 
 
 StockEvent = (
-    StockOpened | StockReceived | StockReserved | StockReservationRefused | StockReleased | StockCommitted
+    StockOpened
+    | StockSplit
+    | StockMovedOut
+    | StockMovedIn
+    | StockReceived
+    | StockReserved
+    | StockReservationRefused
+    | StockReleased
+    | StockCommitted
 )
 
 stock_events = EventRegistry(
-    [StockOpened, StockReceived, StockReserved, StockReservationRefused, StockReleased, StockCommitted]
+    [
+        StockOpened,
+        StockSplit,
+        StockMovedOut,
+        StockMovedIn,
+        StockReceived,
+        StockReserved,
+        StockReservationRefused,
+        StockReleased,
+        StockCommitted,
+    ]
 )
+
+
+@stock_events.upcaster("StockOpened", 1)
+def _one_bucket(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "bucket": 0, "layouts": [1]}

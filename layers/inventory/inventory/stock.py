@@ -1,6 +1,8 @@
-"""The Stock aggregate as a decider, one per SKU: what is on hand and what each order holds. Stock is
-never reserved beyond what is on hand, and an order holds a SKU at most once. Pure: time arrives with the
-command.
+"""The Stock aggregate as a decider, one per bucket of a SKU: what the bucket has on hand and what each order
+holds in it. A SKU's stock is kept in one bucket or several (each its own stream, so a flash sale is decided
+by several writers at once: inventory.buckets); bucket 0 also keeps how many buckets there are. Stock is
+never reserved beyond what is on hand, an order holds a bucket's stock at most once, and units move between
+buckets of a SKU only as a pair of facts recorded together. Pure: time arrives with the command.
 
 What the state keeps is bounded by the orders holding stock right now (reserved, not yet shipped or
 released); a reservation asked for after its order's deadline is ignored, since the order's process manager
@@ -9,15 +11,28 @@ has given up on it by then (and compensates any late answer)."""
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from eventcore import Decider, Event, EventNotApplicableError
-from inventory.commands import CommitStock, OpenStock, ReceiveStock, ReleaseStock, ReserveStock, StockCommand
-from inventory.errors import ReservationMismatchError, StockNotOpenedError
+from inventory.commands import (
+    CommitStock,
+    MoveStockIn,
+    MoveStockOut,
+    OpenStock,
+    ReceiveStock,
+    ReleaseStock,
+    ReserveStock,
+    SplitStock,
+    StockCommand,
+)
+from inventory.errors import NotEnoughToMoveError, ReservationMismatchError, StockNotOpenedError
 from inventory.events import (
     StockCommitted,
+    StockMovedIn,
+    StockMovedOut,
     StockOpened,
     StockReceived,
     StockReleased,
     StockReservationRefused,
     StockReserved,
+    StockSplit,
     stock_events,
 )
 
@@ -25,14 +40,24 @@ from inventory.events import (
 
 
 class Stock(BaseModel):
-    """A SKU's stock once opened (before that, None). `reservations`: order id -> quantity it holds."""
+    """A bucket of a SKU's stock once opened (before that, None). `reservations`: order id -> quantity it
+    holds. Every bucket knows the layout: `layouts` are the numbers of buckets the SKU's stock has been kept
+    in, the current one last (a reservation made before a split is in its order's home bucket of the layout
+    of the time)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sku: str
+    bucket: int = 0
+    layouts: tuple[int, ...] = (1,)
     on_hand: int
     reservations: dict[str, int]
     updated_at: AwareDatetime
+
+    @property
+    def buckets(self) -> int:
+        """How many buckets the SKU's stock is kept in now."""
+        return self.layouts[-1]
 
     @property
     def reserved(self) -> int:
@@ -57,7 +82,23 @@ def evolve(state: Stock | None, event: Event) -> Stock | None:
     match state, event:
         case None, StockOpened() as opened:
             return Stock(
-                sku=opened.sku, on_hand=opened.quantity, reservations={}, updated_at=opened.opened_at
+                sku=opened.sku,
+                bucket=opened.bucket,
+                layouts=tuple(opened.layouts),
+                on_hand=opened.quantity,
+                reservations={},
+                updated_at=opened.opened_at,
+            )
+        case Stock() as stock, StockSplit() as split:
+            layouts = (*(count for count in stock.layouts if count != split.buckets), split.buckets)
+            return stock.model_copy(update={"layouts": layouts, "updated_at": split.split_at})
+        case Stock() as stock, StockMovedOut() as out:
+            return stock.model_copy(
+                update={"on_hand": stock.on_hand - out.quantity, "updated_at": out.moved_at}
+            )
+        case Stock() as stock, StockMovedIn() as in_:
+            return stock.model_copy(
+                update={"on_hand": stock.on_hand + in_.quantity, "updated_at": in_.moved_at}
             )
         case Stock() as stock, StockReceived() as received:
             return stock.model_copy(
@@ -82,11 +123,49 @@ def evolve(state: Stock | None, event: Event) -> Stock | None:
 def decide(command: StockCommand, state: Stock | None) -> list[Event]:
     match command, state:
         case OpenStock() as open_, None:
-            return [StockOpened(sku=open_.sku, quantity=open_.quantity, opened_at=open_.at)]
+            return [
+                StockOpened(
+                    sku=open_.sku,
+                    quantity=open_.quantity,
+                    opened_at=open_.at,
+                    bucket=open_.bucket,
+                    layouts=open_.layouts,
+                )
+            ]
         case OpenStock(), Stock():
             return []  # opened already: the opening balance is a fact of the past
         case _, None:
             raise StockNotOpenedError(command.sku)
+
+        case SplitStock() as split, Stock() as stock if split.buckets == stock.buckets:
+            return []  # kept in that many buckets already
+        case SplitStock() as split, Stock() as stock:
+            return [
+                StockSplit(sku=split.sku, buckets=split.buckets, previous=stock.buckets, split_at=split.at)
+            ]
+
+        case MoveStockOut() as out, Stock() as stock if stock.available < out.quantity:
+            raise NotEnoughToMoveError(out.sku, stock.bucket, out.quantity, stock.available)
+        case MoveStockOut() as out, Stock():
+            return [
+                StockMovedOut(
+                    sku=out.sku,
+                    move_id=out.move_id,
+                    to_bucket=out.to_bucket,
+                    quantity=out.quantity,
+                    moved_at=out.at,
+                )
+            ]
+        case MoveStockIn() as in_, Stock():
+            return [
+                StockMovedIn(
+                    sku=in_.sku,
+                    move_id=in_.move_id,
+                    from_bucket=in_.from_bucket,
+                    quantity=in_.quantity,
+                    moved_at=in_.at,
+                )
+            ]
 
         case ReceiveStock() as receive, Stock():
             return [

@@ -31,6 +31,7 @@ FUNCTIONS = (
     "fulfillment_process_manager",
     "order_commands_consumer",
     "inventory_commands_consumer",
+    "inventory_buckets_consumer",
     "shipping_commands_consumer",
 )
 
@@ -92,6 +93,7 @@ class Saga:
             "orders": create_queue(self.sqs, "OrderCommandsQueue", "order-commands", self.suffix),
             "payments": create_queue(self.sqs, "PaymentCommandsQueue", "payment-commands", self.suffix),
             "inventory": create_queue(self.sqs, "InventoryCommandsQueue", "inventory-commands", self.suffix),
+            "buckets": create_queue(self.sqs, "InventoryBucketsQueue", "inventory-buckets", self.suffix),
             "shipping": create_queue(self.sqs, "ShippingCommandsQueue", "shipping-commands", self.suffix),
             "deadlines": create_queue(
                 self.sqs, "FulfillmentDeadlinesQueue", "fulfillment-deadlines", self.suffix
@@ -157,6 +159,9 @@ class Saga:
         self.inventory_commands = QueueFeed(
             self.sqs, self.queues["inventory"][0], self._inventory_handler, self.context
         )
+        self.bucket_commands = QueueFeed(
+            self.sqs, self.queues["buckets"][0], self._buckets_handler, self.context
+        )
         self.shipping_commands = QueueFeed(
             self.sqs, self.queues["shipping"][0], self._shipping_handler, self.context
         )
@@ -200,7 +205,13 @@ class Saga:
             elif name == "order_commands_consumer":
                 self.command_module = self._load(name, EVENT_LOG_TABLE=self.logs["Orders"])
             elif name == "inventory_commands_consumer":
-                self.inventory_module = self._load(name, EVENT_LOG_TABLE=self.logs["Inventory"])
+                self.inventory_module = self._load(
+                    name,
+                    EVENT_LOG_TABLE=self.logs["Inventory"],
+                    INVENTORY_BUCKETS_QUEUE_URL=self.queues["buckets"][0],
+                )
+            elif name == "inventory_buckets_consumer":
+                self.buckets_module = self._load(name, EVENT_LOG_TABLE=self.logs["Inventory"])
             elif name == "shipping_commands_consumer":
                 self.shipping_module = self._load(name, EVENT_LOG_TABLE=self.logs["Shipping"])
 
@@ -215,6 +226,9 @@ class Saga:
 
     def _inventory_handler(self, event: dict, context: Any) -> dict:
         return self.inventory_module.lambda_handler(event, context)
+
+    def _buckets_handler(self, event: dict, context: Any) -> dict:
+        return self.buckets_module.lambda_handler(event, context)
 
     def _shipping_handler(self, event: dict, context: Any) -> dict:
         return self.shipping_module.lambda_handler(event, context)
@@ -299,6 +313,7 @@ class Saga:
     def command_feeds(self) -> list[QueueFeed]:
         return [
             self.inventory_commands,
+            self.bucket_commands,
             self.payment_commands,
             self.shipping_commands,
             self.order_commands,

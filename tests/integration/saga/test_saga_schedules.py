@@ -89,6 +89,8 @@ steps = st.lists(
             "deliver",
             "inventory",
             "inventory_unacknowledged",
+            "buckets",
+            "buckets_unacknowledged",
             "payments",
             "payments_crash_after_authorize",
             "orders",
@@ -190,6 +192,11 @@ def test_every_schedule_ends_in_one_terminal_state_with_nothing_held_for_a_cance
             case "inventory_unacknowledged" if unacknowledged < 2:
                 unacknowledged += 1
                 saga.inventory_commands.deliver(acknowledge=False)
+            case "buckets":
+                saga.bucket_commands.deliver()
+            case "buckets_unacknowledged" if unacknowledged < 2:
+                unacknowledged += 1
+                saga.bucket_commands.deliver(acknowledge=False)
             case "payments":
                 saga.payment_commands.deliver()
             case "payments_crash_after_authorize" if crashes < 1:

@@ -71,11 +71,18 @@ def test_the_payment_command_samples_authorise_then_void(saga, provider, lambda_
     assert saga.payment_events(ORDER) == ["PaymentRequested", "PaymentAuthorized", "PaymentVoided"]
 
 
-def test_the_stock_command_samples_reserve_then_release(saga, lambda_context):
-    handler = saga.inventory_module.lambda_handler
-    assert failures(handler(sample_event("sqs_fifo_reserve_stock.json"), lambda_context)) == []
+def test_the_stock_command_samples_are_routed_to_their_bucket_then_reserve_and_release(saga, lambda_context):
+    router = saga.inventory_module.lambda_handler
+    assert failures(router(sample_event("sqs_fifo_reserve_stock.json"), lambda_context)) == []
+    assert saga.bucket_commands.deliver() == 1
+    (forwarded,) = saga.bucket_commands.delivered
+    assert forwarded["Attributes"]["MessageGroupId"] == "SKU-TEA-001"  # one bucket: the SKU's own group
     assert saga.stock("SKU-TEA-001").reservations == {ORDER: 2}
-    assert failures(handler(sample_event("sqs_fifo_release_stock.json"), lambda_context)) == []
+    # the bucket consumer's own sample: the same command again, a duplicate
+    buckets = saga.buckets_module.lambda_handler
+    assert failures(buckets(sample_event("sqs_fifo_bucket_reserve_stock.json"), lambda_context)) == []
+    assert failures(router(sample_event("sqs_fifo_release_stock.json"), lambda_context)) == []
+    assert saga.bucket_commands.deliver() == 1
     assert [t for t, _ in saga.stock_events("SKU-TEA-001")] == [
         "StockOpened",
         "StockReserved",

@@ -1,92 +1,264 @@
 """The inventory service on the in-memory store: opening balances from configuration, queued commands
-applied once, and staff receipts."""
+decided a bucket's batch at a time, stock kept in buckets that take units from each other, staff receipts
+and splits."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from eventcore import DeciderRunner, InMemoryEventStore
 from eventcore.messaging.inbound import CommandMessage, MalformedMessageError
-from inventory import InventoryService, UnknownSkuError, stock_decider
+from inventory import (
+    InventoryService,
+    StockOpening,
+    UnknownSkuError,
+    bucket_id,
+    home_bucket,
+    stock_decider,
+)
+from inventory.service import LAYOUT_MAX_AGE
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 DEADLINE = (NOW + timedelta(minutes=5)).isoformat()
+KETTLE, TEA, DROP = "SKU-KET-001", "SKU-TEA-001", "SKU-DROP-001"
+
+
+class CountingStore(InMemoryEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.appends = 0
+
+    def append(self, commit):
+        self.appends += 1
+        super().append(commit)
+
+    def append_all(self, commits):
+        self.appends += 1
+        super().append_all(commits)
 
 
 @pytest.fixture
-def service() -> InventoryService:
+def store() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def service(store) -> InventoryService:
     return InventoryService(
-        DeciderRunner(stock_decider, InMemoryEventStore()),
-        lambda: {"SKU-KET-001": 10, "SKU-TEA-001": 100},
+        DeciderRunner(stock_decider, store),
+        lambda: {
+            KETTLE: StockOpening(10),
+            TEA: StockOpening(100),
+            DROP: StockOpening(10, buckets=4),
+        },
         clock=lambda: NOW,
     )
 
 
 def reserve(
-    order_id: str, quantity: int = 1, sku: str = "SKU-KET-001", command_id: str | None = None
+    order_id: str, quantity: int = 1, sku: str = KETTLE, command_id: str | None = None
 ) -> CommandMessage:
     return CommandMessage(
         command_type="ReserveStock",
-        command_id=command_id or f"ReserveStock:{order_id}",
+        command_id=command_id or f"ReserveStock:{sku}:{order_id}",
         payload={"sku": sku, "order_id": order_id, "quantity": quantity, "expires_at": DEADLINE},
     )
 
 
-def release(order_id: str, sku: str = "SKU-KET-001") -> CommandMessage:
+def release(order_id: str, sku: str = KETTLE) -> CommandMessage:
     return CommandMessage(
         command_type="ReleaseStock",
-        command_id=f"ReleaseStock:{order_id}",
+        command_id=f"ReleaseStock:{sku}:{order_id}",
         payload={"sku": sku, "order_id": order_id, "reason": "order cancelled"},
     )
 
 
+def commit(order_id: str, sku: str = KETTLE) -> CommandMessage:
+    return CommandMessage(
+        command_type="CommitStock",
+        command_id=f"CommitStock:{sku}:{order_id}",
+        payload={"sku": sku, "order_id": order_id},
+    )
+
+
+def apply(service: InventoryService, *messages: CommandMessage) -> list[tuple[str, ...]]:
+    """Route each message as the router does, then apply each bucket's batch as its consumer does: what each
+    message recorded, in the messages' order."""
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for index, message in enumerate(messages):
+        groups[service.bucket_for(message)].append(index)
+    recorded: dict[int, tuple[str, ...]] = {}
+    for (sku, bucket), indexes in groups.items():
+        answer = service.apply_to_bucket(sku, bucket, [messages[i] for i in indexes])
+        for index, outcome in zip(indexes, answer.outcomes, strict=True):
+            assert outcome.error is None, outcome.error
+            recorded[index] = outcome.recorded
+    return [recorded[index] for index in range(len(messages))]
+
+
+def orders_homed_in(bucket: int, buckets: int, count: int, prefix: str = "o") -> list[str]:
+    homed = (f"{prefix}-{i}" for i in range(10_000))
+    return [order for order in homed if home_bucket(order, buckets) == bucket][:count]
+
+
 class TestQueuedCommands:
     def test_the_first_command_opens_the_sku_with_its_configured_balance(self, service):
-        answer = service.apply_queued(reserve("o-1", 3))
-        assert answer.recorded == ("StockReserved",)
-        assert service.levels("SKU-KET-001").available == 7
-        assert service.levels("SKU-KET-001").version == 2  # opened, then reserved
+        assert apply(service, reserve("o-1", 3)) == [("StockReserved",)]
+        stock = service.stock(KETTLE)
+        assert stock.totals.available == 7
+        assert stock.by_bucket[0].version == 2  # opened, then reserved
+
+    def test_a_bucket_batch_is_decided_in_one_commit_in_its_order(self, service, store):
+        apply(service, reserve("o-0"))
+        appends = store.appends
+        answer = service.apply_to_bucket(KETTLE, 0, [reserve(f"o-{i}") for i in range(1, 12)])
+        assert store.appends == appends + 1
+        recorded = [o.recorded for o in answer.outcomes]
+        assert recorded == [("StockReserved",)] * 9 + [("StockReservationRefused",)] * 2
+        assert answer.available == 0
 
     def test_a_redelivered_command_is_applied_once(self, service):
-        service.apply_queued(reserve("o-1", 3))
-        again = service.apply_queued(reserve("o-1", 3))
-        assert (again.replayed, again.recorded) == (True, ())
-        assert service.levels("SKU-KET-001").reserved == 3
+        apply(service, reserve("o-1", 3))
+        (again,) = service.apply_to_bucket(KETTLE, 0, [reserve("o-1", 3)]).outcomes
+        assert (again.duplicate, again.recorded) == (True, ())
+        assert service.stock(KETTLE).totals.reserved == 3
 
     def test_eleven_orders_for_ten_kettles_refuse_the_eleventh(self, service):
-        answers = [service.apply_queued(reserve(f"o-{i}")) for i in range(11)]
-        assert [a.recorded for a in answers].count(("StockReserved",)) == 10
-        assert answers[-1].recorded == ("StockReservationRefused",)
-        assert service.apply_queued(release("o-0")).recorded == ("StockReleased",)
-        assert service.levels("SKU-KET-001").available == 1
+        answers = apply(service, *(reserve(f"o-{i}") for i in range(11)))
+        assert answers.count(("StockReserved",)) == 10
+        assert answers[-1] == ("StockReservationRefused",)
+        assert apply(service, release("o-0")) == [("StockReleased",)]
+        assert service.stock(KETTLE).totals.available == 1
 
-    def test_an_unreadable_or_unknown_command_is_refused(self, service):
-        with pytest.raises(MalformedMessageError, match="quantity"):
-            service.apply_queued(reserve("o-1", 0))
-        with pytest.raises(MalformedMessageError, match="RestockEverything"):
-            service.apply_queued(CommandMessage(command_type="RestockEverything", command_id="c", payload={}))
+    def test_an_unreadable_or_misrouted_command_fails_alone(self, service):
+        unknown = CommandMessage(command_type="RestockEverything", command_id="c", payload={})
+        answer = service.apply_to_bucket(
+            KETTLE, 0, [reserve("o-1", 0), unknown, reserve("o-2", sku=TEA), reserve("o-3")]
+        )
+        errors = [o.error for o in answer.outcomes]
+        assert all(isinstance(e, MalformedMessageError) for e in errors[:3])
+        assert "quantity" in str(errors[0])
+        assert "RestockEverything" in str(errors[1])
+        assert answer.outcomes[3].recorded == ("StockReserved",)
 
     def test_a_sku_the_warehouse_does_not_keep_is_refused(self, service):
         with pytest.raises(UnknownSkuError):
-            service.apply_queued(reserve("o-1", sku="SKU-NOPE-001"))
+            service.bucket_for(reserve("o-1", sku="SKU-NOPE-001"))
+
+
+class TestBuckets:
+    def test_a_sku_configured_with_buckets_opens_its_balance_spread_over_them(self, service):
+        service.bucket_for(reserve("o-1", sku=DROP))  # the first touch opens it
+        stock = service.stock(DROP)
+        assert stock.buckets == 4
+        assert [b.levels.available for b in stock.by_bucket] == [3, 3, 2, 2]
+        assert stock.totals.on_hand == 10
+
+    def test_reservations_are_made_in_their_orders_home_buckets(self, service):
+        orders = [f"o-{i}" for i in range(6)]
+        apply(service, *(reserve(o, sku=DROP) for o in orders))
+        stock = service.stock(DROP)
+        for order in orders:
+            home = stock_in(service, DROP, home_bucket(order, 4))
+            assert order in home.reservations
+        assert stock.totals.reserved == 6
+
+    def test_a_bucket_short_of_units_takes_them_from_its_siblings_in_one_transaction(self, service, store):
+        orders = orders_homed_in(1, 4, 5)  # bucket 1 holds 3
+        service.bucket_for(reserve("x", sku=DROP))
+        appends = store.appends
+        answer = service.apply_to_bucket(DROP, 1, [reserve(o, sku=DROP) for o in orders])
+        assert [o.recorded for o in answer.outcomes] == [("StockReserved",)] * 5
+        assert store.appends == appends + 1  # the moves and the reservations landed together
+        assert answer.moved_in >= 2
+        moves_out = [
+            e
+            for c in store.read(f"Stock-{bucket_id(DROP, 0)}")
+            for e in c.events
+            if e.event_type == "StockMovedOut"
+        ]
+        assert moves_out, "the richest sibling gave"
+        stock = service.stock(DROP)
+        assert (stock.totals.on_hand, stock.totals.reserved) == (10, 5)
+
+    def test_a_reservation_is_refused_only_when_every_bucket_is_short(self, service):
+        answers = apply(service, *(reserve(f"o-{i}", sku=DROP) for i in range(14)))
+        assert answers.count(("StockReserved",)) == 10
+        assert answers.count(("StockReservationRefused",)) == 4
+        stock = service.stock(DROP)
+        assert (stock.totals.available, stock.totals.reserved) == (0, 10)
+        assert all(b.levels.available == 0 for b in stock.by_bucket)
+
+    def test_released_units_in_one_bucket_serve_reservations_homed_in_another(self, service):
+        apply(service, *(reserve(f"o-{i}", sku=DROP) for i in range(10)))
+        cancelled = next(o for o in (f"o-{i}" for i in range(10)) if home_bucket(o, 4) != 2)
+        apply(service, release(cancelled, sku=DROP))
+        (late,) = orders_homed_in(2, 4, 1, prefix="late")
+        assert apply(service, reserve(late, sku=DROP)) == [("StockReserved",)]
+        assert service.stock(DROP).totals.available == 0
+
+    def test_staff_split_while_orders_flow_and_releases_find_earlier_buckets(self, service):
+        apply(service, *(reserve(f"o-{i}") for i in range(4)))
+        answer = service.split(KETTLE, 4, idempotency_key="split-1", correlation_id=None)
+        assert answer.recorded == ("StockSplit",)
+        assert service.split(KETTLE, 4, idempotency_key="split-1", correlation_id=None).replayed
+        # orders reserved before the split are released and committed where they were made
+        moved_home = next(f"o-{i}" for i in range(4) if home_bucket(f"o-{i}", 4) != 0)
+        assert apply(service, release(moved_home)) == [("StockReleased",)]
+        kept = next(f"o-{i}" for i in range(4) if f"o-{i}" != moved_home)
+        assert apply(service, commit(kept)) == [("StockCommitted",)]
+        # a redelivered reservation of an order still holding in its earlier bucket is not held twice
+        holder = next(f"o-{i}" for i in range(4) if f"o-{i}" not in (moved_home, kept))
+        assert apply(service, reserve(holder, command_id="redelivered-after-the-window")) == [()]
+        # new reservations go to the new buckets, which take units from bucket 0
+        newcomers = orders_homed_in(3, 4, 2, prefix="new")
+        assert apply(service, *(reserve(o) for o in newcomers)) == [("StockReserved",)] * 2
+        stock = service.stock(KETTLE)
+        assert stock.buckets == 4
+        assert (stock.totals.on_hand, stock.totals.reserved) == (9, 4)
+        assert stock.by_bucket[3].levels.reserved == 2
+
+
+def stock_in(service: InventoryService, sku: str, bucket: int):
+    return service.runner.load(bucket_id(sku, bucket)).state
 
 
 class TestReceipts:
     def test_a_receipt_is_recorded_once_per_idempotency_key(self, service):
-        service.receive("SKU-KET-001", 5, idempotency_key="delivery-1", correlation_id=None)
-        again = service.receive("SKU-KET-001", 5, idempotency_key="delivery-1", correlation_id=None)
+        service.receive(KETTLE, 5, idempotency_key="delivery-1", correlation_id=None)
+        again = service.receive(KETTLE, 5, idempotency_key="delivery-1", correlation_id=None)
         assert again.replayed
-        assert service.levels("SKU-KET-001").on_hand == 15
+        assert service.stock(KETTLE).totals.on_hand == 15
 
     def test_an_unknown_or_malformed_sku_is_refused_before_anything_is_read(self, service):
         for sku in ("SKU-NOPE-001", "x" * 3000, "sku with spaces"):
             with pytest.raises(UnknownSkuError):
                 service.receive(sku, 1, idempotency_key=None, correlation_id=None)
             with pytest.raises(UnknownSkuError):
-                service.levels(sku)
+                service.stock(sku)
+            with pytest.raises(UnknownSkuError):
+                service.split(sku, 2, idempotency_key=None, correlation_id=None)
 
     def test_levels_of_an_untouched_sku_are_its_opening_balance(self, service):
-        levels = service.levels("SKU-TEA-001")
-        assert (levels.on_hand, levels.reserved, levels.available, levels.version) == (100, 0, 100, 0)
+        stock = service.stock(TEA)
+        assert (stock.totals.on_hand, stock.totals.reserved, stock.totals.available) == (100, 0, 100)
+        assert [b.levels.available for b in service.stock(DROP).by_bucket] == [3, 3, 2, 2]
+
+
+def test_a_router_reads_the_layout_again_once_its_copy_is_too_old(store):
+    now = [0.0]
+    kwargs = {"clock": lambda: NOW}
+    openings = {KETTLE: StockOpening(10)}
+    router = InventoryService(
+        DeciderRunner(stock_decider, store), lambda: openings, monotonic=lambda: now[0], **kwargs
+    )
+    staff = InventoryService(DeciderRunner(stock_decider, store), lambda: openings, **kwargs)
+    order = orders_homed_in(2, 4, 1)[0]
+    assert router.bucket_for(reserve(order)) == (KETTLE, 0)
+    staff.split(KETTLE, 4, idempotency_key=None, correlation_id=None)
+    assert router.bucket_for(reserve(order)) == (KETTLE, 0)  # its copy is a moment old
+    now[0] += LAYOUT_MAX_AGE
+    assert router.bucket_for(reserve(order)) == (KETTLE, 2)

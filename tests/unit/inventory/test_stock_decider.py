@@ -8,21 +8,28 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventcore import EventNotApplicableError
+from eventcore import EventNotApplicableError, RecordedEvent
 from inventory import (
     CommitStock,
+    MoveStockIn,
+    MoveStockOut,
+    NotEnoughToMoveError,
     OpenStock,
     ReceiveStock,
     ReleaseStock,
     ReservationMismatchError,
     ReserveStock,
+    SplitStock,
     StockCommitted,
+    StockMovedIn,
+    StockMovedOut,
     StockNotOpenedError,
     StockOpened,
     StockReceived,
     StockReleased,
     StockReservationRefused,
     StockReserved,
+    StockSplit,
     stock_decider,
     stock_events,
 )
@@ -132,6 +139,55 @@ class TestReceiveStock:
         assert state.on_hand == 15
 
 
+class TestBuckets:
+    def test_bucket_zero_keeps_the_layout_and_every_layout_it_had(self):
+        state = (
+            spec.given(StockOpened(sku=SKU, quantity=10, opened_at=T0, bucket=0, layouts=(4,)))
+            .when(SplitStock(sku=SKU, buckets=8, at=T1))
+            .then(StockSplit(sku=SKU, buckets=8, previous=4, split_at=T1))
+        )
+        assert state is not None
+        assert (state.buckets, state.layouts) == (8, (4, 8))
+        spec.given(opened, StockSplit(sku=SKU, buckets=8, previous=1, split_at=T1)).when(
+            SplitStock(sku=SKU, buckets=8, at=T2)
+        ).then()
+
+    def test_a_split_back_to_an_earlier_layout_makes_it_current_again(self):
+        state = (
+            spec.given(StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=3, layouts=(4, 8)))
+            .when(SplitStock(sku=SKU, buckets=4, at=T1))
+            .then(StockSplit(sku=SKU, buckets=4, previous=8, split_at=T1))
+        )
+        assert state is not None
+        assert (state.buckets, state.layouts) == (4, (8, 4))
+
+    def test_a_bucket_gives_only_what_is_available(self):
+        out = MoveStockOut(sku=SKU, move_id="m-1", to_bucket=2, quantity=9, at=T1)
+        state = (
+            spec.given(opened, reserved("o-1"))
+            .when(out)
+            .then(StockMovedOut(sku=SKU, move_id="m-1", to_bucket=2, quantity=9, moved_at=T1))
+        )
+        assert state is not None
+        assert (state.on_hand, state.available) == (1, 0)
+        spec.given(opened, reserved("o-1", 2)).when(out).then_raises(NotEnoughToMoveError)
+
+    def test_units_moved_in_are_on_hand(self):
+        state = (
+            spec.given(StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=1))
+            .when(MoveStockIn(sku=SKU, move_id="m-1", from_bucket=0, quantity=3, at=T1))
+            .then(StockMovedIn(sku=SKU, move_id="m-1", from_bucket=0, quantity=3, moved_at=T1))
+        )
+        assert state is not None
+        assert state.available == 3
+
+    def test_an_opening_of_version_one_is_read_as_the_one_bucket(self):
+        recorded = RecordedEvent(
+            "e", "StockOpened", 1, f'{{"sku":"{SKU}","quantity":10,"opened_at":"{T0.isoformat()}"}}', "x"
+        )
+        assert stock_events.decode(recorded) == opened
+
+
 class TestEvolve:
     def test_a_second_opening_is_a_broken_log(self):
         with pytest.raises(EventNotApplicableError, match="StockOpened"):
@@ -146,7 +202,13 @@ class TestEvolve:
         assert stock_decider.load_state(stock_decider.dump_state(state)) == state
 
     def test_every_event_round_trips_through_the_registry(self):
-        for event in (opened, reserved("o-1")):
+        moved = StockMovedIn(sku=SKU, move_id="m", from_bucket=1, quantity=2, moved_at=T1)
+        for event in (
+            opened,
+            reserved("o-1"),
+            moved,
+            StockSplit(sku=SKU, buckets=2, previous=1, split_at=T1),
+        ):
             recorded = stock_events.encode(event, event_id="e", recorded_at="2026-11-26T10:00:00Z")
             assert stock_events.decode(recorded) == event
 

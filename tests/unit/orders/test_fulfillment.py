@@ -14,7 +14,15 @@ from eventcore.messaging.inbound import (
     parse_command_message,
     read_published_event,
 )
-from inventory.events import StockCommitted, StockOpened, StockReceived, StockReleased
+from inventory.events import (
+    StockCommitted,
+    StockMovedIn,
+    StockMovedOut,
+    StockOpened,
+    StockReceived,
+    StockReleased,
+    StockSplit,
+)
 from inventory.events import StockReservationRefused as InventoryRefused
 from inventory.events import StockReserved as InventoryReserved
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
@@ -230,6 +238,9 @@ class TestInboundEvents:
             e.event_type()
             for e in (
                 StockOpened,
+                StockSplit,
+                StockMovedOut,
+                StockMovedIn,
                 StockReceived,
                 InventoryReserved,
                 InventoryRefused,
@@ -361,6 +372,22 @@ class TestShipping:
         given.when(ShipmentDelivered(order_id=ORDER, delivered_at=AFTER_DEADLINE)).then(
             DeliveryRecorded(order_id=ORDER, delivered_at=AFTER_DEADLINE)
         )
+
+    def test_a_reservation_heard_after_the_parcel_left_is_given_back(self):
+        # a reservation redelivered beyond its stock bucket's window is decided again: held a second time
+        recorded = DispatchRecorded(
+            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+        )
+        given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed, recorded)
+        given.when(stock_reserved("SKU-TEA-001", AFTER_DEADLINE)).then(
+            LateAnswerCompensated(
+                order_id=ORDER, kind="stock", sku="SKU-TEA-001", compensated_at=AFTER_DEADLINE
+            )
+        )
+        # before the parcel leaves, the order still holds it: the stock itself answers a repeat with nothing
+        spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed).when(
+            stock_reserved("SKU-TEA-001", AFTER_DEADLINE)
+        ).then()
 
     def test_a_cancellation_that_raced_the_dispatch_undoes_nothing_and_is_recorded_for_a_person(self):
         # the parcel left first, then the customer's cancellation (accepted before the order knew)

@@ -124,7 +124,7 @@ def test_a_placed_order_asks_for_its_stock_payment_and_parcel_and_sets_its_deadl
         (DEADLINES, "CheckDeadline"),
     ]
     reserve, payment, plan, deadline = commands
-    assert (reserve.group_id, payment.group_id, deadline.delay_seconds) == ("SKU-TEA-001", ORDER, 60)
+    assert (reserve.group_id, payment.group_id, deadline.delay_seconds) == (ORDER, ORDER, 60)
     assert plan.group_id == ORDER
     assert plan.message.payload["lines"] == [{"sku": "SKU-TEA-001", "name": "Tea", "quantity": 2}]
     assert plan.message.payload["destination_country"] == "NL"

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import EventType, process_partial_res
 from eventcore.read.change_records import read_change_records
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from aws_lambda_powertools import Logger, Metrics
     from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor
@@ -117,6 +117,42 @@ def process_batch(
     return {
         "batchItemFailures": [
             {"itemIdentifier": str(item["itemIdentifier"])} for item in response.get("batchItemFailures", [])
+        ]
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedRecord:
+    """An SQS message of a batch: its id (what `batchItemFailures` names), FIFO message group and body."""
+
+    message_id: str
+    group_id: str | None
+    body: str
+
+
+def process_queued_batch(
+    event: Any,
+    consume: Callable[[list[QueuedRecord]], Collection[str]],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+) -> BatchResponse:
+    """An SQS batch handed to `consume` whole, for a consumer that decides its records together (one commit
+    for a bucket's batch, one send for a router's): `consume` answers the ids of the messages that failed,
+    which Lambda delivers again. An empty or foreign-shaped batch is answered as `process_batch` does."""
+    unprocessable = _unprocessable(event, EventType.SQS, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    records = [
+        QueuedRecord(
+            record["messageId"], (record.get("attributes") or {}).get("MessageGroupId"), record["body"]
+        )
+        for record in event["Records"]
+    ]
+    failed = consume(records)
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": record.message_id} for record in records if record.message_id in failed
         ]
     }
 

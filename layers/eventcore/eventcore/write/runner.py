@@ -165,7 +165,7 @@ class DeciderRunner[C, S]:
         if aggregate is None:
             aggregate = self._empty(stream_id) if expect_new else self._load(stream_id)
         looked_up = False
-        for _ in range(self._max_attempts):
+        for attempt in range(self._max_attempts):
             applied = aggregate.commands.get(command_id)
             if applied is None and not aggregate.complete and not looked_up:
                 # Older than the window: the log's command index knows whether it was ever applied.
@@ -202,7 +202,7 @@ class DeciderRunner[C, S]:
             try:
                 self.store.append(commit)
             except ConcurrencyError as conflict:
-                aggregate = self._catch_up(aggregate, conflict.existing)
+                aggregate = self._catch_up(aggregate, conflict.existing, lost_before=attempt > 0)
                 continue
             self._remember(after)
             return CommandResult(aggregate_id, after.state, after.version, events)
@@ -220,7 +220,7 @@ class DeciderRunner[C, S]:
     ) -> BatchDecision[S]:
         """Decide several commands for one aggregate together and record them in one commit (one conditional
         write); on a lost race catch up and decide them again. See `decide_batch`."""
-        for _ in range(self._max_attempts):
+        for attempt in range(self._max_attempts):
             prepared = self.decide_batch(
                 aggregate_id,
                 members,
@@ -229,7 +229,7 @@ class DeciderRunner[C, S]:
                 causation_id=causation_id,
             )
             try:
-                self.record([prepared])
+                self.record([prepared], lost_before=attempt > 0)
             except ConcurrencyError:
                 continue
             return prepared.decision
@@ -243,6 +243,7 @@ class DeciderRunner[C, S]:
         members: Sequence[BatchMember[C]],
         *,
         batch_id: str,
+        batch_fingerprint: str | None = None,
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> PreparedBatch[S]:
@@ -250,8 +251,9 @@ class DeciderRunner[C, S]:
         ones before it left, into one commit that `record` appends. A member already applied (in the window)
         is a duplicate and decides nothing; a member the decider refuses has its error, and the others go
         on. Beyond the window, a member is recognised only by the aggregate's own rules (an order holds a
-        bucket of stock at most once), not by the command index: the commit's own id, `batch_id`, is what
-        the index holds. For aggregates whose decisions are idempotent by themselves: the hot ones."""
+        bucket of stock at most once), not by the command index: the commit's own id, `batch_id` (with
+        `batch_fingerprint`, by default its members'), is what the index holds, so a batch that is one
+        request is found as that request. For aggregates whose decisions are idempotent by themselves."""
         stream_id = self.decider.stream_id(aggregate_id)
         aggregate = self._cached(stream_id) or self._load(stream_id)
         while True:
@@ -290,7 +292,7 @@ class DeciderRunner[C, S]:
                 aggregate,
                 tuple(events),
                 batch_id,
-                fingerprint(sorted(m.command_id for m in recorded)),
+                batch_fingerprint or fingerprint(sorted(m.command_id for m in recorded)),
                 correlation_id,
                 causation_id,
                 members=tuple(recorded),
@@ -298,10 +300,11 @@ class DeciderRunner[C, S]:
             decision = BatchDecision(aggregate_id, after.state, after.version, tuple(outcomes))
             return PreparedBatch(aggregate, after, commit, decision)
 
-    def record(self, batches: Sequence[PreparedBatch[S]]) -> None:
+    def record(self, batches: Sequence[PreparedBatch[S]], *, lost_before: bool = False) -> None:
         """Append the batches' commits all or none (one transaction when there are several: the facts of a
-        move between two aggregates land together). On a lost race the memory image catches up with the
-        winner and `ConcurrencyError` says which stream lost: decide again."""
+        move between two aggregates land together). On a lost race the memory image catches up (`lost_before`:
+        these batches lost a race already, so read the stream rather than trust the winner's commit) and
+        `ConcurrencyError` says which stream lost: decide again."""
         commits = [batch.commit for batch in batches if batch.commit is not None]
         try:
             if len(commits) == 1:
@@ -311,7 +314,7 @@ class DeciderRunner[C, S]:
         except ConcurrencyError as conflict:
             for batch in batches:
                 if batch.before.stream_id == conflict.stream_id:
-                    self._remember(self._catch_up(batch.before, conflict.existing))
+                    self._remember(self._catch_up(batch.before, conflict.existing, lost_before=lost_before))
             raise
         for batch in batches:
             self._remember(batch.after)
@@ -354,6 +357,11 @@ class DeciderRunner[C, S]:
             raise IdempotencyConflictError(command_id)
         return CommandResult(aggregate_id, aggregate.state, aggregate.version, (), duplicate=True)
 
+    def recent(self, aggregate_id: str) -> Aggregate[S]:
+        """The aggregate from the memory image, maybe a moment stale (read from the log if not there): for a
+        question a stale answer cannot harm."""
+        return self._cached(self.decider.stream_id(aggregate_id)) or self.load(aggregate_id)
+
     def load(self, aggregate_id: str) -> Aggregate[S]:
         """The aggregate as the log has it now (always read: for queries that must not trust the cache)."""
         aggregate = self._load(self.decider.stream_id(aggregate_id))
@@ -393,8 +401,11 @@ class DeciderRunner[C, S]:
             self._apply(aggregate, self.store.read(aggregate.stream_id, after=aggregate.version)), fresh=True
         )
 
-    def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None) -> Aggregate[S]:
-        if winner is not None and winner.version == aggregate.version + 1:
+    def _catch_up(self, aggregate: Aggregate[S], winner: Commit | None, *, lost_before: bool) -> Aggregate[S]:
+        """After a lost race: the first time, the winner's commit is likely all the state missed (no read);
+        a state that lost again is many commits behind (a busy stream's other writers), so everything after
+        it is read in one query."""
+        if not lost_before and winner is not None and winner.version == aggregate.version + 1:
             # More commits may have landed after the winner's: trust this state to decide, not to reject.
             return replace(self._apply(aggregate, [winner]), fresh=False)
         return self._refresh(aggregate)

@@ -112,7 +112,18 @@ STOCK_EVENTS: InboundEvents[StockOutcome] = InboundEvents(
         "StockReserved": (frozenset({1}), StockReserved),
         "StockReservationRefused": (frozenset({1}), StockReservationRefused),
     },
-    ignored=frozenset({"StockOpened", "StockReceived", "StockReleased", "StockCommitted"}),
+    # Openings, splits, moves between a SKU's buckets and receipts are the warehouse's own business.
+    ignored=frozenset(
+        {
+            "StockOpened",
+            "StockSplit",
+            "StockMovedOut",
+            "StockMovedIn",
+            "StockReceived",
+            "StockReleased",
+            "StockCommitted",
+        }
+    ),
 )
 SHIPMENT_EVENTS: InboundEvents[ShipmentProgress] = InboundEvents(
     "shipment",

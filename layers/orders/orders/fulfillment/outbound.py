@@ -6,7 +6,8 @@ payments, inventory and shipping never command each other directly.
 Every command id derives from the fact that caused it (`derived_id(command type, cause id[, part])`), so a
 redelivered fact sends the same commands again (a crash may have come between recording and sending) and
 nothing is applied twice: SQS deduplicates for five minutes, the receiving log after that. FIFO message
-groups keep one writer per aggregate: a SKU's reservations in order, an order's commands in order."""
+groups keep an order's commands in order, one group per order (inventory forwards its own to a writer per
+bucket of a SKU's stock: nothing here knows of buckets)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                         "quantity": line.quantity,
                         "expires_at": started.deadline_at.isoformat(),
                     },
-                    group_id=line.sku,  # one writer per SKU: its reservations are applied in order
+                    group_id=started.order_id,  # the order's commands in order; inventory routes them
                     part=line.sku,
                 )
                 for line in started.lines
@@ -116,7 +117,7 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                     "CommitStock",
                     cause,
                     {"sku": sku, "order_id": dispatched.order_id},
-                    group_id=sku,
+                    group_id=dispatched.order_id,
                     part=sku,
                 )
                 for sku in skus
@@ -183,7 +184,7 @@ def _compensations(
 
 def _release(order_id: str, sku: str, reason: str, cause: Cause) -> OutgoingCommand:
     payload = {"sku": sku, "order_id": order_id, "reason": reason[:64]}
-    return _command(INVENTORY, "ReleaseStock", cause, payload, group_id=sku, part=sku)
+    return _command(INVENTORY, "ReleaseStock", cause, payload, group_id=order_id, part=sku)
 
 
 def _void(order_id: str, reason: str, cause: Cause) -> OutgoingCommand:

@@ -196,11 +196,13 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
                 ),
                 _cancel(order_id, "out_of_stock", refused.refused_at),
             ]
-        case StockReserved() as reserved if (
-            process.outcome is Outcome.CANCELLED and reserved.sku in process.stock
+        case StockReserved() as reserved if reserved.sku in process.stock and (
+            process.outcome is Outcome.CANCELLED or process.delivery is not Delivery.AWAITED
         ):
-            # Held after the process gave up (a late or a repeated reservation): give it back. A redelivery of
-            # the same answer is recognised by the runner (its command id is the answer's event id).
+            # Held after the process gave up, or after the goods left with the parcel (a late reservation, or
+            # a repeated one: a reservation redelivered beyond its stock bucket's window is decided again,
+            # docs/capacity.md): give it back. A redelivery of the same answer is recognised by the runner
+            # (its command id is the answer's event id).
             return [
                 LateAnswerCompensated(
                     order_id=order_id, kind="stock", sku=reserved.sku, compensated_at=reserved.reserved_at

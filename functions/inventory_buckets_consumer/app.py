@@ -55,7 +55,7 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
     failed: set[str] = set()
     recorded = 0
     for (message_id, message), outcome in zip(messages, answer.outcomes, strict=True):
-        keys = {
+        keys: dict[str, object] = {
             "message_id": message_id,
             "command_type": message.command_type,
             "command_id": message.command_id,
@@ -63,12 +63,8 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
             "correlation_id": message.correlation_id,
         }
         if outcome.error is not None:
-            logger.error(
-                "stock command not applied",
-                **keys,
-                reason=str(outcome.error),
-                error_type=type(outcome.error).__name__,
-            )
+            error = {"reason": str(outcome.error), "error_type": type(outcome.error).__name__}
+            logger.error("stock command not applied", extra=keys | error)
             failed.add(message_id)
         else:
             logger.info(

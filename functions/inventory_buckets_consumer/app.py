@@ -67,9 +67,8 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
             logger.error("stock command not applied", extra=keys | error)
             failed.add(message_id)
         else:
-            logger.info(
-                "stock command applied", **keys, recorded=outcome.recorded, duplicate=outcome.duplicate
-            )
+            applied = {"recorded": outcome.recorded, "duplicate": outcome.duplicate}
+            logger.info("stock command applied", extra=keys | applied)
         for event_type in outcome.recorded:
             metrics.add_metric(name=event_type, unit=MetricUnit.Count, value=1)
         recorded += len(outcome.recorded)

@@ -43,7 +43,7 @@ test-integration: venv
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
 
-BENCHMARKS := bench/command_path.py bench/projection.py bench/end_to_end.py bench/cost.py
+BENCHMARKS := bench/command_path.py bench/projection.py bench/flash_sale.py bench/end_to_end.py bench/cost.py
 
 # In-process benchmarks first: the end-to-end one starts a whole local cloud of worker processes.
 bench: venv

@@ -7,6 +7,7 @@ group could not be decided (lost races past the limit, a service error), every m
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -53,7 +54,7 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
         logger.exception("bucket batch not applied", sku=sku, bucket=bucket, commands=len(messages))
         return {message_id for message_id, _ in messages}
     failed: set[str] = set()
-    recorded = 0
+    recorded: Counter[str] = Counter()
     for (message_id, message), outcome in zip(messages, answer.outcomes, strict=True):
         keys: dict[str, object] = {
             "message_id": message_id,
@@ -69,9 +70,9 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
         else:
             applied = {"recorded": outcome.recorded, "duplicate": outcome.duplicate}
             logger.info("stock command applied", extra=keys | applied)
-        for event_type in outcome.recorded:
-            metrics.add_metric(name=event_type, unit=MetricUnit.Count, value=1)
-        recorded += len(outcome.recorded)
+        recorded.update(outcome.recorded)
+    for event_type, count in recorded.items():
+        metrics.add_metric(name=event_type, unit=MetricUnit.Count, value=count)
     if answer.moved_in:
         metrics.add_metric(name="StockUnitsMovedIn", unit=MetricUnit.Count, value=answer.moved_in)
     logger.info(
@@ -79,7 +80,7 @@ def apply_group(group: str, messages: list[tuple[str, CommandMessage]]) -> set[s
         sku=sku,
         bucket=bucket,
         commands=len(messages),
-        recorded=recorded,
+        recorded=sum(recorded.values()),
         failed=len(failed),
         moved_in=answer.moved_in,
         available=answer.available,

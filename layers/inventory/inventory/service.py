@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -120,6 +121,8 @@ class InventoryService:
         self._new_id = new_id
         self._monotonic = monotonic
         self._layouts: dict[str, tuple[Stock, float]] = {}
+        # A bucket short of units reads its siblings at once: one round trip, however many buckets.
+        self._readers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stock-siblings")
 
     # -- queued commands ---------------------------------------------------------------------------------
 
@@ -211,15 +214,22 @@ class InventoryService:
     def _plan_taking(self, sku: str, bucket: int, short: int) -> list[tuple[int, int]]:
         """What to take from which sibling. Siblings (and the layout) are read from the log, not the memory
         image: a reservation refused for want of units found every bucket short when it was read."""
-        layout = self.runner.load(bucket_id(sku, 0)).state
+        layout = self.runner.latest(bucket_id(sku, 0)).state
         if layout is None:
             return []
-        available = {0: layout.available} if bucket != 0 else {}
-        for sibling in range(1, max(layout.layouts)):
-            if sibling != bucket:
-                state = self.runner.load(bucket_id(sku, sibling)).state
-                if state is not None:
-                    available[sibling] = state.available
+        siblings = [b for b in range(max(layout.layouts)) if b not in (0, bucket)]
+        states = dict(
+            zip(
+                siblings,
+                self._readers.map(self.runner.latest, (bucket_id(sku, b) for b in siblings)),
+                strict=True,
+            )
+        )
+        available = {
+            b: aggregate.state.available for b, aggregate in states.items() if aggregate.state is not None
+        }
+        if bucket != 0:
+            available[0] = layout.available
         return plan_moves(short, {b: units for b, units in available.items() if units > 0}, layout.buckets)
 
     def _taking(
@@ -271,7 +281,7 @@ class InventoryService:
                 continue
             for earlier in _earlier_homes(command.order_id, bucket, state):
                 if earlier not in holders:
-                    holders[earlier] = self.runner.load(bucket_id(sku, earlier)).state
+                    holders[earlier] = self.runner.latest(bucket_id(sku, earlier)).state
                 holder = holders[earlier]
                 if holder is not None and command.order_id in holder.reservations:
                     held.add(index)
@@ -286,7 +296,7 @@ class InventoryService:
         command = member.command
         assert isinstance(command, ReleaseStock | CommitStock)
         for earlier in _earlier_homes(command.order_id, bucket, state):
-            holder = self.runner.load(bucket_id(sku, earlier)).state
+            holder = self.runner.latest(bucket_id(sku, earlier)).state
             if holder is not None and command.order_id in holder.reservations:
                 result = self.runner.handle(
                     bucket_id(sku, earlier),
@@ -372,7 +382,7 @@ class InventoryService:
         """The SKU's stock now, read from the log: totals and every bucket (a SKU never touched: its opening
         balance, spread over the buckets it will open with)."""
         opening = self._opening(sku)  # first: a SKU the warehouse does not keep is never looked up
-        zero = self.runner.load(bucket_id(sku, 0))
+        zero = self.runner.latest(bucket_id(sku, 0))
         if zero.state is None:
             by_bucket = tuple(
                 BucketLevels(b, StockLevels(units, 0, units), 0)
@@ -381,8 +391,10 @@ class InventoryService:
             return SkuStock(sku, _sum(by_bucket), opening.buckets, by_bucket)
         layout = zero.state
         levels = [BucketLevels(0, _levels(layout), zero.version)]
-        for bucket in range(1, max(layout.layouts)):
-            aggregate = self.runner.load(bucket_id(sku, bucket))
+        others = self._readers.map(
+            self.runner.latest, (bucket_id(sku, b) for b in range(1, max(layout.layouts)))
+        )
+        for bucket, aggregate in enumerate(others, start=1):
             state = aggregate.state
             levels.append(
                 BucketLevels(bucket, _levels(state) if state else StockLevels(0, 0, 0), aggregate.version)
@@ -421,7 +433,7 @@ class InventoryService:
         if seen is not None and self._monotonic() - seen[1] < LAYOUT_MAX_AGE:
             return seen[0]
         for _ in range(2):
-            state = self.runner.load(bucket_id(sku, 0)).state
+            state = self.runner.latest(bucket_id(sku, 0)).state
             if state is not None:
                 self._layouts[sku] = (state, self._monotonic())
                 return state

@@ -362,6 +362,15 @@ class DeciderRunner[C, S]:
         question a stale answer cannot harm."""
         return self._cached(self.decider.stream_id(aggregate_id)) or self.load(aggregate_id)
 
+    def latest(self, aggregate_id: str) -> Aggregate[S]:
+        """The aggregate as the log has it now: the memory image caught up with what came after it (one
+        query, most often of nothing), else read. For a decision that must not trust a stale image."""
+        stream_id = self.decider.stream_id(aggregate_id)
+        cached = self._cached(stream_id)
+        aggregate = self._refresh(cached) if cached is not None else self._load(stream_id)
+        self._remember(aggregate)
+        return aggregate
+
     def load(self, aggregate_id: str) -> Aggregate[S]:
         """The aggregate as the log has it now (always read: for queries that must not trust the cache)."""
         aggregate = self._load(self.decider.stream_id(aggregate_id))

@@ -119,6 +119,14 @@ def test_a_commit_over_the_item_limit_is_refused_before_writing(dynamodb, orders
     assert list(store.read("s")) == []
 
 
+def test_a_snapshot_that_would_take_a_commit_over_the_item_limit_is_left_out(dynamodb, orders_log):
+    store = DynamoDBEventStore(orders_log, dynamodb)
+    big = {"schema": 1, "state": {"holders": "x" * 450_000}}
+    store.append(commit("s", 1, snapshot=big))
+    store.append_all([commit("s", 2, snapshot=big), commit("t", 1)])
+    assert [c.snapshot for c in store.read("s")] == [None, None]
+
+
 class TestOverlappingCommits:
     """A commit starting inside another one's versions (version 2 while a commit holds 1-3) would give two
     facts one version. The in-memory store refuses it; DynamoDB's conditional write can only see its own

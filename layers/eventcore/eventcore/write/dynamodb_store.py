@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -119,6 +120,18 @@ def _value_size(value: dict[str, Any]) -> int:
     raise ValueError(f"unsupported attribute type {kind}")
 
 
+def _within_the_limit(commit: Commit) -> Item:
+    """The commit's item; without its snapshot if that is what takes it over the item limit (a snapshot
+    saves reads, the facts are what must be written: loads read further back until an earlier snapshot)."""
+    item = commit_to_item(commit)
+    if item_size(item) > ITEM_SIZE_LIMIT and commit.snapshot is not None:
+        item = commit_to_item(replace(commit, snapshot=None))
+    size = item_size(item)
+    if size > ITEM_SIZE_LIMIT:
+        raise CommitTooLargeError(commit.stream_id, size, ITEM_SIZE_LIMIT)
+    return item
+
+
 TRANSACTION_ITEMS = 100  # TransactWriteItems' limit (docs/capacity.md)
 COMMAND_INDEX = "commands"  # every event log table's index on (stream, command_id): see `find_command`
 
@@ -136,10 +149,7 @@ class DynamoDBEventStore:
         self._client = client
 
     def append(self, commit: Commit) -> None:
-        item = commit_to_item(commit)
-        size = item_size(item)
-        if size > ITEM_SIZE_LIMIT:
-            raise CommitTooLargeError(commit.stream_id, size, ITEM_SIZE_LIMIT)
+        item = _within_the_limit(commit)
         try:
             self._client.put_item(
                 TableName=self.table_name,
@@ -165,10 +175,7 @@ class DynamoDBEventStore:
             raise ValueError(f"{len(commits)} commits in one transaction; DynamoDB takes {TRANSACTION_ITEMS}")
         puts: list[TransactWriteItemTypeDef] = []
         for commit in commits:
-            item = commit_to_item(commit)
-            size = item_size(item)
-            if size > ITEM_SIZE_LIMIT:
-                raise CommitTooLargeError(commit.stream_id, size, ITEM_SIZE_LIMIT)
+            item = _within_the_limit(commit)
             puts.append(
                 {
                     "Put": {

@@ -62,6 +62,7 @@ LATECOMERS = 120
 # one FIFO batch (receive, invoke, delete).
 DYNAMODB_REQUEST_SECONDS = 0.010
 BATCH_OVERHEAD_SECONDS = 0.020
+SQS_MESSAGES_PER_GROUP = 300  # a FIFO message group's ceiling in high-throughput mode (docs/capacity.md)
 
 
 class Requests:
@@ -284,8 +285,9 @@ def main() -> None:
         sys.stdout = figures_out
         server.terminate()
         server.wait(timeout=30)
-    per_bucket = BATCH_SIZE / (
-        buckets["round_trips_per_batch"] * DYNAMODB_REQUEST_SECONDS + BATCH_OVERHEAD_SECONDS
+    per_bucket = min(
+        SQS_MESSAGES_PER_GROUP,
+        BATCH_SIZE / (buckets["round_trips_per_batch"] * DYNAMODB_REQUEST_SECONDS + BATCH_OVERHEAD_SECONDS),
     )
     figures = {
         "reservations": RESERVATIONS,

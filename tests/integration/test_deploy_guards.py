@@ -155,8 +155,8 @@ def route_scopes(cfn: dict[str, Any]) -> set[str]:
 
 
 def test_a_dev_deploy_makes_its_own_user_pool_with_the_staff_scopes_and_the_api_trusts_it(sam):
-    # WHEN the template is deployed as `make deploy` does it: Stage=dev, no identity provider given
-    cfn, resolver = deployed(sam, Stage="dev")
+    # WHEN the template is deployed with no parameter given (`make deploy` gives Stage=dev, the default)
+    cfn, resolver = deployed(sam)
     resources = created(cfn, resolver)
 
     # THEN a user pool, its resource server with the two staff scopes, an app client, a group per scope

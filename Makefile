@@ -66,9 +66,12 @@ clean:
 run: venv
 	$(BIN)/python -m localcloud run $(if $(FRESH),--fresh) $(if $(VERBOSE),--verbose)
 
-# make -s token CUSTOMER=wh-1 SCOPE="orders/warehouse orders/privacy" prints only the token.
+# make -s token CUSTOMER=wh-1 SCOPE="orders/warehouse orders/privacy" prints only the token: minted by the local
+# cloud, or with STACK=<name> an access token of that deployed dev stack's own user pool (the user is made, or
+# put in the scopes' staff groups, with Cognito's admin API: python -m ops token; README, "Deploy to AWS").
+TOKEN_SCOPES = $(foreach scope,$(subst $(comma), ,$(SCOPE)),--scope $(scope))
 token: venv
-	@$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice) $(foreach scope,$(subst $(comma), ,$(SCOPE)),--scope $(scope))
+	@$(if $(STACK),$(OPS) token --user $(or $(CUSTOMER),alice) $(TOKEN_SCOPES),$(BIN)/python -m localcloud token --customer $(or $(CUSTOMER),alice) $(TOKEN_SCOPES))
 
 demo: venv
 	$(BIN)/python -m demo
@@ -81,7 +84,7 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # --- Operations (docs/operations.md): against `make run` by default, a deployed stack with STACK=<name> ---
-OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK))
+OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) $(if $(PROFILE),--profile $(PROFILE))
 
 alarms: venv
 	$(BIN)/python -m ops alarms --write

@@ -726,14 +726,22 @@ def current_section(text: str) -> str | None:
     return text[text.index(BEGIN) : text.index(END) + len(END) + 1]
 
 
+def alarmed(cfn: dict[str, Any]) -> StackShape:
+    """The part of a translated template that gets alarms: every resource a stack always has. A resource
+    with a Condition (the dev stack's own user pool and its token trigger) gets none: the nested stack could
+    not be handed the name of a resource its parent may not have, and what exists only in a dev stack pages
+    nobody (docs/operations.md)."""
+    resources = {name: res for name, res in cfn.get("Resources", {}).items() if "Condition" not in res}
+    return StackShape.of({**cfn, "Resources": resources})
+
+
 def generate(path: Path) -> Operations:
     """What `make alarms` writes for the template at `path`, ignoring what it holds today."""
     from ops.template import load_sam, translate
 
     sam = load_sam(path)
     sam["Resources"] = {k: v for k, v in sam["Resources"].items() if k != "Operations"}
-    shape = StackShape.of(translate(sam))
-    return render(shape)
+    return render(alarmed(translate(sam)))
 
 
 def resolved(path: Path) -> dict[str, Any]:
@@ -777,6 +785,7 @@ __all__ = [
     "END",
     "Alarm",
     "Operations",
+    "alarmed",
     "alarms_for",
     "generate",
     "render",

@@ -111,6 +111,20 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--max-pages", type=int, default=1000, help="Scan pages per event log at most")
     trace.set_defaults(handler=_trace)
 
+    token = commands.add_parser(
+        "token",
+        parents=[scripted],
+        help="with --stack: sign a user of the stack's own user pool in, made if new; print the access token",
+    )
+    token.add_argument("--user", required=True, help="the user's name (a customer, or a staff member)")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help="a staff scope the user gets (repeat, or space/comma separated), e.g. orders/warehouse",
+    )
+    token.set_defaults(handler=_token)
+
     rebuild = commands.add_parser(
         "rebuild", help="rebuild a read model from its event log, blue/green (run, status, switch, drop)"
     )
@@ -226,6 +240,26 @@ def _openapi(args: argparse.Namespace) -> int:
         print(f"{DOCUMENT}: written ({text.count('"operationId"')} operations)")
         return OK
     print(text, end="")
+    return OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    from ops.tokens import sign_in
+
+    if not args.stack:
+        print(
+            "ops: token needs --stack: locally `make token` (python -m localcloud token) mints them",
+            file=sys.stderr,
+        )
+        return USAGE
+    scopes = [scope for value in args.scope for scope in value.replace(",", " ").split()]
+    signed = sign_in(_target(args), args.user, scopes, say=_status)
+    if args.json:
+        _print_json(_slots(signed))
+        return OK
+    scoped = f"scopes {' '.join(signed.scopes)}" if signed.scopes else "no staff scope"
+    _status(f"{signed.username}: sub {signed.sub}, {scoped}, valid {signed.expires_in // 60} min")
+    print(signed.access_token)
     return OK
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops.template import TEMPLATE, StackShape, shape_of_template
+from ops.template import TEMPLATE, StackShape, shape_of_template, target_of
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_GATEWAY = "http://127.0.0.1:3000"
@@ -70,6 +70,14 @@ class Target:
         return str(name) if isinstance(name, str) else logical_id
 
     def log_group(self, function: str) -> str:
+        """The log group a function writes: the one its LoggingConfig names (template.yaml gives each function
+        one named after the stack), else Lambda's default for its name."""
+        logging = self.shape.resources[function].get("Properties", {}).get("LoggingConfig") or {}
+        group = logging.get("LogGroup")
+        if isinstance(group, str):
+            return group
+        if target_of(group) in self.physical_ids:
+            return self.physical_ids[str(target_of(group))]
         return f"/aws/lambda/{self.function_name(function)}"
 
     def invoke(self, function: str, event: dict[str, Any]) -> tuple[bool, Any]:

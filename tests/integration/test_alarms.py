@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ops.alarms import ALARMS_PER_WIDGET, current_section, generate, operations_path, resolved
+from ops.alarms import ALARMS_PER_WIDGET, alarmed, current_section, generate, operations_path, resolved
 from ops.template import TEMPLATE, StackShape, load_sam, target_of, translate
 
 TOPIC = "AlarmTopic"
@@ -25,7 +25,7 @@ def cfn() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def shape(cfn: dict[str, Any]) -> StackShape:
-    return StackShape.of(cfn)
+    return alarmed(cfn)
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,19 @@ def test_the_saga_signals_have_alarms(alarms):
     queries = " ".join(q.get("Expression", "") for a in alarms.values() for q in a.get("Metrics", []))
     for metric in ("OrderCommandsRejected", "FulfillmentDeadlinesPassed"):
         assert f"SUM({metric}) FROM OrdersMicrosystem" in queries, metric
+
+
+def test_only_what_a_dev_stack_alone_has_goes_without_alarms(cfn, shape, alarms):
+    # The resources a Condition may leave out are the stack's own user pool and its token trigger (a dev
+    # stack's); nothing in operations.yaml names them, so a prod stack without them deploys it.
+    conditional = {name for name, res in cfn["Resources"].items() if "Condition" in res}
+    assert conditional - {"AlarmEmailSubscription"} == {
+        name for name, res in cfn["Resources"].items() if res.get("Condition") == "HasItsOwnUserPool"
+    }
+    assert "StaffScopesFunction" in conditional
+    assert not conditional & set(shape.resources)
+    named = json.dumps(list(alarms.values()))
+    assert not any(f'"{name}"' in named for name in conditional)
 
 
 def test_every_alarm_notifies_the_alarm_topic(cfn, alarms):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,12 +62,18 @@ def test_sam_build_builds_every_function_and_layer(tmp_path):
     for name, res in resources_of("AWS::Serverless::LayerVersion").items():
         package = Path(res["Properties"]["ContentUri"]).name
         assert (build_dir / name / "python" / package / "__init__.py").is_file(), name
-    # The sealing of personal data needs `cryptography`'s native code, built for the functions' arm64 runtime.
-    native = (
-        build_dir / "EventCoreLayer" / "python" / "cryptography" / "hazmat" / "bindings" / "_rust.abi3.so"
-    )
-    elf_machine = int.from_bytes(native.read_bytes()[18:20], "little")
-    assert elf_machine == 0xB7, "cryptography is not built for aarch64"  # EM_AARCH64
+    # What the layers built ship beside their own package: nothing the Powertools layer carries (its
+    # cryptography seals personal data; a second copy would be laid over it file by file), nor twice.
+    from tests.integration.test_deploy_guards import powertools_layer
+
+    shipped: dict[str, str] = {}
+    for name in resources_of("AWS::Serverless::LayerVersion"):
+        for dist_info in (build_dir / name / "python").glob("*.dist-info"):
+            distribution = re.sub(r"[-_.]+", "-", dist_info.name.split("-")[0]).lower()
+            assert distribution not in powertools_layer(), f"{name} ships {distribution} again"
+            assert distribution not in shipped, f"{name} and {shipped[distribution]} both ship {distribution}"
+            shipped[distribution] = name
+    assert not (build_dir / "EventCoreLayer" / "python" / "cryptography").exists()
     shutil.rmtree(build_dir)
 
 
@@ -104,20 +111,26 @@ def test_every_role_is_least_privilege_once_translated():
     shared = resources["FunctionLogsAndTraces"]["Properties"]["PolicyDocument"]["Statement"]
     logs, traces = shared
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}-*:*")
+    # `/` ends the stack's name (a stack name has none): stack `orders` cannot write `orders-prod`'s logs.
+    assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}/*:*")
     assert all(action.startswith("xray:") for action in traces["Action"])
     for name, role in roles.items():
         assert role["Properties"].get("ManagedPolicyArns") == [{"Ref": "FunctionLogsAndTraces"}], name
-        for policy in role["Properties"]["Policies"]:
+        for policy in role["Properties"].get("Policies", []):
             for statement in policy["PolicyDocument"]["Statement"]:
                 actions = (
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 assert not any(a.endswith("*") for a in actions), f"{name}: wildcard action in {actions}"
                 assert statement["Resource"] != "*", f"{name}: {actions} on every resource"
-    # every function's log group is one the shared policy covers
+    # every function logs to a log group of its own that the shared policy covers (its name is generated, so
+    # that it fits Lambda's 64 characters whatever the stack's name: the log group cannot be named after it)
     for function in functions:
-        assert function["Properties"]["FunctionName"]["Fn::Sub"].startswith("${AWS::StackName}-")
+        assert "FunctionName" not in function["Properties"]
+        group = resources[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}/")
+    groups = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions]
+    assert len(set(groups)) == len(functions)
 
 
 # Staff routes by path prefix, and the scope each needs; every other route is a customer's, with no scope.

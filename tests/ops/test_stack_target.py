@@ -426,3 +426,31 @@ class TestShipmentsViewRebuildOnAStack:
         assert api.call(f"/shipments/{first}") == (200, shipment)
         states = {g["name"]: g["state"] for g in on_stack("rebuild", "status", "--json")[1]["ShipmentsView"]}
         assert states == {"blue": "standby", "green": "active"}
+
+
+def test_a_functions_log_group_is_the_one_its_logging_config_names():
+    # template.yaml gives every function a log group of its own (/aws/lambda/<stack>/<role>), and lets
+    # CloudFormation name the function: the group is found through LoggingConfig, not the function's name.
+    from ops.target import Target
+    from ops.template import StackShape
+
+    shape = StackShape.of(
+        {
+            "Resources": {
+                "OrdersApiFunction": {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {"LoggingConfig": {"LogGroup": {"Ref": "OrdersApiLogGroup"}}},
+                },
+                "OrdersApiLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {}},
+                "LegacyFunction": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            }
+        }
+    )
+    physical = {
+        "OrdersApiFunction": f"{STACK}-OrdersApiFunction-AbC123",
+        "OrdersApiLogGroup": f"/aws/lambda/{STACK}/orders-api",
+        "LegacyFunction": f"{STACK}-LegacyFunction-XyZ789",
+    }
+    target = Target(STACK, shape, physical, "eu-west-1", False, boto3.session.Session())
+    assert target.log_group("OrdersApiFunction") == f"/aws/lambda/{STACK}/orders-api"
+    assert target.log_group("LegacyFunction") == f"/aws/lambda/{STACK}-LegacyFunction-XyZ789"

@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
-.PHONY: venv lint test test-unit test-integration test-e2e bench run demo token invoke browser build validate deploy \
+.PHONY: venv lint test test-unit test-integration test-e2e test-scale bench run demo token invoke browser build validate deploy \
 	clean alarms openapi dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
 
 venv: $(STAMP)
@@ -42,6 +42,10 @@ test-integration: venv
 
 test-e2e: venv
 	$(BIN)/pytest tests/e2e
+
+# Tests at the scale an issue names (tests/scale), minutes on 2 cores: not part of `make test`.
+test-scale: venv
+	$(BIN)/pytest -m scale tests/scale
 
 BENCHMARKS := bench/command_path.py bench/projection.py bench/flash_sale.py bench/end_to_end.py bench/cost.py
 

@@ -247,15 +247,10 @@ class InventoryService:
         move_ins: list[BatchMember[StockCommand]] = []
         donors: list[PreparedBatch[Stock | None]] = []
         for donor, units in moves:
-            move_id = derived_id("Move", batch_id, str(donor))
-            give = MoveStockOut(sku=sku, move_id=move_id, to_bucket=bucket, quantity=units, at=at)
-            take = MoveStockIn(sku=sku, move_id=move_id, from_bucket=donor, quantity=units, at=at)
-            move_ins.append(BatchMember(take, derived_id("MoveStockIn", move_id), command_fingerprint(take)))
+            give, take = _move(sku, derived_id("Move", batch_id, str(donor)), donor, bucket, units, at)
+            move_ins.append(take)
             prepared = self.runner.decide_batch(
-                bucket_id(sku, donor),
-                [BatchMember(give, derived_id("MoveStockOut", move_id), command_fingerprint(give))],
-                batch_id=batch_id,
-                correlation_id=correlation_id,
+                bucket_id(sku, donor), [give], batch_id=batch_id, correlation_id=correlation_id
             )
             if prepared.decision.members[0].error is not None:
                 return None
@@ -477,15 +472,9 @@ class InventoryService:
                 continue
             members = [_opening_member(OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts))]
             if units:
-                move_id = derived_id("Move", "opening", sku, str(bucket))
-                give = MoveStockOut(sku=sku, move_id=move_id, to_bucket=bucket, quantity=units, at=at)
-                take = MoveStockIn(sku=sku, move_id=move_id, from_bucket=0, quantity=units, at=at)
-                gives.append(
-                    BatchMember(give, derived_id("MoveStockOut", move_id), command_fingerprint(give))
-                )
-                members.append(
-                    BatchMember(take, derived_id("MoveStockIn", move_id), command_fingerprint(take))
-                )
+                give, take = _move(sku, derived_id("Move", "opening", sku, str(bucket)), 0, bucket, units, at)
+                gives.append(give)
+                members.append(take)
             others.append(
                 self.runner.decide_batch(bucket_id(sku, bucket), members, batch_id=open_zero.command_id)
             )
@@ -523,6 +512,18 @@ class _Decided:
     outcomes: dict[int, QueuedOutcome]
     state: Stock | None
     moved_in: int
+
+
+def _move(
+    sku: str, move_id: str, donor: int, bucket: int, units: int, at: datetime
+) -> tuple[BatchMember[StockCommand], BatchMember[StockCommand]]:
+    """A move's two commands: the donor's giving and the bucket's taking, to be recorded together."""
+    give = MoveStockOut(sku=sku, move_id=move_id, to_bucket=bucket, quantity=units, at=at)
+    take = MoveStockIn(sku=sku, move_id=move_id, from_bucket=donor, quantity=units, at=at)
+    return (
+        BatchMember(give, derived_id("MoveStockOut", move_id), command_fingerprint(give)),
+        BatchMember(take, derived_id("MoveStockIn", move_id), command_fingerprint(take)),
+    )
 
 
 def _opening_member(command: OpenStock) -> BatchMember[StockCommand]:

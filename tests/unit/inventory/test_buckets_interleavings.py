@@ -13,6 +13,15 @@ from hypothesis import strategies as st
 
 from eventcore import DeciderRunner, InMemoryEventStore
 from inventory import InventoryService, StockOpening, bucket_id, stock_decider, stock_events
+from inventory.events import (
+    StockCommitted,
+    StockMovedIn,
+    StockMovedOut,
+    StockOpened,
+    StockReceived,
+    StockReleased,
+    StockReserved,
+)
 from tests.unit.inventory.test_inventory_service import NOW, commit, release, reserve
 
 SKU = "SKU-DROP-001"
@@ -101,19 +110,19 @@ def check(service: InventoryService) -> None:
         for commit_ in store_of(service).read(f"Stock-{bucket_id(SKU, bucket)}"):
             for recorded in commit_.events:
                 event = stock_events.decode(recorded)
-                match event.event_type():
-                    case "StockOpened" | "StockReceived":
+                match event:
+                    case StockOpened() | StockReceived():
                         on_hand += event.quantity
-                    case "StockReserved":
+                    case StockReserved():
                         reserved += event.quantity
-                    case "StockReleased":
+                    case StockReleased():
                         reserved -= event.quantity
-                    case "StockCommitted":
+                    case StockCommitted():
                         reserved -= event.quantity
                         on_hand -= event.quantity
-                    case "StockMovedOut":
+                    case StockMovedOut():
                         moved_out += event.quantity
-                    case "StockMovedIn":
+                    case StockMovedIn():
                         moved_in += event.quantity
     assert moved_out == moved_in  # a move is both its facts or neither
     assert (stock.totals.on_hand, stock.totals.reserved) == (on_hand, reserved)

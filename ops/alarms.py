@@ -65,6 +65,15 @@ BUSINESS_ALARMS = (
         "docs/operations.md#a-failed-generation",
     ),
     BusinessAlarm(
+        "CandidateGenerationBehindAlarm",
+        "CandidateGenerationsBehind",
+        "1",
+        "A read model generation the queries do not read could not be read or written by its projector "
+        "for some orders (throttled, missing or denied table); the live one is unharmed, the container "
+        "catches it up. If it persists, or before switching to it: "
+        "docs/operations.md#a-generation-left-behind",
+    ),
+    BusinessAlarm(
         "OrderCommandsRejectedAlarm",
         "OrderCommandsRejected",
         "AlarmRejectedCommands",

@@ -120,7 +120,12 @@ def get_shipment(shipment_id: ShipmentId) -> Response[Any]:
 @app.post(
     "/shipments/<shipment_id>/dispatch",
     summary="Dispatch a shipment",
-    description="Records the carrier and tracking number; the stock is committed and the order shipped.",
+    description=(
+        "Records the carrier and tracking number and prints the carrier's label; the stock is committed and "
+        "the order shipped. The label is printed at least once per recorded dispatch, possibly again on a "
+        "retry (the same Idempotency-Key, or the same carrier and tracking number): if the label fails "
+        "after the dispatch is recorded, the retry prints it."
+    ),
     tags=STAFF,
     responses={
         200: answer("The shipment, dispatched.", ShipmentResponse),

@@ -53,8 +53,9 @@ class Wiring:
 
     @cached_property
     def vault(self) -> PersonalDataVault:
-        """The personal data vault (PERSONAL_DATA_KEYS_TABLE, PERSONAL_DATA_KMS_KEY)."""
-        return PersonalDataVault.from_environment(self.dynamodb)
+        """The personal data vault (PERSONAL_DATA_KEYS_TABLE, PERSONAL_DATA_KMS_KEY), from this root's
+        environment, as `has_vault` reads it."""
+        return PersonalDataVault.from_environment(self.dynamodb, self.env)
 
     @property
     def has_vault(self) -> bool:

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from eventcore.lambdas.http import (
+    ETAG,
     IdempotencyKey,
     PageSize,
     answer,
@@ -128,7 +129,7 @@ def get_shipment(shipment_id: ShipmentId) -> Response[Any]:
     ),
     tags=STAFF,
     responses={
-        200: answer("The shipment, dispatched.", ShipmentResponse),
+        200: answer("The shipment, dispatched.", ShipmentResponse, ETag=ETAG),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )
@@ -153,7 +154,7 @@ def dispatch_shipment(
     summary="Mark a shipment delivered",
     tags=STAFF,
     responses={
-        200: answer("The shipment, delivered.", ShipmentResponse),
+        200: answer("The shipment, delivered.", ShipmentResponse, ETag=ETAG),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )

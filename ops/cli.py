@@ -355,11 +355,21 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
         report = redrive(target, dlq, limit=max(1, args.max), progress=advance)
     if args.json:
         _print_json(
-            {"moved": report.moved, "left": report.left, "deduplication_ids": report.deduplication_ids}
+            {
+                "moved": report.moved,
+                "left": report.left,
+                "deduplication_ids": report.deduplication_ids,
+                "cleared": report.cleared,
+                "gone": report.gone,
+            }
         )
     else:
         destination = dlq.source_queue or describe_source(target, dlq)
         print(f"{dlq.logical_id}: {report.moved} message(s) redriven to {destination}")
+        if report.gone:
+            print(f"  {report.cleared} notice(s) deleted, their batch gone (redriven, removed, expired):")
+            for where in report.gone:
+                print(f"    {where}")
         for message_id, why in report.left:
             print(f"  left parked: {message_id}: {why}")
     return OK if report.ok else PROBLEMS

@@ -9,9 +9,11 @@ five minutes and recognised by the Order's log after that. Within a message grou
 
 A stream consumer's failed batch is parked whole in the failed-batches bucket, and the bucket's notices
 queue is its DLQ: redrive invokes the consumer with the batch exactly as it failed (the payload Lambda
-wrote), however long ago, and deletes the notice and the object only if the consumer then reports no
-failure. An SQS on-failure record, which only points at the stream, is redriven from the stream while it
-still holds the records.
+wrote), however long ago, and deletes the object and then the notice only if the consumer then reports no
+failure. A notice whose object is gone (a redrive that deleted the object and not the notice, a batch
+removed by hand, or expired) is done: nothing can be redriven from it, so it is deleted, and the report
+lists the object. An SQS on-failure record, which only points at the stream, is redriven from the stream
+while it still holds the records.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from eventcore.messaging.inbound import deduplication_id
 from ops.records import (
     FailureRecord,
+    ParkedBatchGoneError,
     RecordsUnavailableError,
     decode,
     decode_delivered,
@@ -220,6 +223,13 @@ def _describe(target: Target, dlq: DeadLetterQueue, message: dict[str, Any]) -> 
 def _describe_batch(target: Target, bucket: str, key: str) -> dict[str, Any]:
     try:
         batch = load_parked_batch(target, bucket, key)
+    except ParkedBatchGoneError as error:
+        return {
+            "object": f"s3://{bucket}/{key}",
+            "readable": False,
+            "gone": True,
+            "problem": f"{error}: already redriven, removed or expired; a redrive deletes this notice",
+        }
     except RecordsUnavailableError as error:
         return {"object": f"s3://{bucket}/{key}", "readable": False, "problem": str(error)}
     failure = batch.failure
@@ -247,6 +257,9 @@ class RedriveReport:
     moved: int = 0
     left: list[tuple[str, str]] = field(default_factory=list)  # (message id, why it is still parked)
     deduplication_ids: list[str] = field(default_factory=list)
+    # parked batches (s3://bucket/key) already gone from the bucket; `cleared`: their notices, deleted
+    gone: list[str] = field(default_factory=list)
+    cleared: int = 0
 
     @property
     def ok(self) -> bool:
@@ -276,15 +289,19 @@ def redrive(
                     )
                     left_behind.append(message)
                     continue
+                gone = len(report.gone)
                 if dlq.kind == "redrive":
                     why = _redrive_command(target, dlq, message, report)
                 elif dlq.kind == "failed-batches":
-                    why = _redrive_parked_batches(target, message)
+                    why = _redrive_parked_batches(target, message, report)
                 else:
                     why = _redrive_failure(target, dlq, message)
                 if why is None:
                     target.client("sqs").delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                    report.moved += 1
+                    # a notice whose every batch was already gone is cleared, not moved: nothing was redriven
+                    cleared = len(report.gone) - gone == len(notice_objects(message["Body"])) > 0
+                    report.cleared += cleared
+                    report.moved += not cleared
                 else:
                     report.left.append((message["MessageId"], why))
                     left_behind.append(message)
@@ -346,12 +363,16 @@ def _redrive_failure(target: Target, dlq: DeadLetterQueue, message: dict[str, An
     return None
 
 
-def _redrive_parked_batches(target: Target, message: dict[str, Any]) -> str | None:
+def _redrive_parked_batches(target: Target, message: dict[str, Any], report: RedriveReport) -> str | None:
     """Invoke each consumer with the batch it failed, as it failed; None once every one took its batch (its
-    object is then deleted: the notice goes with it)."""
+    object is then deleted: the notice goes with it). An object already gone counts as taken: there is
+    nothing left to redrive, and keeping its notice would keep the DLQ's alarm firing for ever."""
     for bucket, key in notice_objects(message["Body"]):
         try:
             batch = load_parked_batch(target, bucket, key)
+        except ParkedBatchGoneError:
+            report.gone.append(f"s3://{bucket}/{key}")
+            continue
         except RecordsUnavailableError as error:
             return str(error)
         function = _function_of(target, batch.failure.function_arn)

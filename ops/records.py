@@ -14,6 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from botocore.exceptions import ClientError
+
+from eventcore.errors import error_code
 from eventcore.messaging.inbound import MalformedMessageError, parse_command_message, read_published_event
 from eventcore.write.dynamodb_store import commit_from_item
 
@@ -26,6 +29,16 @@ MAX_GET_RECORDS_CALLS = 50  # a failed batch is at most 10,000 records; this bou
 
 class RecordsUnavailableError(Exception):
     """The stream no longer holds the range (past its retention) or cannot be read."""
+
+
+class ParkedBatchGoneError(RecordsUnavailableError):
+    """The object a failed-batches notice names is not in the bucket: a redrive took the batch and deleted it
+    but not its notice (it deletes the object first), a person removed it on purpose, or it expired."""
+
+
+# What S3 answers for a missing key: NoSuchKey to GetObject (404 to a HEAD). A 403 is not one of them: without
+# s3:ListBucket, S3 answers a missing key with AccessDenied, which cannot be told from a denied read.
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 @dataclass
@@ -93,9 +106,14 @@ def notice_objects(body: str) -> list[tuple[str, str]]:
 
 
 def load_parked_batch(target: Target, bucket: str, key: str) -> ParkedBatch:
-    """The invocation record Lambda wrote for a failed batch, with its payload."""
+    """The invocation record Lambda wrote for a failed batch, with its payload. ParkedBatchGoneError if the
+    bucket does not hold it (any more)."""
     try:
         body = target.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if error_code(exc) in MISSING_OBJECT_CODES:
+            raise ParkedBatchGoneError(f"s3://{bucket}/{key} is gone: {error_code(exc)}") from exc
+        raise RecordsUnavailableError(f"s3://{bucket}/{key}: {type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         raise RecordsUnavailableError(f"s3://{bucket}/{key}: {type(exc).__name__}: {exc}") from exc
     failure = FailureRecord.parse(body.decode())

@@ -6,14 +6,12 @@ template deploys it once per log (OrderPublisherFunction, PaymentPublisherFuncti
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from eventcore.lambdas.batch_consumer import process_change_batch
-from eventcore.messaging.publisher import KinesisPublisher, published_aggregates
+from eventcore.lambdas.wiring import Wiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,13 +19,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-publisher = KinesisPublisher(
-    os.environ["EVENT_STREAM_NAME"],
-    boto3.client("kinesis"),
-    source=os.environ["CLOUDEVENTS_SOURCE"],
-    type_prefix=os.environ["CLOUDEVENTS_TYPE_PREFIX"],
-    aggregates=published_aggregates(os.environ.get("PUBLISHED_AGGREGATES")),
-)
+publisher = Wiring().publisher()
 
 
 @logger.inject_lambda_context

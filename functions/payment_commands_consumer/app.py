@@ -1,7 +1,7 @@
-"""Payments handler: applies the commands queued on `payment-commands` (SQS FIFO, one group per order):
-RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment (the
-saga's compensation) releases it. Thin: read the message, hand it to the payments service, fail it on error
-(retried, then parked in the DLQ by the queue's redrive policy)."""
+"""Payment commands consumer: applies the commands queued on `payment-commands` (SQS FIFO, one group per
+order): RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment
+(the saga's compensation) releases it. Thin: read the message, hand it to the payments service, fail it on
+error (retried, then parked in the DLQ by the queue's redrive policy)."""
 
 from __future__ import annotations
 

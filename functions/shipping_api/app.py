@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from eventcore.lambdas.http import (
+    ETAG,
     IdempotencyKey,
     PageSize,
     answer,
@@ -120,10 +121,15 @@ def get_shipment(shipment_id: ShipmentId) -> Response[Any]:
 @app.post(
     "/shipments/<shipment_id>/dispatch",
     summary="Dispatch a shipment",
-    description="Records the carrier and tracking number; the stock is committed and the order shipped.",
+    description=(
+        "Records the carrier and tracking number and prints the carrier's label; the stock is committed and "
+        "the order shipped. The label is printed at least once per recorded dispatch, possibly again on a "
+        "retry (the same Idempotency-Key, or the same carrier and tracking number): if the label fails "
+        "after the dispatch is recorded, the retry prints it."
+    ),
     tags=STAFF,
     responses={
-        200: answer("The shipment, dispatched.", ShipmentResponse),
+        200: answer("The shipment, dispatched.", ShipmentResponse, ETag=ETAG),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )
@@ -148,7 +154,7 @@ def dispatch_shipment(
     summary="Mark a shipment delivered",
     tags=STAFF,
     responses={
-        200: answer("The shipment, delivered.", ShipmentResponse),
+        200: answer("The shipment, delivered.", ShipmentResponse, ETag=ETAG),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     },
 )

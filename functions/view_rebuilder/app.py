@@ -15,46 +15,25 @@ invocation: larger logs are rebuilt from the operator's machine). Answers the ac
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 
-from eventcore import DynamoDBEventStore
-from eventcore.read.generations.bluegreen import (
-    ViewGenerations,
-    build,
-    drop,
-    rebuild_in_place,
-    status,
-    switch,
-)
-from eventcore.read.generations.projector import ViewSettings
-from eventcore.read.generations.registry import SETTLE_MARGIN_SECONDS, SsmGenerationRegistry
-from eventcore.read.projector import load_projection
+from eventcore.lambdas.wiring import Wiring
+from eventcore.read.generations.bluegreen import build, drop, rebuild_in_place, status, switch
+from eventcore.read.generations.registry import SETTLE_MARGIN_SECONDS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-dynamodb = boto3.client("dynamodb")
-ssm = boto3.client("ssm")
 MAX_SEGMENTS = 64
 ACTIONS = ("build", "in_place", "status", "switch", "drop")
 
-settings = ViewSettings.from_environment()
-projection = load_projection(os.environ["VIEW_PROJECTION"])
-view = ViewGenerations(
-    name=os.environ["VIEW_NAME"],
-    projection=projection,
-    client=dynamodb,
-    log=DynamoDBEventStore(os.environ["EVENT_LOG_TABLE"], dynamodb),
-    stores=settings.stores(projection, dynamodb),
-    registry=SsmGenerationRegistry(settings.registry, ssm),
-)
-settle = settings.max_age + SETTLE_MARGIN_SECONDS
+wiring = Wiring()
+view = wiring.view_generations()
+settle = wiring.view_settings.max_age + SETTLE_MARGIN_SECONDS
 
 
 def _option(event: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:

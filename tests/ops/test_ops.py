@@ -304,6 +304,34 @@ class TestParkedStreamBatches:
         ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
         assert view_row(cloud, order_id) == row
 
+    def test_a_notice_whose_batch_is_already_gone_is_cleared_not_left_parked_for_ever(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # GIVEN a notice on FailedBatchesQueue whose object is no longer in the bucket (a redrive that deleted
+        # the object and ended before the notice, a batch removed by hand, or one expired)
+        bucket = cloud.physical_id("FailedBatchesBucket")
+        key = f"aws/lambda/{uuid.uuid4()}/shardId-0/2026/12/05/gone"
+        where = f"s3://{bucket}/{key}"
+        cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=b"{}")
+
+        def shown() -> list[dict[str, Any]]:
+            _, messages = ops(cloud, capsys, "dlq", "show", "FailedBatchesQueue", "--max", "100")
+            return [b for m in messages for b in m["batches"] if b["object"] == where]
+
+        wait_until(shown, timeout=30)
+        cloud.client("s3").delete_object(Bucket=bucket, Key=key)
+        (batch,) = shown()
+        assert batch["gone"] is True
+
+        # WHEN the operator redrives the queue
+        _, report = ops(cloud, capsys, "dlq", "redrive", "FailedBatchesQueue")
+
+        # THEN the notice is deleted and reported as such, not left parked (where it would keep the alarm on)
+        assert where in report["gone"]
+        assert report["cleared"] >= 1
+        assert not any(where in why for _, why in report["left"])
+        assert shown() == []
+
 
 class TestTrace:
     def test_an_orders_story_lists_every_event_of_every_context_in_order(

@@ -1,5 +1,6 @@
 """What a stream redrive re-delivers: only the records the mapping's own FilterCriteria (from the translated
-template) would have delivered, judged on the exact shapes Lambda delivers (events/*.json)."""
+template) would have delivered, judged on the exact shapes Lambda delivers (events/*.json); and when a parked
+batch's object counts as gone."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import copy
 import json
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from ops.records import FailureRecord, kept_by_filters
+from ops.records import (
+    FailureRecord,
+    ParkedBatchGoneError,
+    RecordsUnavailableError,
+    kept_by_filters,
+    load_parked_batch,
+)
 from ops.template import TEMPLATE, StackShape, load_sam, translate
 from tests.support.aws import ROOT
 
@@ -88,3 +97,35 @@ def test_a_lambda_failure_record_is_read_and_anything_else_is_not():
     )
     assert FailureRecord.parse('{"command_type": "CancelOrder"}') is None
     assert FailureRecord.parse("not json") is None
+
+
+class OneClient:
+    """A Target as load_parked_batch uses it: only its S3 client."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def client(self, name: str) -> Any:
+        assert name == "s3"
+        return self.s3
+
+
+class DeniedS3:
+    def get_object(self, **_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+
+class TestAParkedBatchsObject:
+    def test_a_missing_key_is_gone(self, aws: None) -> None:
+        s3 = boto3.client("s3")
+        s3.create_bucket(
+            Bucket="failed-batches", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        with pytest.raises(ParkedBatchGoneError, match="NoSuchKey"):
+            load_parked_batch(OneClient(s3), "failed-batches", "aws/lambda/gone")  # type: ignore[arg-type]
+
+    def test_a_denied_read_is_not_taken_for_gone(self) -> None:
+        # S3 answers AccessDenied for a missing key too, to a caller without s3:ListBucket: it cannot tell.
+        with pytest.raises(RecordsUnavailableError) as raised:
+            load_parked_batch(OneClient(DeniedS3()), "failed-batches", "aws/lambda/x")  # type: ignore[arg-type]
+        assert not isinstance(raised.value, ParkedBatchGoneError)

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -144,15 +144,17 @@ class PersonalDataVault:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_environment(cls, dynamodb: DynamoDBClient) -> PersonalDataVault:
+    def from_environment(
+        cls, dynamodb: DynamoDBClient, environ: Mapping[str, str] = os.environ
+    ) -> PersonalDataVault:
         """The vault the template configures: PERSONAL_DATA_KEYS_TABLE, PERSONAL_DATA_KMS_KEY and, optionally,
         PERSONAL_DATA_KEY_CACHE_SECONDS."""
         return cls(
-            os.environ["PERSONAL_DATA_KEYS_TABLE"],
+            environ["PERSONAL_DATA_KEYS_TABLE"],
             dynamodb,
             boto3.client("kms"),
-            os.environ["PERSONAL_DATA_KMS_KEY"],
-            cache_seconds=float(os.environ.get("PERSONAL_DATA_KEY_CACHE_SECONDS", KEY_CACHE_SECONDS)),
+            environ["PERSONAL_DATA_KMS_KEY"],
+            cache_seconds=float(environ.get("PERSONAL_DATA_KEY_CACHE_SECONDS", KEY_CACHE_SECONDS)),
         )
 
     def key_for(self, customer_id: str) -> CustomerKey:

@@ -142,9 +142,14 @@ class ShippingService:
     ) -> ShipmentAnswer:
         """Dispatch the parcel: its address is opened for the carrier's label, never returned nor stored in
         clear. Refused when the order has no address; when the customer's personal data was erased, the
-        shipment is held as undeliverable (its order is then cancelled) and the dispatch refused. The label
-        is printed once, after the dispatch is recorded: a retry, or a dispatch that lost a race, prints
-        nothing."""
+        shipment is held as undeliverable (its order is then cancelled) and the dispatch refused.
+
+        The label is printed after the dispatch is recorded, and again whenever this same dispatch (same
+        carrier and tracking number) is asked for again: a retry under the same Idempotency-Key, or the same
+        scan without one. So it is printed at least once per recorded dispatch, possibly again on a retry:
+        if the printer fails, or the function ends between the record and the print, the staff's retry
+        prints it (the carrier keys labels by tracking number, so a reprint replaces, never doubles, the
+        parcel). A dispatch that lost a race to another one prints nothing: it is refused."""
         _require_shipment_id(shipment_id)  # before the command's own checks: an odd id is simply not found
         command = DispatchShipment(
             shipment_id=shipment_id, carrier=carrier, tracking_number=tracking_number, at=self._clock()
@@ -157,7 +162,17 @@ class ShippingService:
                 self._hold(shipment, correlation_id)
                 raise ShipmentAddressErasedError(shipment_id)
         answer = self._staff(command, idempotency_key, correlation_id)
-        if answer.recorded and address is not None:
+        dispatched = answer.shipment
+        if dispatched.status is ShipmentStatus.DISPATCHED and (
+            dispatched.carrier,
+            dispatched.tracking_number,
+        ) == (carrier, tracking_number):
+            if address is None:  # dispatched before this request: a retry, whose label may never have printed
+                if dispatched.personal is None:
+                    return answer  # dispatched before addresses were kept: there was never a label to print
+                address = self._address(dispatched)
+                if address is None:  # erased since: the parcel cannot be labelled, nor should it leave
+                    raise ShipmentAddressErasedError(shipment_id)
             self.labels.print_label(shipment_id, carrier, tracking_number, address)
         return answer
 

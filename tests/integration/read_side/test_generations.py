@@ -18,6 +18,8 @@ from tests.support.projections import BROKEN, order_projection_with_units
 from tests.support.projections import NAME as WITH_UNITS
 from tests.support.read_side import ddb_event
 
+CURRENT = "orders.read_model:order_projection"
+
 
 def generations_of(read_side) -> ViewGenerations:
     def store(table: str) -> DynamoDBViewStore:
@@ -182,3 +184,64 @@ class TestAFailingCandidate:
         with pytest.raises(GenerationError, match="failed"):
             switch(view, "green")
         assert registry.read().active.name == "blue"
+
+    def test_a_candidate_whose_table_is_missing_never_fails_a_live_one_and_is_caught_up_once_it_is_there(
+        self, read_side
+    ):
+        # GIVEN a candidate generation, fed, whose table does not exist (ResourceNotFoundException)
+        registry = read_side.registry
+        registry.write(registry.read().begin("green", WITH_UNITS, at="2026-12-05T10:00:00Z"))
+        registry.write(registry.read().catching_up("green", at="2026-12-05T10:00:01Z"))
+        placed = [read_side.place(customer="customer-a")["order_id"] for _ in range(2)]
+        # WHEN the batch goes through the real projector function
+        records = [
+            r for r in read_side.log_records() if r["dynamodb"]["SequenceNumber"] not in read_side.delivered
+        ]
+        read_side.delivered.update(r["dynamodb"]["SequenceNumber"] for r in records)
+        response = read_side.projector.lambda_handler(ddb_event(records), read_side.context)
+        # THEN no record failed and the live view has them
+        assert response["batchItemFailures"] == []
+        assert set(read_side.view_rows()) == set(placed)
+        # AND once the table is there, the container catches the candidate up on what it missed
+        read_side.create_green()
+        later = read_side.place(customer="customer-a")["order_id"]
+        records = [
+            r for r in read_side.log_records() if r["dynamodb"]["SequenceNumber"] not in read_side.delivered
+        ]
+        response = read_side.projector.lambda_handler(ddb_event(records), read_side.context)
+        assert response["batchItemFailures"] == []
+        green = read_side.view_rows(read_side.green_table)
+        assert green == {
+            order_id: replayed(read_side, order_id, order_projection_with_units)
+            for order_id in [*placed, later]
+        }
+
+    def test_a_generation_switched_to_within_the_cache_age_has_its_failures_reported(
+        self, read_side, monkeypatch
+    ):
+        # GIVEN a projector container that cached the registry (5 minutes) while green was ready
+        monkeypatch.setenv("VIEW_GENERATIONS_MAX_AGE", "300")
+        read_side.create_green()
+        registry = read_side.registry
+        registry.write(registry.read().begin("green", CURRENT, at="2026-12-05T10:00:00Z"))
+        registry.write(registry.read().catching_up("green", at="2026-12-05T10:00:01Z"))
+        registry.write(registry.read().ready("green", at="2026-12-05T10:00:02Z", rows=0))
+        order_id = read_side.place(customer="customer-a")["order_id"]
+        read_side.project_new()
+        assert order_id in read_side.view_rows(read_side.green_table)
+        # ... then the operator switched to green, and green's row of the order is damaged
+        registry.write(registry.read().switch("green", at="2026-12-05T10:00:03Z"))
+        green = DynamoDBViewStore(read_side.green_table, read_side.dynamodb, key_attribute="order_id")
+        stored = green.get_many([order_id])[order_id]
+        green.put(order_id, ViewRow({"not": "an order"}, stored.version), expected_version=stored.version)
+        # WHEN the order's next record comes
+        read_side.cancel(order_id, customer="customer-a")
+        records = [
+            r for r in read_side.log_records() if r["dynamodb"]["SequenceNumber"] not in read_side.delivered
+        ]
+        response = read_side.projector.lambda_handler(ddb_event(records), read_side.context)
+        # THEN green, live now, reports it (Lambda delivers it again) and is not marked failed
+        assert [item["itemIdentifier"] for item in response["batchItemFailures"]] == [
+            records[0]["dynamodb"]["SequenceNumber"]
+        ]
+        assert not any(g.failed for g in status(generations_of(read_side)))

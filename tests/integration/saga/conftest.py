@@ -61,6 +61,18 @@ def source_of(logical_id: str) -> str:
     return resource(logical_id)["Properties"]["Environment"]["Variables"]["CLOUDEVENTS_SOURCE"]
 
 
+class StaffAnswer(tuple[int, dict]):
+    """A staff request's answer as `(status, body)`, so `status, body = saga.staff(...)` reads as before, with
+    the response's headers beside them (`Idempotent-Replayed`, `ETag`)."""
+
+    headers: dict[str, str]
+
+    def __new__(cls, status: int, body: dict, headers: dict[str, str]) -> StaffAnswer:
+        answer = super().__new__(cls, (status, body))
+        answer.headers = headers
+        return answer
+
+
 @dataclass
 class Saga:
     """Every context and the mappings between them. `run()` moves everything until nothing is left."""
@@ -282,17 +294,18 @@ class Saga:
         response = self.privacy_api.lambda_handler(event, self.context)
         return response["statusCode"], json.loads(response.get("body") or "{}")
 
-    def staff(
-        self, method: str, path: str, body: dict | None = None, key: str | None = None
-    ) -> tuple[int, dict]:
-        """A warehouse staff request to the shipping API (its scope checked by the gateway)."""
+    def staff(self, method: str, path: str, body: dict | None = None, key: str | None = None) -> StaffAnswer:
+        """A warehouse staff request to the shipping API (its scope checked by the gateway): (status, body),
+        with the response's headers as `.headers`."""
         headers = {"idempotency-key": key} if key else {}
         event = http_event(method, path, body=body, customer="warehouse-staff-1", headers=headers)
         parts = path.strip("/").split("/")
         if len(parts) >= 2:
             event["pathParameters"] = {"shipment_id": parts[1]}
         response = self.shipping_api.lambda_handler(event, self.context)
-        return response["statusCode"], json.loads(response.get("body") or "{}")
+        return StaffAnswer(
+            response["statusCode"], json.loads(response.get("body") or "{}"), response.get("headers") or {}
+        )
 
     def shipment_projector_pump(self) -> int:
         """The shipments read model, fed from the shipping log as the shipment projector is."""

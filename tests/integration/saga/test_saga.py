@@ -12,8 +12,10 @@ from unittest.mock import ANY
 import pytest
 
 from eventcore.personal_data import PersonalDataVault
+from ops.openapi import DOCUMENT
 from orders.personal_details import for_owner
 from payments import payment_id_for
+from shipping import shipment_id_for
 from tests.integration.saga.conftest import BASKET, DEAR_BASKET, KETTLE, Saga, new_customer
 from tests.support.polling import wait_until
 
@@ -230,6 +232,32 @@ class TestShipping:
         status, body = saga.dispatch(order_id, tracking_number="TR-2")
         assert status == 409
         assert "TR-1" in body["message"]
+
+    def test_every_header_a_staff_answer_sends_is_in_the_openapi_document(self, saga):
+        document = json.loads(DOCUMENT.read_text())
+        order_id, _ = saga.place_order(BASKET)
+        saga.run()
+        saga.shipment_projector_pump()
+        shipment = f"/shipments/{shipment_id_for(order_id)}"
+        tracking = {"carrier": "PostNL", "tracking_number": "TR-7"}
+        answers = {
+            ("/shipments", "get"): saga.staff("GET", "/shipments"),
+            ("/shipments/{shipment_id}", "get"): saga.staff("GET", shipment),
+            ("/shipments/{shipment_id}/dispatch", "post"): saga.staff(
+                "POST", f"{shipment}/dispatch", tracking
+            ),
+            ("/shipments/{shipment_id}/deliver", "post"): saga.staff("POST", f"{shipment}/deliver"),
+        }
+        for (path, method), answer in answers.items():
+            status = answer[0]
+            declared = document["paths"][path][method]["responses"][str(status)].get("headers", {})
+            # Every JSON answer's Content-Type and Cache-Control go without saying; Idempotent-Replayed is
+            # described with the Idempotency-Key parameter (and not sent here: no retry).
+            sent = {name.lower() for name in answer.headers} - {"content-type", "cache-control"}
+            assert sent <= {name.lower() for name in declared}, (method, path, status, sent)
+        assert "etag" in {
+            name.lower() for name in answers[("/shipments/{shipment_id}/dispatch", "post")].headers
+        }
 
     def test_a_cancellation_before_dispatch_cancels_the_shipment_and_releases_the_stock(self, saga):
         customer = new_customer()

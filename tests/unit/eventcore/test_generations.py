@@ -4,9 +4,11 @@ own projection, and the queries reading the active one only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from eventcore import InMemoryEventStore
 from eventcore.read.change_records import decode_change_record
@@ -20,8 +22,8 @@ from eventcore.read.generations.projector import (
 from eventcore.read.generations.registry import CachedGenerations, InMemoryGenerationRegistry
 from eventcore.read.view_store import InMemoryViewStore, ViewRow
 from orders.read_model import order_projection
+from tests.support.projections import BROKEN, order_projection_with_units
 from tests.support.projections import NAME as WITH_UNITS
-from tests.support.projections import order_projection_with_units
 from tests.support.read_side import commits_for, ddb_record, lifecycle, sequence_number
 
 CURRENT = "orders.read_model:order_projection"
@@ -105,13 +107,63 @@ class TestCachedGenerations:
         assert cached.current(stale_ok=True).active.name == "blue"
         assert fetched[0] == ("/stack/views/OrdersView/generations", 7)
 
+    def test_a_fresh_read_asks_for_no_cache(self):
+        fetched: list[int] = []
+
+        def fetch(_: str, max_age: int) -> str:
+            fetched.append(max_age)
+            return initial().dump()
+
+        cached = CachedGenerations("registry", max_age=7, fetch=fetch)
+        cached.current()
+        cached.current(fresh=True)
+        assert fetched == [7, 0]
+
+
+def throttled(operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}, operation
+    )
+
+
+class FlakyViewStore(InMemoryViewStore):
+    """A view store whose table answers with errors while told to: `unreadable` (BatchGetItem), `unwritable`
+    (PutItem, the failure row's write included), each a count of calls to fail (-1: every call)."""
+
+    def __init__(self, key_attribute: str) -> None:
+        super().__init__(key_attribute)
+        self.unreadable = 0
+        self.unwritable = 0
+
+    @staticmethod
+    def _fails(remaining: int) -> tuple[bool, int]:
+        return (remaining != 0, remaining - 1 if remaining > 0 else remaining)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, ViewRow]:
+        fails, self.unreadable = self._fails(self.unreadable)
+        if fails:
+            raise throttled("BatchGetItem")
+        return super().get_many(keys)
+
+    def put(self, key: str, row: ViewRow, *, expected_version: int) -> None:
+        fails, self.unwritable = self._fails(self.unwritable)
+        if fails:
+            raise throttled("PutItem")
+        super().put(key, row, expected_version=expected_version)
+
+    def put_if_newer(self, rows: Mapping[str, ViewRow]) -> int:
+        fails, self.unwritable = self._fails(self.unwritable)
+        if fails:
+            raise throttled("PutItem")
+        return super().put_if_newer(rows)
+
 
 class Views:
     """Two generations in memory, their registry, and the orders log."""
 
     def __init__(self, generations: Generations) -> None:
         self.registry = InMemoryGenerationRegistry(generations)
-        self.blue, self.green = InMemoryViewStore("order_id"), InMemoryViewStore("order_id")
+        self.blue, self.green = FlakyViewStore("order_id"), FlakyViewStore("order_id")
         cached = CachedGenerations("registry", max_age=0, fetch=lambda _, __: self.registry.read().dump())
         self.view = GenerationalView(order_projection, {"blue": self.blue, "green": self.green}, cached)
         self.log = InMemoryEventStore()
@@ -122,9 +174,22 @@ class Views:
             self.log.append(commit)
         return [ddb_record(commit, sequence_number(i)) for i, commit in enumerate(commits)]
 
-    def project(self, records: list[dict[str, Any]]) -> Any:
-        projector = GenerationalProjector(self.view, self.log)
+    def project(self, records: list[dict[str, Any]], projector: GenerationalProjector | None = None) -> Any:
+        projector = projector or GenerationalProjector(self.view, self.log)
         return projector.handle([decode_change_record(record) for record in records])
+
+    def replayed(self, order_id: str) -> ViewRow | None:
+        return order_projection.replay(self.log.read(f"Order-{order_id}"))
+
+    def cached_for_a_while(self) -> None:
+        """The registry as a warm container holds it: what it read first, until it reads with max_age=0
+        (Powertools' cache, whose entries live `max_age` seconds)."""
+        cached = self.registry.read().dump()
+
+        def fetch(_: str, max_age: int) -> str:
+            return cached if max_age > 0 else self.registry.read().dump()
+
+        self.view.generations = CachedGenerations("registry", max_age=5, fetch=fetch)
 
 
 class TestTheProjector:
@@ -203,6 +268,111 @@ class TestTheProjector:
         failure = generation_failure(views.green)
         assert failure is not None
         assert "ProjectionNotFoundError" in failure["reason"]
+
+
+class TestACandidateWhoseTableFails:
+    """A candidate's table throttled, missing or denied: the live generation's batch goes through, and the
+    candidate is neither the reason for a retry nor marked failed for good."""
+
+    def test_a_candidate_table_that_cannot_be_read_holds_the_live_generation_back_in_nothing(self):
+        # GIVEN a candidate whose table answers every read with an error
+        views = Views(green_in(State.CATCHING_UP))
+        views.green.unreadable = -1
+        # WHEN a batch comes
+        result = views.project(views.order("a"))
+        # THEN the live generation applied it, nothing is reported for Lambda, and the candidate is behind,
+        # not failed
+        assert views.blue.rows["a"] == views.replayed("a")
+        assert result.failures == []
+        assert (result.candidates_failed, result.candidates_behind) == (0, 1)
+        assert any("ProvisionedThroughputExceededException" in problem for problem in result.problems)
+        views.green.unreadable = 0
+        assert generation_failure(views.green) is None
+
+    def test_a_throttled_write_is_caught_up_at_the_next_batch(self):
+        # GIVEN a candidate whose table refuses one write
+        views = Views(green_in(State.CATCHING_UP))
+        projector = GenerationalProjector(views.view, views.log)
+        views.green.unwritable = 1
+        first = views.project(views.order("a"), projector)
+        assert (first.failures, first.candidates_failed) == ([], 0)
+        assert first.candidates_behind == 1
+        assert "a" not in views.green.rows
+        # WHEN the next batch comes, about another order
+        second = views.project(views.order("b"), projector)
+        # THEN the candidate caught up the order it missed, and applied the new one
+        assert (second.failures, second.candidates_failed, second.candidates_behind) == ([], 0, 0)
+        assert views.green.rows["a"] == order_projection_with_units.replay(views.log.read("Order-a"))
+        assert views.green.rows["b"] == order_projection_with_units.replay(views.log.read("Order-b"))
+        assert generation_failure(views.green) is None
+
+    def test_a_failure_row_that_cannot_be_written_fails_nothing_and_is_written_later(self):
+        # GIVEN a candidate whose projection refuses every event, and whose table refuses writes for now
+        views = Views(initial().begin("green", BROKEN, at=AT))
+        views.registry.write(views.registry.read().catching_up("green", at=AT))
+        projector = GenerationalProjector(views.view, views.log)
+        views.green.unwritable = -1
+        # WHEN batches come
+        first = views.project(views.order("a"), projector)
+        # THEN the live generation applied them, the candidate is failed in this container
+        assert views.blue.rows["a"] == views.replayed("a")
+        assert (first.failures, first.candidates_failed) == ([], 1)
+        views.green.unwritable = 0
+        second = views.project(views.order("b"), projector)
+        assert (second.failures, second.candidates_failed) == ([], 0)
+        assert "b" in views.blue.rows
+        # AND its failure row is written once the table takes writes again
+        failure = generation_failure(views.green)
+        assert failure is not None
+        assert "cannot apply" in failure["reason"]
+
+    def test_a_record_the_live_generation_failed_too_does_not_mark_the_candidate_failed(self):
+        views = Views(green_in(State.CATCHING_UP))
+        records = views.order("a")
+        views.blue.rows["a"] = ViewRow({"not": "an order"}, 1)  # the live row is damaged
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)  # and so is the candidate's
+        result = views.project(records)
+        assert [f.sequence_number for f in result.failures] == [sequence_number(1)]
+        assert result.candidates_failed == 0
+        assert generation_failure(views.green) is None
+
+
+class TestACandidateThatIsActiveNow:
+    """After a switch, a container's registry may be up to its cache age old: what it takes for a candidate
+    may already be the generation the queries read."""
+
+    def test_its_failures_are_reported_not_swallowed(self):
+        # GIVEN a container that read the registry before green became active
+        views = Views(green_in(State.READY))
+        views.cached_for_a_while()
+        views.registry.write(views.registry.read().switch("green", at=AT))
+        records = views.order("a")
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)  # green's row is damaged
+        # WHEN a batch comes
+        result = views.project(records)
+        # THEN green's failure is reported (Lambda delivers it again), and green is not marked failed
+        assert [f.sequence_number for f in result.failures] == [sequence_number(1)]
+        assert result.failures[0].reason.startswith("green: ")
+        assert result.candidates_failed == 0
+        assert generation_failure(views.green) is None
+
+    def test_a_throttled_table_is_reported_too(self):
+        views = Views(green_in(State.READY))
+        views.cached_for_a_while()
+        views.registry.write(views.registry.read().switch("green", at=AT))
+        views.green.unreadable = 1
+        result = views.project(views.order("a"))
+        assert [f.sequence_number for f in result.failures] == [sequence_number(0), sequence_number(1)]
+        assert result.candidates_behind == 0
+
+    def test_a_candidate_still_a_candidate_after_the_fresh_read_is_marked_failed(self):
+        views = Views(green_in(State.READY))
+        views.cached_for_a_while()
+        records = views.order("a")
+        views.green.rows["a"] = ViewRow({"not": "an order"}, 1)
+        result = views.project(records)
+        assert (result.failures, result.candidates_failed) == ([], 1)
+        assert generation_failure(views.green) is not None
 
 
 class TestTheQueries:

@@ -3,10 +3,13 @@ what it records), how it reads the other contexts' events, and the command messa
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 import pytest
 
+from eventcore import Event, EventRegistry, RecordedEvent, UnsupportedSchemaVersionError
 from eventcore.messaging.inbound import (
     MalformedMessageError,
     UnexpectedEventError,
@@ -14,6 +17,7 @@ from eventcore.messaging.inbound import (
     parse_command_message,
     read_published_event,
 )
+from eventcore.write.command_ids import Cause
 from inventory.events import (
     StockCommitted,
     StockMovedIn,
@@ -40,6 +44,7 @@ from orders.fulfillment.events import (
     ParcelLine,
     PaymentAnswered,
     StockAnswered,
+    fulfillment_events,
 )
 from orders.fulfillment.inbound import (
     PAYMENT_EVENTS,
@@ -54,6 +59,7 @@ from orders.fulfillment.inbound import (
     StockReservationRefused,
     StockReserved,
 )
+from orders.fulfillment.outbound import DEADLINES, INVENTORY, PAYMENTS, commands_for
 from orders.pricing import OrderLine
 from orders.queued import read_queued_command
 from payments.events import PaymentAuthorized as PaymentsAuthorized
@@ -415,3 +421,51 @@ class TestShipping:
         given.when(undeliverable).then(cancelled("address_erased", T2))
         # once cancelled (or once the parcel left), it changes nothing
         spec.given(started, held("SKU-TEA-001"), cancelled("out_of_stock")).when(undeliverable).then()
+
+
+# FulfillmentStarted as a v1 process recorded it, before the process drove shipping: no `parcel`.
+STARTED_V1 = {
+    "order_id": ORDER,
+    "customer_id": "alice",
+    "lines": [{"sku": "SKU-TEA-001", "quantity": 2}, {"sku": "SKU-MUG-001", "quantity": 1}],
+    "amount": 4795,
+    "currency": "EUR",
+    "deadline_at": "2026-11-26T10:05:00Z",
+    "started_at": "2026-11-26T10:00:00Z",
+}
+
+
+def recorded(data: dict, schema_version: int) -> RecordedEvent:
+    return RecordedEvent("e-started", "FulfillmentStarted", schema_version, json.dumps(data), AT)
+
+
+class TestAProcessStartedBeforeItDroveShipping:
+    def test_its_fulfillment_started_v1_reads_with_no_parcel(self):
+        event = fulfillment_events.decode(recorded(STARTED_V1, 1))
+        assert isinstance(event, FulfillmentStarted)
+        assert event.parcel is None
+        assert event == started.model_copy(update={"parcel": None})
+
+    def test_it_sends_no_plan_shipment(self):
+        # GIVEN a v1 start read back from the log (shipping planned such a parcel from the order's events)
+        event = fulfillment_events.decode(recorded(STARTED_V1, 1))
+        # WHEN the process sends what its start calls for (as again after a crash, or on a promotion)
+        commands = commands_for(event, Cause("e-started"), ["SKU-TEA-001", "SKU-MUG-001"], T0)
+        # THEN the stock, the payment and the deadline, and nothing to shipping
+        assert [(c.queue, c.message.command_type) for c in commands] == [
+            (INVENTORY, "ReserveStock"),
+            (INVENTORY, "ReserveStock"),
+            (PAYMENTS, "RequestPayment"),
+            (DEADLINES, "CheckDeadline"),
+        ]
+
+    def test_code_that_knows_only_v1_cannot_read_v2(self):
+        # What a rollback to code from before v2 meets in the log (docs/event-catalogue.md says so).
+        class FulfillmentStarted(Event):  # the v1 model, as that code had it
+            schema_version: ClassVar[int] = 1
+
+        older = EventRegistry([FulfillmentStarted])
+        written = fulfillment_events.encode(started, event_id="e-started", recorded_at=AT)
+        assert written.schema_version == 2
+        with pytest.raises(UnsupportedSchemaVersionError, match="newer than this code's version 1"):
+            older.decode(written)

@@ -1,10 +1,11 @@
 """The shipping service on the in-memory store: shipments follow the commands the order-fulfillment process
-queues, staff dispatch and deliver them, the label is printed once the dispatch is recorded, and nothing is
-recorded twice."""
+queues, staff dispatch and deliver them, the label is printed once the dispatch is recorded (and again by a
+retry, which a failed print needs), and nothing is recorded twice."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +25,11 @@ from shipping.labels import DiscardingLabelPrinter
 from shipping.queued import QUEUED_COMMANDS
 from shipping.shipment import shipment_id_for
 from tests.support.vault import InMemoryVault
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from eventcore import Commit
 
 ORDER = "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b"
 SHIPMENT = shipment_id_for(ORDER)
@@ -177,28 +183,90 @@ class TestTheAddress:
         assert status(service) is ShipmentStatus.READY_TO_SHIP
 
 
+class RacingStore(InMemoryEventStore):
+    """A log where another container's commit lands between a container's load and its append: the next
+    append first runs `rival` (which appends through this same store), so the append then conflicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rival: Callable[[], object] | None = None
+
+    def append(self, commit: Commit) -> None:
+        rival, self.rival = self.rival, None
+        if rival is not None:
+            rival()
+        super().append(commit)
+
+
+class JammedOncePrinter(DiscardingLabelPrinter):
+    """A carrier's printer that refuses its first label."""
+
+    jams: int = 1
+
+    def print_label(
+        self, shipment_id: str, carrier: str, tracking_number: str, address: dict[str, Any]
+    ) -> None:
+        if self.jams:
+            self.jams -= 1
+            raise RuntimeError("the label printer jammed")
+        super().print_label(shipment_id, carrier, tracking_number, address)
+
+
 class TestTheLabel:
-    def test_it_is_printed_once_after_the_dispatch_is_recorded_and_not_again_on_a_retry(
-        self, service, labels, PLANNED
-    ):
+    def test_it_is_printed_once_the_dispatch_is_recorded_and_again_on_a_retry(self, service, labels, PLANNED):
         service.apply_queued(PLANNED)
         service.apply_queued(READY)
-        for _ in range(2):
+        first = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        again = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        assert (first.recorded, again.replayed) == (1, True)
+        assert labels.printed == [SHIPMENT, SHIPMENT]  # the carrier keys it by tracking number: harmless
+
+    def test_a_dispatch_that_loses_a_race_after_its_load_prints_nothing(self, vault, PLANNED):
+        # GIVEN two containers on one log, the parcel ready to ship
+        store = RacingStore()
+        winner_labels, loser_labels = DiscardingLabelPrinter(), DiscardingLabelPrinter()
+        winner = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=winner_labels)
+        loser = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=loser_labels)
+        winner.apply_queued(PLANNED)
+        winner.apply_queued(READY)
+        # WHEN one container loads the parcel ready to ship, and the other's dispatch is recorded before the
+        # first one's append
+        store.rival = lambda: winner.dispatch(
+            SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None
+        )
+        with pytest.raises(AlreadyDispatchedError):
+            loser.dispatch(SHIPMENT, "DHL", "TR-2", idempotency_key=None, correlation_id=None)
+        # THEN only the parcel that left has a label, under the tracking number it left with
+        assert (winner_labels.printed, loser_labels.printed) == ([SHIPMENT], [])
+        assert status(winner) is ShipmentStatus.DISPATCHED
+
+    def test_a_label_that_failed_to_print_is_printed_by_the_retry(self, vault, PLANNED):
+        # GIVEN a printer that jams on the first label
+        labels = JammedOncePrinter()
+        service = ShippingService(
+            DeciderRunner(shipment_decider, InMemoryEventStore()), vault=vault, labels=labels
+        )
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
+        # WHEN the dispatch is recorded but its label fails
+        with pytest.raises(RuntimeError, match="jammed"):
             service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        assert (status(service), labels.printed) == (ShipmentStatus.DISPATCHED, [])
+        # THEN the staff's retry with the same Idempotency-Key replays the dispatch and prints the label
+        answer = service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        assert (answer.replayed, answer.recorded) == (True, 0)
         assert labels.printed == [SHIPMENT]
 
-    def test_a_dispatch_that_loses_the_race_prints_nothing(self, vault, PLANNED):
-        # GIVEN two containers whose memory images both hold the parcel ready to ship
-        store = InMemoryEventStore()
-        first_labels, second_labels = DiscardingLabelPrinter(), DiscardingLabelPrinter()
-        first = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=first_labels)
-        second = ShippingService(DeciderRunner(shipment_decider, store), vault=vault, labels=second_labels)
-        first.apply_queued(PLANNED)
-        first.apply_queued(READY)
-        second.runner.load(SHIPMENT)
-        # WHEN one dispatches it, and the other then dispatches it under another tracking number
-        first.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key=None, correlation_id=None)
-        with pytest.raises(AlreadyDispatchedError):
-            second.dispatch(SHIPMENT, "DHL", "TR-2", idempotency_key=None, correlation_id=None)
-        # THEN only the parcel that left has a label
-        assert (first_labels.printed, second_labels.printed) == ([SHIPMENT], [])
+    def test_a_retry_after_the_address_was_erased_prints_nothing_and_says_so(self, vault, PLANNED):
+        labels = JammedOncePrinter()
+        service = ShippingService(
+            DeciderRunner(shipment_decider, InMemoryEventStore()), vault=vault, labels=labels
+        )
+        service.apply_queued(PLANNED)
+        service.apply_queued(READY)
+        with pytest.raises(RuntimeError, match="jammed"):
+            service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        vault.erase("alice")
+        with pytest.raises(ShipmentAddressErasedError):
+            service.dispatch(SHIPMENT, "PostNL", "TR-1", idempotency_key="scan-1", correlation_id=None)
+        assert (status(service), labels.printed) == (ShipmentStatus.DISPATCHED, [])

@@ -112,7 +112,13 @@ class BatchResult:
     conflicts: int = 0
     gaps_filled: int = 0
     candidates_failed: int = 0  # candidate generations this batch marked failed (GenerationalProjector)
+    # candidate generations this batch could not feed every aggregate to (their table could not be read or
+    # written): left behind on those aggregates, to be caught up (GenerationalProjector)
+    candidates_behind: int = 0
     problems: list[str] = field(default_factory=list)  # what went wrong without failing a record, for the log
+    # Streams whose failures are not the projection's: their row could not be read or written, or their
+    # earlier commits not read from the log (throttled, unavailable, denied). Trying again may succeed.
+    unapplied_streams: set[str] = field(default_factory=set)
 
     @property
     def failed_sequence_numbers(self) -> list[str]:
@@ -126,6 +132,7 @@ class BatchResult:
             "ProjectionGapsFilled": self.gaps_filled,
             "ProjectionFailedRecords": len(self.failures),
             "CandidateGenerationsFailed": self.candidates_failed,
+            "CandidateGenerationsBehind": self.candidates_behind,
         }
 
 
@@ -138,6 +145,7 @@ class _Fold:
     gaps_filled: int = 0
     failed_at: int | None = None  # position in the group of the first record that failed
     error: Exception | None = None
+    unreadable: bool = False  # the log's failure (a gap's commits could not be read), not the projection's
 
 
 class Projector:
@@ -161,9 +169,14 @@ class Projector:
         for record in grouped.unattributed:
             result.failures.append(RecordFailure(record.sequence_number, None, record.problem))
         groups = {s: g for s, g in grouped.by_stream.items() if self.projection.handles(s)}
-        rows = self.views.get_many([self.projection.key(s) for s in groups]) if groups else {}
-        for stream_id, group in groups.items():
-            self._project_stream(stream_id, group, rows.get(self.projection.key(stream_id)), result)
+        try:
+            rows = self.views.get_many([self.projection.key(s) for s in groups]) if groups else {}
+        except Exception as exc:  # the view table cannot be read: every record is reported, none applied
+            for stream_id, group in groups.items():
+                self._unapplied(stream_id, group, exc, result)
+        else:
+            for stream_id, group in groups.items():
+                self._project_stream(stream_id, group, rows.get(self.projection.key(stream_id)), result)
         order = {record.sequence_number: position for position, record in enumerate(records)}
         result.failures.sort(key=lambda failure: order.get(failure.sequence_number, 0))
         return result
@@ -178,7 +191,14 @@ class Projector:
         streams = [s for s in dict.fromkeys(stream_ids) if self.projection.handles(s)]
         for start in range(0, len(streams), BATCH_GET_LIMIT):
             chunk = streams[start : start + BATCH_GET_LIMIT]
-            rows = self.views.get_many([self.projection.key(s) for s in chunk])
+            try:
+                rows = self.views.get_many([self.projection.key(s) for s in chunk])
+            except Exception as exc:  # the view table cannot be read: these streams, unapplied
+                for stream_id in chunk:
+                    reason = f"{type(exc).__name__}: {exc}"
+                    result.failures.append(RecordFailure(stream_id, stream_id, reason))
+                    result.unapplied_streams.add(stream_id)
+                continue
             for stream_id in chunk:
                 stored = rows.get(self.projection.key(stream_id))
                 if known is not None and stored is not None and stored.version >= known.get(stream_id, 0):
@@ -189,6 +209,7 @@ class Projector:
                     result.failures.append(
                         RecordFailure(stream_id, stream_id, f"{type(exc).__name__}: {exc}")
                     )
+                    result.unapplied_streams.add(stream_id)
                     continue
                 group = [ChangeRecord(f"{stream_id}@{c.version}", stream_id, c) for c in commits]
                 if group:
@@ -209,21 +230,33 @@ class Projector:
                 # Another writer (a rebuild, an overlapping invocation) moved the row on: start again from
                 # its row; what it already holds is skipped this time.
                 result.conflicts += 1
-                stored = (
-                    conflict.current if conflict.current is not None else self.views.get_many([key]).get(key)
-                )
+                if conflict.current is not None:
+                    stored = conflict.current
+                    continue
+                try:
+                    stored = self.views.get_many([key]).get(key)
+                except Exception as exc:
+                    self._unapplied(stream_id, group, exc, result)
+                    return
                 continue
             except Exception as exc:  # throttled, unavailable: nothing of this aggregate was written
-                result.failures.extend(self._failed(group, 0, exc))
+                self._unapplied(stream_id, group, exc, result)
                 return
             result.events_applied += fold.events
             result.gaps_filled += fold.gaps_filled
             if fold.failed_at is not None:
                 result.failures.extend(self._failed(group, fold.failed_at, fold.error))
+                if fold.unreadable:
+                    result.unapplied_streams.add(stream_id)
             return
-        result.failures.extend(
-            self._failed(group, 0, f"view row kept changing over {self._max_attempts} tries")
-        )
+        self._unapplied(stream_id, group, f"view row kept changing over {self._max_attempts} tries", result)
+
+    def _unapplied(
+        self, stream_id: str, group: list[ChangeRecord], error: Exception | str, result: BatchResult
+    ) -> None:
+        """Nothing of the stream's group was written, for a reason of the storage's, not the projection's."""
+        result.failures.extend(self._failed(group, 0, error))
+        result.unapplied_streams.add(stream_id)
 
     def _fold(self, stream_id: str, group: list[ChangeRecord], stored: ViewRow | None) -> _Fold:
         """Fold the group's records into the row, in order, filling gaps from the log. Stops at the first
@@ -236,8 +269,12 @@ class Projector:
                 if commit.last_version <= version:
                     continue  # delivered before: already in the row
                 if commit.version > version + 1:
-                    for missing in self.store.read(stream_id, after=version, up_to=commit.version - 1):
-                        row = self.projection.apply(row, missing)
+                    try:
+                        missing = list(self.store.read(stream_id, after=version, up_to=commit.version - 1))
+                    except Exception as exc:  # the log's failure, not the projection's
+                        return _Fold(row, events, gaps, failed_at=position, error=exc, unreadable=True)
+                    for commit_missed in missing:
+                        row = self.projection.apply(row, commit_missed)
                     gaps += 1
                 before = row.version if row else 0
                 row = self.projection.apply(row, commit)

@@ -6,11 +6,25 @@ only, so a generation being built never answers a query. Declared per view by th
 - `VIEW_GENERATIONS`: the SSM parameter holding the view's generations registry;
 - `VIEW_GENERATIONS_MAX_AGE`: seconds a container keeps the registry before reading it again (default 5).
 
-Only the active generation is live. A candidate (catching up, ready, or the standby kept for a switch back)
-whose projection fails is marked failed, in a row of its own table (`FAILURE_KEY`), and is fed no more: the
-live generation's records never fail because of it, which is what building a new generation beside the
-live one is for. A failed generation is shown by `rebuild status`, counted as `CandidateGenerationsFailed`
-(alarmed), refused by `rebuild switch`, and emptied by `rebuild drop`.
+Only the active generation is live: the live generation's records never fail because of a candidate
+(catching up, ready, or the standby kept for a switch back), which is what building a new generation beside
+the live one is for. What can go wrong in a candidate, and what becomes of it:
+
+- its projection refuses a record the live generation applied (or cannot be imported): it is marked failed,
+  in a row of its own table (`FAILURE_KEY`), and fed no more. Shown by `rebuild status`, counted as
+  `CandidateGenerationsFailed` (alarmed), refused by `rebuild switch`, emptied by `rebuild drop`. If its
+  table refuses that row too, the container stops feeding it at once and writes the row at a later batch;
+- its table cannot be read or written (throttled, missing, access denied): nothing is marked, since that may
+  pass. The aggregates it missed are remembered by the container and caught up from the log at its next
+  batches (`Projector.catch_up`), counted as `CandidateGenerationsBehind` (alarmed). A container that ends
+  first takes that memory with it: those aggregates stay behind in the candidate until their next event
+  (gaps are filled from the log then), so after the alarm, repair it with `rebuild --in-place` of that
+  generation, or drop and rebuild it;
+- a record the live generation failed too is not held against it: Lambda delivers it again, to both.
+
+Before setting a candidate's failures aside, its registry is read again uncached: a container's copy may be
+`VIEW_GENERATIONS_MAX_AGE` seconds old, and a generation switched to meanwhile is live, so its failures are
+reported like the active one's.
 """
 
 from __future__ import annotations
@@ -20,8 +34,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from eventcore.lambdas.batch_consumer import RecordFailure
@@ -40,7 +55,14 @@ if TYPE_CHECKING:
     from eventcore.read.view_store import ViewIndex, ViewPage, ViewStore
     from eventcore.write.store import EventStore
 
+    GenerationKey = tuple[str, str | None]  # (generation, its rebuild's start): one build of one generation
+
 FAILURE_KEY = "#generation-failed"  # a key no aggregate has: the row recording a generation's failure
+# A candidate whose table could not be read or written for some aggregates is caught up on them from the log,
+# this many a batch, by the container that missed them; past BEHIND_LIMIT of them it is marked failed instead
+# (its table is gone or denied for long: rebuilding it is the cheaper repair, and the memory stays bounded).
+CATCH_UP_PER_BATCH = 25
+BEHIND_LIMIT = 10_000
 TABLES_ENV = "VIEW_TABLES"
 REGISTRY_ENV = "VIEW_GENERATIONS"
 MAX_AGE_ENV = "VIEW_GENERATIONS_MAX_AGE"
@@ -101,8 +123,8 @@ class GenerationalView:
             CachedGenerations(settings.registry, max_age=settings.max_age),
         )
 
-    def current(self, *, stale_ok: bool = False) -> Generations:
-        generations = self.generations.current(stale_ok=stale_ok)
+    def current(self, *, stale_ok: bool = False, fresh: bool = False) -> Generations:
+        generations = self.generations.current(stale_ok=stale_ok, fresh=fresh)
         unknown = set(generations.by_name) - set(self.stores)
         if unknown:
             raise GenerationError(f"the registry names generations without a table: {sorted(unknown)}")
@@ -171,11 +193,42 @@ def generation_failure(store: ViewStore) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in row.view.items()} if row is not None else None
 
 
+class _Standing(Enum):
+    """What a candidate is by the registry as it is now, read uncached."""
+
+    LIVE = "active now, or not known not to be"
+    CANDIDATE = "still a candidate"
+    GONE = "dropped, or rebuilt since"
+
+
+@dataclass
+class _CandidateFeed:
+    """One candidate's part of a batch, before anything is set aside: what it applied (`result`, without
+    failures), the failures it would report were it live (`held`), why its projection fails (`broken`: it is
+    to be marked failed), and the aggregates it could not reach (`unreached`, and why: to be caught up)."""
+
+    result: BatchResult = field(default_factory=BatchResult)
+    held: list[RecordFailure] = field(default_factory=list)
+    broken: str | None = None
+    unreached: set[str] = field(default_factory=set)
+    why_unreached: str = ""
+
+    @property
+    def sets_failures_aside(self) -> bool:
+        return self.broken is not None or bool(self.unreached)
+
+
 class GenerationalProjector:
     """Feeds a batch to every fed generation, each with its own projection and the core's `Projector` (one
     conditional write per aggregate per generation). A record that fails in the active generation is
-    reported, so nothing is lost: Lambda delivers it again, and the generations that applied it skip it. A
-    candidate that fails is marked failed instead and fed no more (the module's docstring says why)."""
+    reported, so nothing is lost: Lambda delivers it again, and the generations that applied it skip it.
+
+    Nothing a candidate does fails the batch: its failure row unreadable, its rows unreadable or unwritable,
+    its projection refusing an event. Before setting a candidate's failures aside, the registry is read
+    again, uncached: a generation switched to since this container cached the registry is live, and its
+    failures are reported. Otherwise, a record its projection refuses (one the live generation applied) marks
+    it failed, fed no more; a table it could not read or write leaves it behind on those aggregates, which
+    this container catches up from the log at its next batches (the module's docstring says why)."""
 
     def __init__(
         self,
@@ -191,7 +244,11 @@ class GenerationalProjector:
         self._projectors: dict[tuple[str, str], Projector] = {}
         self._clock = clock
         # (generation, its rebuild's start) -> (failed?, when it was last looked at)
-        self._health: dict[tuple[str, str | None], tuple[bool, float]] = {}
+        self._health: dict[GenerationKey, tuple[bool, float]] = {}
+        # ... -> the aggregates (streams) it missed in this container, to catch up from the log
+        self._behind: dict[GenerationKey, set[str]] = {}
+        # ... -> its failure row, which its table refused so far
+        self._unrecorded: dict[GenerationKey, dict[str, str]] = {}
 
     @classmethod
     def from_environment(
@@ -210,37 +267,125 @@ class GenerationalProjector:
         except GenerationError as exc:  # not knowing where to write: every record again, later
             return _all_failed(records, f"GenerationError: {exc}")
         active = generations.active
-        results = [(active.name, self._feed(active, records))]
-        problems = []
+        problems: list[str] = []
+        live = self._feed(active, records, problems)
+        results = [(active.name, live)]
+        live_failed = {failure.sequence_number for failure in live.failures}
+        failed = behind = 0
         for candidate in generations.fed:
-            if candidate.name == active.name or self._failed(candidate):
+            if candidate.name == active.name:
                 continue
-            result = self._feed(candidate, records)
-            if result.failures:
-                reason = result.failures[0].reason
-                self._mark_failed(candidate, reason)
-                problems.append(
-                    f"generation {candidate.name} ({candidate.state.value}, {candidate.projection}) failed "
-                    f"and is fed no more: {reason}"
-                )
-                result = BatchResult(events_applied=result.events_applied, rows_written=result.rows_written)
-            results.append((candidate.name, result))
+            fed = self._feed_candidate(candidate, records, live_failed, problems)
+            if fed.sets_failures_aside:
+                standing = self._standing(candidate, problems)
+                if standing is _Standing.LIVE:
+                    results.append((candidate.name, replace(fed.result, failures=fed.held)))
+                    continue
+                if fed.broken is not None and standing is _Standing.CANDIDATE:
+                    self._mark_failed(candidate, fed.broken, problems)
+                    failed += 1
+                elif fed.unreached and standing is _Standing.CANDIDATE:
+                    if self._left_behind(candidate, fed.unreached, fed.why_unreached, problems):
+                        behind += 1
+                    else:
+                        failed += 1
+            results.append((candidate.name, fed.result))
         merged = _merged(results, records)
-        merged.candidates_failed = len(problems)
+        merged.candidates_failed = failed
+        merged.candidates_behind = behind
         merged.problems = problems
         return merged
 
-    def _feed(self, generation: Generation, records: Sequence[ChangeRecord]) -> BatchResult:
+    def _feed(
+        self, generation: Generation, records: Sequence[ChangeRecord], problems: list[str]
+    ) -> BatchResult:
+        """The live generation's part: its failures are the batch's."""
         try:
             projector = self._projector(generation)
         except Exception as exc:
-            return _all_failed(records, f"{type(exc).__name__}: {exc}")
-        return projector.handle(records)
+            return _all_failed(records, _why(exc))
+        caught_up = BatchResult()
+        if self._behind.get(_key(generation)):  # left behind while it was a candidate, in this container
+            caught_up, broken = self._catch_up(generation, projector, problems)
+            if broken is not None:
+                problems.append(f"generation {generation.name} (active) cannot apply the log's: {broken}")
+        result = projector.handle(records)
+        _add_figures(result, caught_up)
+        return result
+
+    def _feed_candidate(
+        self,
+        candidate: Generation,
+        records: Sequence[ChangeRecord],
+        live_failed: set[str],
+        problems: list[str],
+    ) -> _CandidateFeed:
+        # What the candidate misses if it cannot take this batch: the aggregates the live generation applied
+        # (what that one failed is delivered again, to both).
+        applied = {
+            record.stream_id
+            for record in records
+            if record.stream_id is not None
+            and record.sequence_number not in live_failed
+            and self.view.projection.handles(record.stream_id)
+        }
+        try:
+            failed = self._failed(candidate)
+        except Exception as exc:
+            return _unreached(records, applied, f"its failure row could not be read: {_why(exc)}")
+        if failed:
+            self._record_failure(candidate, problems)  # a failure row its table refused before
+            return _CandidateFeed()
+        try:
+            projector = self._projector(candidate)
+        except Exception as exc:  # its projection cannot be imported, or is not one of this view
+            return _CandidateFeed(held=_all_failed(records, _why(exc)).failures, broken=_why(exc))
+        fed = _CandidateFeed()
+        if self._behind.get(_key(candidate)):
+            fed.result, fed.broken = self._catch_up(candidate, projector, problems)
+        try:
+            result = projector.handle(records)
+        except Exception as exc:  # the Projector reports rather than raises: this is for what nobody foresaw
+            return _unreached(records, applied, _why(exc))
+        fed.held = list(result.failures)
+        for failure in result.failures:
+            if failure.sequence_number in live_failed:
+                continue  # the live generation reports it: Lambda delivers it again, to both
+            if failure.stream_id is not None and failure.stream_id in result.unapplied_streams:
+                fed.unreached.add(failure.stream_id)
+                fed.why_unreached = fed.why_unreached or failure.reason
+            elif fed.broken is None:
+                fed.broken = failure.reason
+        _add_figures(fed.result, result)
+        return fed
+
+    def _standing(self, candidate: Generation, problems: list[str]) -> _Standing:
+        """The candidate by the registry read now, uncached: this container's copy may be up to its cache age
+        old, and a generation switched to meanwhile is live. Unreadable: taken as live (its failures are then
+        reported, and Lambda delivers the records again)."""
+        try:
+            now = self.view.current(fresh=True)
+        except GenerationError as exc:
+            problems.append(
+                f"generation {candidate.name} failed records, and whether it is active now cannot be read: "
+                f"they are reported ({exc})"
+            )
+            return _Standing.LIVE
+        current = now.get(candidate.name)
+        if now.active.name == candidate.name:
+            problems.append(
+                f"generation {candidate.name} is active now (this container's registry was older): its "
+                "failed records are reported"
+            )
+            return _Standing.LIVE
+        if current is None or not current.fed or current.since != candidate.since:
+            return _Standing.GONE
+        return _Standing.CANDIDATE
 
     def _failed(self, candidate: Generation) -> bool:
         """Whether the candidate was marked failed: known in this container, else read from its table at
         most once per registry cache age (another container may have marked it)."""
-        key = (candidate.name, candidate.since)
+        key = _key(candidate)
         known = self._health.get(key)
         now = self._clock()
         if known is not None and (known[0] or now - known[1] < self.view.generations.max_age):
@@ -249,16 +394,85 @@ class GenerationalProjector:
         self._health[key] = (failed, now)
         return failed
 
-    def _mark_failed(self, candidate: Generation, reason: str) -> None:
+    def _mark_failed(self, candidate: Generation, reason: str, problems: list[str]) -> None:
+        """Fed no more, from now on in this container; in every container once its failure row is written."""
+        key = _key(candidate)
         at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        document = {
+        self._unrecorded[key] = {
             "generation": candidate.name,
             "projection": candidate.projection,
             "failed_at": at,
             "reason": reason[:500],
         }
-        self.view.store(candidate.name).put_if_newer({FAILURE_KEY: ViewRow(document, 1)})
-        self._health[(candidate.name, candidate.since)] = (True, self._clock())
+        self._health[key] = (True, self._clock())
+        self._behind.pop(key, None)
+        problems.append(
+            f"generation {candidate.name} ({candidate.state.value}, {candidate.projection}) failed and is "
+            f"fed no more: {reason}"
+        )
+        self._record_failure(candidate, problems)
+
+    def _record_failure(self, candidate: Generation, problems: list[str]) -> None:
+        key = _key(candidate)
+        document = self._unrecorded.get(key)
+        if document is None:
+            return
+        try:
+            self.view.store(candidate.name).put_if_newer({FAILURE_KEY: ViewRow(document, 1)})
+        except Exception as exc:
+            problems.append(
+                f"generation {candidate.name}'s failure could not be recorded in its table ({_why(exc)}): "
+                "this container tries again at its next batch"
+            )
+            return
+        del self._unrecorded[key]
+
+    def _left_behind(self, candidate: Generation, streams: set[str], why: str, problems: list[str]) -> bool:
+        """Remember the aggregates the candidate missed, to catch them up; False when that is too many to
+        remember (it is marked failed instead: rebuilding it is the cheaper repair)."""
+        key = _key(candidate)
+        behind = self._behind.setdefault(key, set())
+        behind.update(streams)
+        if len(behind) > BEHIND_LIMIT:
+            self._mark_failed(
+                candidate, f"behind on more than {BEHIND_LIMIT} aggregates in one container: {why}", problems
+            )
+            return False
+        problems.append(
+            f"generation {candidate.name} ({candidate.state.value}) missed {len(streams)} aggregates of this "
+            f"batch ({why}); this container catches them up from the log at its next batches "
+            f"({len(behind)} behind)"
+        )
+        return True
+
+    def _catch_up(
+        self, generation: Generation, projector: Projector, problems: list[str]
+    ) -> tuple[BatchResult, str | None]:
+        """Up to CATCH_UP_PER_BATCH of the aggregates the generation missed in this container, caught up from
+        the log: what its table still refuses stays behind; what its projection refuses is answered (why)."""
+        key = _key(generation)
+        behind = self._behind.get(key, set())
+        chunk = sorted(behind)[:CATCH_UP_PER_BATCH]
+        try:
+            caught_up = projector.catch_up(chunk)
+        except Exception as exc:  # catch_up reports rather than raises: this is for what nobody foresaw
+            problems.append(f"generation {generation.name}: {len(behind)} aggregates behind: {_why(exc)}")
+            return BatchResult(), None
+        behind.difference_update(chunk)
+        broken = None
+        for failure in caught_up.failures:
+            if failure.stream_id is not None and failure.stream_id in caught_up.unapplied_streams:
+                behind.add(failure.stream_id)
+            elif broken is None:
+                broken = f"{failure.sequence_number}: {failure.reason}"
+        if caught_up.unapplied_streams:
+            problems.append(
+                f"generation {generation.name}: {len(behind)} aggregates still behind: "
+                f"{caught_up.failures[0].reason}"
+            )
+        if not behind:
+            self._behind.pop(key, None)
+        return replace(caught_up, failures=[], unapplied_streams=set()), broken
 
     def _projector(self, generation: Generation) -> Projector:
         key = (generation.name, generation.projection)
@@ -272,6 +486,25 @@ class GenerationalProjector:
         return self._projectors[key]
 
 
+def _key(generation: Generation) -> GenerationKey:
+    return (generation.name, generation.since)
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _unreached(records: Sequence[ChangeRecord], streams: set[str], why: str) -> _CandidateFeed:
+    return _CandidateFeed(held=_all_failed(records, why).failures, unreached=set(streams), why_unreached=why)
+
+
+def _add_figures(into: BatchResult, other: BatchResult) -> None:
+    into.events_applied += other.events_applied
+    into.rows_written += other.rows_written
+    into.conflicts += other.conflicts
+    into.gaps_filled += other.gaps_filled
+
+
 def _all_failed(records: Sequence[ChangeRecord], reason: str) -> BatchResult:
     return BatchResult(failures=[RecordFailure(r.sequence_number, r.stream_id, reason) for r in records])
 
@@ -280,10 +513,7 @@ def _merged(results: list[tuple[str, BatchResult]], records: Sequence[ChangeReco
     merged = BatchResult()
     failures: dict[str, RecordFailure] = {}
     for name, result in results:
-        merged.events_applied += result.events_applied
-        merged.rows_written += result.rows_written
-        merged.conflicts += result.conflicts
-        merged.gaps_filled += result.gaps_filled
+        _add_figures(merged, result)
         for failure in result.failures:
             failures.setdefault(
                 failure.sequence_number,

@@ -1,7 +1,8 @@
 """Where a view's generations registry lives: one SSM parameter per view (a JSON document, see
 `eventcore.read.generations.lifecycle`). The operator's commands read it fresh and write it; the functions
 read it through Powertools parameters, cached `max_age` seconds per warm container, so a switch costs no read
-per request and reaches every container within `max_age` seconds."""
+per request and reaches every container within `max_age` seconds. Where acting on a registry that old would
+lose data (a projector about to set a failing candidate aside), the function reads it again, uncached."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ DEFAULT_MAX_AGE = 5  # seconds: how stale a function's view of the registry may 
 # read a change: the registry's own propagation, clocks.
 SETTLE_MARGIN_SECONDS = 2
 
-Fetch = Callable[[str, int], str]
+Fetch = Callable[[str, int], str]  # (parameter, max age in seconds: 0 reads it now) -> its value
 
 
 class GenerationRegistry(Protocol):
@@ -73,7 +74,9 @@ class InMemoryGenerationRegistry:
 
 
 def _powertools_fetch(name: str, max_age: int) -> str:
-    return str(get_parameter(name, max_age=max_age))
+    # Powertools answers from its cache while an entry lives, whatever max_age this call asks for: a fresh
+    # read must force it.
+    return str(get_parameter(name, max_age=max_age, force_fetch=max_age <= 0))
 
 
 class CachedGenerations:
@@ -82,7 +85,7 @@ class CachedGenerations:
     `current()` fails when the registry cannot be read (the projector must not write to a set of generations
     it is not sure of: its batch is retried). `current(stale_ok=True)` answers with the last registry read
     instead, when there is one (a query may read the previous active generation a little longer: it is
-    fed)."""
+    fed). `current(fresh=True)` reads the registry now, whatever the cache holds."""
 
     def __init__(self, parameter: str, *, max_age: int = DEFAULT_MAX_AGE, fetch: Fetch = _powertools_fetch):
         self.parameter = parameter
@@ -92,9 +95,9 @@ class CachedGenerations:
         self._text: str | None = None
         self._parsed: Generations | None = None
 
-    def current(self, *, stale_ok: bool = False) -> Generations:
+    def current(self, *, stale_ok: bool = False, fresh: bool = False) -> Generations:
         try:
-            text = self._fetch(self.parameter, self.max_age)
+            text = self._fetch(self.parameter, 0 if fresh else self.max_age)
             with self._lock:
                 if text != self._text:  # parse once per change, not once per batch or request
                     self._parsed, self._text = Generations.parse(text), text

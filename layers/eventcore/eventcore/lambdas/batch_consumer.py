@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from eventcore.read.change_records import read_change_records
 
@@ -91,6 +92,24 @@ def process_change_batch(
     if unprocessable is not None:
         return unprocessable
     records = read_change_records(event)
+    return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
+
+
+def process_kinesis_batch(
+    event: Any,
+    consume: Callable[[list[KinesisStreamRecord]], BatchOutcome],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    done: str,
+) -> BatchResponse:
+    """A Kinesis batch handed whole to `consume`, for a consumer whose unit of work is the batch (sales
+    analytics sums a batch's contributions before writing), its outcome reported (`report_batch`). An empty
+    or foreign-shaped batch is reported and answered with no failures, as `process_batch` answers it."""
+    unprocessable = _unprocessable(event, EventType.KinesisDataStreams, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    records = [KinesisStreamRecord(record) for record in event["Records"]]
     return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
 
 

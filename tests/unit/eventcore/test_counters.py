@@ -20,6 +20,7 @@ from eventcore.read.counters import (
     CountingError,
     IdempotentCounters,
     Tally,
+    cancellation_codes,
     summed,
 )
 
@@ -259,3 +260,26 @@ def test_any_deliveries_count_every_event_exactly_once_writing_a_counter_item_on
     assert table.counters() == once(events)
     assert all(set(writes_per_counter_item(t).values()) <= {1} for t in table.committed)
     assert all(len(t) <= TRANSACTION_MAX_ITEMS for t in table.committed)
+
+
+class TestCancellationReasons:
+    def test_are_read_from_the_response_or_else_from_the_message(self):
+        with_reasons = ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                "CancellationReasons": [{"Code": "ConditionalCheckFailed"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+        message_only = ClientError(
+            {
+                "Error": {
+                    "Code": "TransactionCanceledException",
+                    "Message": "Transaction cancelled, please refer cancellation reasons for specific "
+                    "reasons [ConditionalCheckFailed, None, TransactionConflict]",
+                }
+            },
+            "TransactWriteItems",
+        )
+        assert cancellation_codes(with_reasons) == ["ConditionalCheckFailed", "None"]
+        assert cancellation_codes(message_only) == ["ConditionalCheckFailed", "None", "TransactionConflict"]

@@ -169,9 +169,7 @@ class IdempotentCounters:
             except ClientError as exc:
                 if error_code(exc) != "TransactionCanceledException":
                     raise
-                codes = [
-                    reason.get("Code") or "None" for reason in exc.response.get("CancellationReasons", [])
-                ]
+                codes = cancellation_codes(exc)
                 counted_before = {
                     i for i, code in enumerate(codes[: len(pending)]) if code == "ConditionalCheckFailed"
                 }
@@ -253,6 +251,19 @@ class IdempotentCounters:
         if chunk:
             chunks.append(chunk)
         return chunks
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Why each action of a cancelled transaction failed, in the actions' order ("None" where it did not).
+    boto3 hands DynamoDB's `CancellationReasons` on in the error response; should they be missing, the
+    message lists the same codes ("Transaction cancelled, please refer cancellation reasons for specific
+    reasons [ConditionalCheckFailed, None]")."""
+    reasons = exc.response.get("CancellationReasons")
+    if reasons:
+        return [reason.get("Code") or "None" for reason in reasons]
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    listed = message[message.rfind("[") + 1 : message.rfind("]")] if "[" in message else ""
+    return [code.strip() for code in listed.split(",")] if listed else []
 
 
 def summed(tallies: Sequence[Tally]) -> dict[tuple[str, str], dict[str, int]]:

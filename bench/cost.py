@@ -15,7 +15,14 @@ Counted per order, generically over whatever the template holds:
   DeleteMessageBatch, billed to the account);
 - Lambda invocations and GB-seconds at the template's memory sizes (durations as measured here: moto and 2
   cores make them longer than on AWS, so this is an upper bound);
-- the functions' log bytes (CloudWatch Logs ingestion) and HTTP API requests.
+- the functions' log bytes (CloudWatch Logs ingestion) and HTTP API requests;
+- sales analytics' writes: transactions and counter item writes per batch (at most one per counter item),
+  and the write units per order saved against one transaction per event (its marker and each of its
+  counters, written twice as a transactional write: what the analytics wrote before issue 21), from the
+  contributions of the order events actually published.
+
+Fixed costs follow the template's defaults: each Kinesis stream in the capacity mode its parameters give
+(shard-hours when provisioned, a stream-hour when on demand), the alarms, the dashboard, the KMS keys.
 
 Prices are on-demand list prices (us-east-1), named below with their source. The last line printed is one
 JSON object.
@@ -50,6 +57,7 @@ from localcloud import LocalCloud  # noqa: E402
 from localcloud.workers import FUNCTION_USER_AGENT_APP_ID  # noqa: E402
 from ops.alarms import operations_path  # noqa: E402
 from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
+from orders.analytics import sales_tally  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-cost-functions.log"
@@ -69,6 +77,13 @@ DYNAMODB_USD_PER_MILLION_RRU = 0.125
 KINESIS_ON_DEMAND_USD_PER_GB_IN = 0.08
 KINESIS_ON_DEMAND_USD_PER_GB_OUT = 0.04
 KINESIS_ON_DEMAND_USD_PER_STREAM_HOUR = 0.04
+# The same page, provisioned mode: a shard-hour, and PUT payload units (25 KB); reading is not charged. The
+# page renders its figures in the browser; these two were checked against third-party copies of it
+# (docs/capacity.md, "Sources"), not against the page itself.
+KINESIS_PROVISIONED_USD_PER_SHARD_HOUR = 0.015
+KINESIS_PROVISIONED_USD_PER_MILLION_PUT_UNITS = 0.014
+# https://aws.amazon.com/kms/pricing/ (a customer managed key, per month; each automatic rotation adds 1 USD)
+KMS_USD_PER_KEY_MONTH = 1.00
 # https://aws.amazon.com/sqs/pricing/ (per million requests, each 64 KB chunk a request)
 SQS_STANDARD_USD_PER_MILLION = 0.40
 SQS_FIFO_USD_PER_MILLION = 0.50
@@ -294,6 +309,7 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         "memory_by_name": memory_by_name,
         "function_by_name": function_by_name,
         "shape": shape,
+        "cfn": cfn,
         "indexes": {
             table: [
                 (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
@@ -304,10 +320,61 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
     }
 
 
+def resolved(value: Any, cfn: dict[str, Any], defaults: dict[str, str]) -> Any:
+    """A property's value in a stack deployed with the parameters' defaults: `Ref` to a parameter, `Fn::If`
+    on a condition of `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` (what the capacity settings use)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return defaults.get(argument, argument)
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            return resolved(when_true if holds(name, cfn, defaults) else when_false, cfn, defaults)
+    return value
+
+
+def holds(condition: Any, cfn: dict[str, Any], defaults: dict[str, str]) -> bool:
+    if isinstance(condition, str):
+        return holds(cfn.get("Conditions", {})[condition], cfn, defaults)
+    ((function, argument),) = condition.items()
+    match function:
+        case "Fn::Equals":
+            left, right = (str(resolved(a, cfn, defaults)) for a in argument)
+            return left == right
+        case "Fn::Not":
+            return not holds(argument[0], cfn, defaults)
+        case "Fn::And":
+            return all(holds(c, cfn, defaults) for c in argument)
+        case "Fn::Or":
+            return any(holds(c, cfn, defaults) for c in argument)
+        case "Condition":
+            return holds(argument, cfn, defaults)
+    raise ValueError(f"condition {condition!r} is not one this bench reads")
+
+
+def stream_capacity(cfn: dict[str, Any], shape: StackShape) -> dict[str, tuple[str, int]]:
+    """Each Kinesis stream's capacity mode and shards (0 on demand) with the template's default parameters."""
+    capacity = {}
+    for logical_id in shape.streams:
+        properties = cfn["Resources"][logical_id]["Properties"]
+        details = properties.get("StreamModeDetails", {})
+        mode = str(resolved(details.get("StreamMode", "PROVISIONED"), cfn, shape.parameter_defaults))
+        shards = int(resolved(properties.get("ShardCount", 1), cfn, shape.parameter_defaults) or 1)
+        capacity[logical_id] = (mode, shards if mode == "PROVISIONED" else 0)
+    return capacity
+
+
 def analyse(run: dict[str, Any]) -> dict[str, Any]:
     orders: int = run["orders"]
     shape: StackShape = run["shape"]
     names: dict[str, str] = run["names"]
+    analytics_functions = {"SalesAnalyticsProjectorFunction"}
+    analytics_tables = {"SalesAnalytics"}
+    analytics_sources = {m.source for m in shape.mappings if m.function in analytics_functions}
+    analytics_transactions = 0
+    counter_writes: Counter[str] = Counter()  # counter item -> updates committed
+    one_transaction_per_event_wru = 0.0  # what one transaction per counted event would have written
+    kinesis_payload_units: Counter[str] = Counter()
     by_api: Counter[str] = Counter()
     triggers: Counter[str] = Counter()
     write_units: defaultdict[str, float] = defaultdict(float)
@@ -326,15 +393,29 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         if service == "dynamodb":
             for table, kind, units in dynamodb_units(api, body, names, run["bounds"], run["indexes"]):
                 (write_units if kind == "write" else read_units)[table] += units
+            if api == "TransactWriteItems" and any(
+                names.get(a[next(iter(a))]["TableName"]) in analytics_tables for a in body["TransactItems"]
+            ):
+                analytics_transactions += 1
+                for action in body["TransactItems"]:
+                    if "Update" in action:
+                        key = action["Update"]["Key"]
+                        counter_writes[f"{key['pk']['S']}/{key['sk']['S']}"] += 1
         elif service == "kinesis" and api in ("PutRecords", "PutRecord"):
             stream = names.get(
                 body.get("StreamName", ""), body.get("StreamName") or body.get("StreamARN", "?")
             )
             for record in body.get("Records", [body]):
-                size = len(base64.b64decode(record["Data"])) + len(record["PartitionKey"].encode())
+                data = base64.b64decode(record["Data"])
+                size = len(data) + len(record["PartitionKey"].encode())
                 kinesis_records[stream] += 1
                 kinesis_kb[stream] += math.ceil(size / 1024)
                 payload_units += math.ceil(size / (25 * 1024))
+                kinesis_payload_units[stream] += math.ceil(size / (25 * 1024))
+                if stream in analytics_sources:
+                    tally = sales_tally("bench", data)
+                    if tally is not None:  # its marker and each of its counters, transactional: 2 units each
+                        one_transaction_per_event_wru += 2 * (1 + len(tally.contributions))
         elif service == "sqs":
             queue = body.get("QueueUrl", "").rsplit("/", 1)[-1]
             size = len(body.get("MessageBody", "").encode())
@@ -358,9 +439,13 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
     }
     for function, kind in esm_sqs.items():
         sqs_chunks[kind] += 2 * per_function[function]
-    # Every stream consumer retrieves what was put on its stream (on-demand retrieval is billed per GB).
+    # Every stream consumer retrieves what was put on its stream (on-demand retrieval is billed per GB). A
+    # provisioned stream charges PUT payload units instead, and nothing for reading.
     consumers = Counter(m.source for m in shape.mappings if m.source_kind == "kinesis")
     retrieved_kb = sum(kinesis_kb[stream] * consumers[stream] for stream in kinesis_kb)
+    capacity = stream_capacity(run["cfn"], shape)
+    on_demand = {stream for stream, (mode, _) in capacity.items() if mode == "ON_DEMAND"}
+    analytics_batches = sum(per_function[f] for f in analytics_functions)
 
     per = 1 / orders
     requests_per_order = sum(by_api.values()) * per
@@ -371,8 +456,18 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         "lambda_duration": gb_seconds * per * LAMBDA_ARM_USD_PER_GB_SECOND * 1e6,
         "dynamodb_writes": wru * per * DYNAMODB_USD_PER_MILLION_WRU,
         "dynamodb_reads": rru * per * DYNAMODB_USD_PER_MILLION_RRU,
-        "kinesis_in": sum(kinesis_kb.values()) * per * 1024 / GB * KINESIS_ON_DEMAND_USD_PER_GB_IN * 1e6,
-        "kinesis_out": retrieved_kb * per * 1024 / GB * KINESIS_ON_DEMAND_USD_PER_GB_OUT * 1e6,
+        "kinesis_in": (
+            sum(kinesis_kb[s] for s in on_demand) * 1024 / GB * KINESIS_ON_DEMAND_USD_PER_GB_IN * 1e6
+            + sum(n for s, n in kinesis_payload_units.items() if s not in on_demand)
+            * KINESIS_PROVISIONED_USD_PER_MILLION_PUT_UNITS
+        )
+        * per,
+        "kinesis_out": sum(kinesis_kb[s] * consumers[s] for s in on_demand)
+        * per
+        * 1024
+        / GB
+        * KINESIS_ON_DEMAND_USD_PER_GB_OUT
+        * 1e6,
         "sqs": (
             sqs_chunks["fifo"] * SQS_FIFO_USD_PER_MILLION
             + sqs_chunks["standard"] * SQS_STANDARD_USD_PER_MILLION
@@ -389,10 +484,20 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         if r["Type"] == "AWS::CloudWatch::Alarm"
     )
     fixed_per_month = {
-        "kinesis_streams": len(shape.streams) * KINESIS_ON_DEMAND_USD_PER_STREAM_HOUR * 730,
+        "kinesis_streams": sum(
+            (
+                KINESIS_ON_DEMAND_USD_PER_STREAM_HOUR
+                if mode == "ON_DEMAND"
+                else shards * KINESIS_PROVISIONED_USD_PER_SHARD_HOUR
+            )
+            * 730
+            for mode, shards in capacity.values()
+        ),
         "alarms": alarms * CLOUDWATCH_ALARM_USD_PER_MONTH,
         "dashboard": CLOUDWATCH_DASHBOARD_USD_PER_MONTH,
+        "kms_keys": len(by_type(run["cfn"], "AWS::KMS::Key")) * KMS_USD_PER_KEY_MONTH,
     }
+    analytics_wru = sum(units for table, units in write_units.items() if table in analytics_tables)
     return {
         "orders": orders,
         "final_statuses": run["statuses"],
@@ -421,9 +526,40 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         "usd_per_million_orders_by_item": {k: round(v, 2) for k, v in cost.items()},
         "usd_per_million_orders": round(sum(cost.values()), 2),
         "usd_fixed_per_month": {k: round(v, 2) for k, v in fixed_per_month.items()},
+        "usd_fixed_per_month_total": round(sum(fixed_per_month.values()), 2),
+        "kinesis_streams_capacity": {
+            s: f"{mode} {shards}" if shards else mode for s, (mode, shards) in capacity.items()
+        },
+        "analytics_batches": analytics_batches,
+        "analytics_transactions": analytics_transactions,
+        "analytics_transactions_per_batch": round(analytics_transactions / analytics_batches, 2)
+        if analytics_batches
+        else 0,
+        # A transaction writes an item at most once (DynamoDB refuses two actions on one item), so no counter
+        # item written more often than there were batches means at most once per batch.
+        "analytics_max_counter_item_writes_per_batch": round(
+            max(counter_writes.values(), default=0) / analytics_batches, 2
+        )
+        if analytics_batches
+        else 0,
+        "analytics_counter_items": len(counter_writes),
+        "analytics_write_units_per_order": round(analytics_wru * per, 2),
+        "analytics_write_units_per_order_one_transaction_per_event": round(
+            one_transaction_per_event_wru * per, 2
+        ),
+        "analytics_write_units_saved_per_order": round(
+            (one_transaction_per_event_wru - analytics_wru) * per, 2
+        ),
+        "analytics_usd_saved_per_million_orders": round(
+            (one_transaction_per_event_wru - analytics_wru) * per * DYNAMODB_USD_PER_MILLION_WRU, 2
+        ),
         "local_cloud_trigger_requests_per_order": round(sum(triggers.values()) * per, 1),
         "prices": f"on-demand list prices, us-east-1, {PRICES_AS_OF}",
     }
+
+
+def by_type(cfn: dict[str, Any], resource_type: str) -> list[str]:
+    return [logical for logical, resource in cfn["Resources"].items() if resource["Type"] == resource_type]
 
 
 def main() -> None:
@@ -459,6 +595,14 @@ def main() -> None:
         print(f"  USD per million orders, {item:<33}{usd:>12}")
     print(f"{'usd_per_million_orders':<58}{figures['usd_per_million_orders']:>12}")
     print(f"fixed per month (USD): {figures['usd_fixed_per_month']}; prices: {figures['prices']}")
+    print(f"Kinesis streams as the template's defaults deploy them: {figures['kinesis_streams_capacity']}")
+    print(
+        f"sales analytics: {figures['analytics_batches']} batches, {figures['analytics_transactions']} "
+        f"transactions, at most {figures['analytics_max_counter_item_writes_per_batch']} write per counter "
+        f"item per batch; {figures['analytics_write_units_per_order']} write units per order "
+        f"({figures['analytics_write_units_per_order_one_transaction_per_event']} with one transaction per "
+        f"event: {figures['analytics_write_units_saved_per_order']} saved)"
+    )
     print(json.dumps(figures))
 
 

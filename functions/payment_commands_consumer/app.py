@@ -1,7 +1,9 @@
-"""Payment commands consumer: applies the commands queued on `payment-commands` (SQS FIFO, one group per
-order): RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment
-(the saga's compensation) releases it. Thin: read the message, hand it to the payments service, fail it on
-error (retried, then parked in the DLQ by the queue's redrive policy)."""
+"""Payments handler: applies the commands queued on `payment-commands` (SQS FIFO, one group per order):
+RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment (the
+saga's compensation) releases it. A batch's orders are handled concurrently, each order's commands in order
+(`process_fifo_groups`): a provider answering in ~300 ms no longer makes a batch of ten take three seconds.
+Thin: read the message, hand it to the payments service, fail it on error (retried, then parked in the DLQ
+by the queue's redrive policy), and with it the order's later commands in the batch."""
 
 from __future__ import annotations
 
@@ -9,27 +11,29 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
-from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.inbound import consuming_command
+from eventcore.lambdas.batch_consumer import process_fifo_groups
+from eventcore.messaging.inbound import PerThreadRecordLogger, consuming_command
 from payments.bootstrap import PaymentsWiring
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# A FIFO mapping's batch holds at most 10 messages: every order of a batch at once.
+CONCURRENT_ORDERS = 10
+
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+record_logger = PerThreadRecordLogger(logger)  # records are handled on several threads at once
 service = PaymentsWiring().payment_service()
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord) -> str:
     with consuming_command(
-        logger,
+        record_logger,
         record.body,
         payload_keys=("order_id",),
         message_id=record.message_id,
@@ -37,12 +41,17 @@ def record_handler(record: SQSRecord) -> None:
     ) as message:
         outcome = service.apply_queued(message)
         logger.info("payment command applied", outcome=outcome)
-        if outcome in ("authorized", "declined", "voided"):
-            metrics.add_metric(name=f"Payments{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+        return outcome
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_batch(event, record_handler, processor, context, logger=logger, metrics=metrics)
+    batch = process_fifo_groups(
+        event, record_handler, context, logger=logger, metrics=metrics, concurrency=CONCURRENT_ORDERS
+    )
+    for outcome in batch.results:  # Metrics is not thread-safe: added here, on the invocation's thread
+        if outcome in ("authorized", "declined", "voided"):
+            metrics.add_metric(name=f"Payments{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+    return batch.response

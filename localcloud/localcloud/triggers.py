@@ -27,9 +27,46 @@ if TYPE_CHECKING:
     from localcloud.stack import Stack
     from localcloud.workers import Invocation
 
-__all__ = ["Triggers", "failure_object_key", "mapping_uuid"]
+__all__ = ["Triggers", "failure_object_key", "mapping_notes", "mapping_uuid"]
 
 S3_ARN_PREFIX = "arn:aws:s3:::"
+
+# What the pollers emulate of an event source mapping's properties.
+EMULATED_PROPERTIES = frozenset(
+    {
+        "EventSourceArn",
+        "FunctionName",
+        "Enabled",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "StartingPosition",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "FunctionResponseTypes",
+        "FilterCriteria",
+        "DestinationConfig",
+    }
+)
+# What they ignore knowingly, and why what the functions see is still what Lambda may do.
+IGNORED_PROPERTIES = {
+    # Lambda runs up to N batches of a shard at once, keeping order per partition key (Kinesis) or per item
+    # (DynamoDB); one batch at a time keeps every order those do, and more.
+    "ParallelizationFactor": "one batch per shard at a time, which keeps every order Lambda keeps",
+    # At most two workers per function: below any MaximumConcurrency (2 to 1,000).
+    "ScalingConfig": "a function runs on at most two workers, under any MaximumConcurrency",
+    "Tags": "no effect on delivery",
+    "MetricsConfig": "no effect on delivery",
+    "KmsKeyArn": "no effect on delivery (filter criteria are kept in memory)",
+}
+
+
+def mapping_notes(logical_id: str, properties: dict[str, Any]) -> list[str]:
+    """What the local cloud says once about a mapping's properties it does not emulate and does not know to
+    be harmless (a tumbling window, a starting timestamp): each is ignored, so what the function sees may
+    differ from Lambda's. The known harmless ones (`IGNORED_PROPERTIES`) are ignored without a word."""
+    unknown = sorted(set(properties) - EMULATED_PROPERTIES - set(IGNORED_PROPERTIES))
+    return [f"[localcloud] {logical_id}: {name} is not emulated; ignored" for name in unknown]
 
 
 def mapping_uuid(logical_id: str) -> str:
@@ -89,6 +126,8 @@ class Triggers:
             properties = self._stack.properties(logical_id)
             if properties.get("Enabled", True) is False:
                 continue
+            for note in mapping_notes(logical_id, properties):
+                self._say(note)
             source_arn = str(properties["EventSourceArn"])
             function = str(properties["FunctionName"])
             function_arn = function if function.startswith("arn:") else self._function_arn_of(function)

@@ -14,6 +14,7 @@ import pytest
 
 from localcloud.template import load_template, parameter_values
 from localcloud.translate import translate
+from localcloud.triggers import mapping_notes
 from tests.support.aws import ROOT, template
 
 TEMPLATE = ROOT / "template.yaml"
@@ -231,3 +232,22 @@ def test_the_orders_publisher_publishes_what_orders_published_says_and_its_filte
     (pattern,) = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
     prefixes = {p["prefix"] for p in pattern["dynamodb"]["Keys"]["stream"]["S"]}
     assert prefixes == {f"{aggregate}-" for aggregate in PUBLISHED_AGGREGATES}
+
+
+def test_the_local_cloud_emulates_or_knowingly_ignores_every_mapping_setting():
+    # ParallelizationFactor and ScalingConfig are ignored knowingly (one batch per shard, two workers a
+    # function: within what Lambda may do); anything else unknown would be named at start.
+    sam_template = load_template(TEMPLATE)
+    resources = translate(sam_template, parameter_values(sam_template, TEMPLATE), ROOT).cfn["Resources"]
+    mappings = {
+        k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    }
+    assert [note for logical_id, props in mappings.items() for note in mapping_notes(logical_id, props)] == []
+    factors = {k: p.get("ParallelizationFactor", 1) for k, p in mappings.items() if "StartingPosition" in p}
+    # the publishers keep each aggregate's order on Kinesis: Lambda keeps a DynamoDB stream's order per item
+    # (a commit) only once more than one batch of a shard runs at a time
+    assert all(factor == 1 for k, factor in factors.items() if "Publisher" in k)
+    assert {k: f for k, f in factors.items() if "Projector" in k and "SalesAnalytics" not in k} == {
+        "OrderProjectorFunctionOrdersLog": 4,
+        "ShipmentProjectorFunctionShippingLog": 4,
+    }

@@ -19,7 +19,7 @@ from eventcore.write.store import Commit
 from ops.cli import main
 from shipping import shipment_decider, shipment_id_for
 from shipping.commands import CancelShipment, MarkReady, PlanShipment, ShipmentLine
-from tests.support.aws import resource
+from tests.support.aws import indexes_as_created, resource
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.read_side import T0, commits_for, lifecycle
 
@@ -231,7 +231,8 @@ def view_table(logical_id: str = "OrdersView") -> dict[str, Any]:
         "Type": "AWS::DynamoDB::Table",
         "Properties": {
             "BillingMode": "PAY_PER_REQUEST",
-            **{k: properties[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+            **{k: properties[k] for k in ("AttributeDefinitions", "KeySchema")},
+            "GlobalSecondaryIndexes": indexes_as_created(properties),
         },
     }
 

@@ -1,14 +1,16 @@
 """Sales analytics as pure functions: what one order event adds to the sales counters. Per day (UTC) and per
 campaign code: orders placed, revenue (what customers pay: the total, shipping included), discounts given;
-cancellations are counted apart, per day and reason. Amounts are minor units, one counter per currency."""
+cancellations are counted apart, per day and reason. Amounts are minor units, one counter per currency.
+A batch's tallies are summed per counter before writing (`eventcore.read.counters`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from eventcore.read.counters import Contribution
-from orders.events import OrderCancelled, OrderCreated
+from eventcore.messaging.inbound import read_published_event
+from eventcore.read.counters import Contribution, Tally
+from orders.events import OrderCancelled, OrderCreated, order_events
 
 if TYPE_CHECKING:
     from eventcore import Event
@@ -49,3 +51,14 @@ def sales_contributions(event: Event) -> list[Contribution]:
                 )
             ]
     return []
+
+
+def sales_tally(source: str, published_bytes: bytes) -> Tally | None:
+    """What one published order event (a CloudEvent from `order-events`) adds to the counters, under its
+    event id; None for an event that moves no sales figure. Upcast to the current schema first, so the
+    counters read one shape whatever version was published; a type or version this code does not know
+    raises, so the record is reported and parked, never silently skipped."""
+    published = read_published_event(published_bytes)
+    event = order_events.decode_data(published.event_type, published.schema_version, published.data)
+    contributions = sales_contributions(event)
+    return Tally(source, published.event_id, tuple(contributions)) if contributions else None

@@ -1,7 +1,12 @@
 """The payments application service: what payments does when it is asked to authorise an order's payment
 or to void it. It runs the Payment decider through the core's runner and calls the provider port; the
 function around it only parses messages. Every command id derives from the queued command's id, so a
-redelivered message writes nothing new and charges nothing twice."""
+redelivered message writes nothing new and charges nothing twice.
+
+One service serves several threads at once (the consumer handles a batch's orders concurrently, each order's
+commands in order): it keeps no state of its own between calls; its runner's memory image is locked, and two
+threads on one payment are resolved by the log's conditional write like two containers; the provider
+adapter must be thread-safe (the fake locks its ledger)."""
 
 from __future__ import annotations
 

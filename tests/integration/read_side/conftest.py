@@ -19,7 +19,13 @@ from eventcore.read.generations.registry import SsmGenerationRegistry
 from eventcore.read.view_store import DynamoDBViewStore, from_item
 from orders.personal_details import for_owner
 from orders.read_model import order_projection
-from tests.support.aws import create_personal_data_vault, create_table, put_pricing_parameters, resource
+from tests.support.aws import (
+    create_personal_data_vault,
+    create_table,
+    put_pricing_parameters,
+    resource,
+    template,
+)
 from tests.support.lambdas import LambdaContext, http_event, load_function
 from tests.support.read_side import ddb_event, deliver, function_environment, read_kinesis, read_log_stream
 
@@ -37,6 +43,13 @@ BASKET: dict[str, Any] = {
 }
 ORDER_EVENTS = "order-events"
 GREEN_TABLE = "orders-view-green"
+
+
+def resolved(value: Any, parameters: dict[str, Any]) -> Any:
+    """A template value with a `Ref` to a parameter replaced by the parameter's default."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]["Default"]
+    return value
 
 
 def template_env(monkeypatch: pytest.MonkeyPatch, logical_id: str, **resolved: str) -> None:
@@ -172,8 +185,19 @@ def read_side_in(monkeypatch: pytest.MonkeyPatch, context: LambdaContext) -> Rea
     orders_log = create_table(dynamodb, "OrdersEventLog", "orders-event-log")
     view_table = create_table(dynamodb, "OrdersView", "orders-view")
     analytics_table = create_table(dynamodb, "SalesAnalytics", "sales-analytics")
-    mode = resource("OrderEventsStream")["Properties"]["StreamModeDetails"]
-    boto3.client("kinesis").create_stream(StreamName=ORDER_EVENTS, StreamModeDetails=mode)
+    # As the template's defaults create it: KinesisStreamMode, and KinesisShardCount shards when provisioned.
+    parameters = template()["Parameters"]
+    mode = resolved(
+        resource("OrderEventsStream")["Properties"]["StreamModeDetails"]["StreamMode"], parameters
+    )
+    kinesis = boto3.client("kinesis")
+    if mode == "PROVISIONED":
+        shards = int(parameters["KinesisShardCount"]["Default"])
+        kinesis.create_stream(
+            StreamName=ORDER_EVENTS, StreamModeDetails={"StreamMode": mode}, ShardCount=shards
+        )
+    else:
+        kinesis.create_stream(StreamName=ORDER_EVENTS, StreamModeDetails={"StreamMode": mode})
     registry = put_pricing_parameters(monkeypatch)["OrdersViewGenerations"]
     create_personal_data_vault(monkeypatch)
     monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)

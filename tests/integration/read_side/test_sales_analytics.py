@@ -1,16 +1,23 @@
 """Sales analytics' real handler on moto: CloudEvents read back from the order-events Kinesis stream in,
-counters per day and per campaign out, each event counted once however often it is delivered."""
+counters per day and per campaign out, each event counted once however often it is delivered, and each
+counter item written once per batch (the requests counted with a botocore event hook)."""
 
 from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from typing import Any
 
+import pytest
+
+from eventcore.messaging.cloudevents import commit_to_cloudevents, encode
+from eventcore.read.counters import MARKER_PREFIX
 from eventcore.read.view_store import from_item
+from orders import OrderCancelled
 from tests.integration.read_side.conftest import BASKET
 from tests.support.lambdas import sample_event
-from tests.support.read_side import kinesis_record
+from tests.support.read_side import T0, commit_of, created, kinesis_record, sequence_number
 
 PLAIN: dict[str, Any] = {
     "lines": [{"sku": "SKU-POT-001", "quantity": 1}],
@@ -124,3 +131,128 @@ class TestSalesAnalytics:
         rows = counters(read_side)
         assert rows[("day#2026-11-26", "total#EUR")]["orders"] == 2  # the created sample's order, and B's
         assert rows[("day#2026-11-26", "cancellations#customer_request")] == {"cancellations": 1}
+
+
+# -- batches -------------------------------------------------------------------------------------------------
+
+
+def published_orders(count: int, *, cancelled_every: int = 0) -> list[dict[str, Any]]:
+    """`count` orders' OrderCreated (campaigns WELCOME10 and none, alternately) and every `cancelled_every`th
+    one's OrderCancelled, as the order-events stream delivers them: one Kinesis record per CloudEvent."""
+    records: list[dict[str, Any]] = []
+    for n in range(count):
+        order_id = f"order-{n:04d}"
+        events: list[Any] = [created(order_id, campaign_code="WELCOME10" if n % 2 else None, total=1000 + n)]
+        if cancelled_every and n % cancelled_every == 0:
+            events.append(OrderCancelled(order_id=order_id, reason="customer_request", cancelled_at=T0))
+        for document in commit_to_cloudevents(
+            commit_of(order_id, 1, events),
+            source="urn:orders-microsystem:orders",
+            type_prefix="com.example.orders",
+        ):
+            records.append(kinesis_record(encode(document), sequence_number(len(records)), order_id))
+    return records
+
+
+class TransactionCounter:
+    """Every TransactWriteItems the analytics function sends: how often each counter item is in one."""
+
+    def __init__(self, client: Any) -> None:
+        self.transactions: list[list[tuple[str, str]]] = []
+        client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", self._count)
+
+    def _count(self, params: dict[str, Any], **_: Any) -> None:
+        keys = [
+            (action["Update"]["Key"]["pk"]["S"], action["Update"]["Key"]["sk"]["S"])
+            for action in params["TransactItems"]
+            if "Update" in action
+        ]
+        self.transactions.append(keys)
+
+    def writes_per_counter_item(self) -> Counter[tuple[str, str]]:
+        return Counter(key for keys in self.transactions for key in keys)
+
+
+def expected_counters(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The counters every event counted once produces: the orders' totals by day and campaign."""
+    orders: dict[str, dict[str, Any]] = {}
+    cancellations = 0
+    for record in records:
+        document = json.loads(base64.b64decode(record["kinesis"]["data"]))
+        if document["type"].startswith("com.example.orders.OrderCreated"):
+            orders[document["id"]] = document["data"]
+        else:
+            cancellations += 1
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for data in orders.values():
+        campaign = data["campaign_code"] or "none"
+        for key in (
+            ("day#2026-11-26", "total#EUR"),
+            ("day#2026-11-26", f"campaign#{campaign}#EUR"),
+            (f"campaign#{campaign}", "total#EUR"),
+        ):
+            row = rows.setdefault(
+                key, {"orders": 0, "revenue": 0, "discounts": 0, "subtotal": 0, "shipping": 0}
+            )
+            row["orders"] += 1
+            row["revenue"] += data["total"]
+            row["discounts"] += data["discount"]
+            row["subtotal"] += data["subtotal"]
+            row["shipping"] += data["shipping"]
+    if cancellations:
+        rows[("day#2026-11-26", "cancellations#customer_request")] = {"cancellations": cancellations}
+    return rows
+
+
+class TestCountingInBatches:
+    @pytest.fixture
+    def transactions(self, read_side) -> TransactionCounter:
+        return TransactionCounter(read_side.analytics.counters._client)
+
+    def test_a_batch_writes_each_counter_item_once(self, read_side, transactions):
+        # GIVEN a batch of 40 orders over two campaigns, 10 of them cancelled (50 records, 6 counter items)
+        records = published_orders(40, cancelled_every=4)
+        # WHEN it is delivered
+        assert read_side.count_sales(records) == {"batchItemFailures": []}
+        # THEN one transaction, every counter item in it once, and the counters exact
+        assert len(transactions.transactions) == 1
+        assert set(transactions.writes_per_counter_item().values()) == {1}
+        assert len(transactions.writes_per_counter_item()) == 6
+        assert counters(read_side) == expected_counters(records)
+
+    def test_a_batch_delivered_again_whole_adds_nothing(self, read_side, transactions):
+        records = published_orders(30, cancelled_every=3)
+        read_side.count_sales(records)
+        before = counters(read_side)
+        assert read_side.count_sales(records) == {"batchItemFailures": []}
+        assert counters(read_side) == before == expected_counters(records)
+        # the second delivery's one attempt was cancelled on its markers: nothing written
+        assert len(transactions.transactions) == 2
+
+    def test_a_batch_delivered_again_in_part_counts_only_what_it_had_not(self, read_side, transactions):
+        # GIVEN the first 25 records counted: the mapping checkpointed there and the function then failed
+        records = published_orders(40, cancelled_every=5)
+        read_side.count_sales(records[:25])
+        # WHEN it delivers from record 10 on (a part again, and the rest), then bisects and redelivers
+        assert read_side.count_sales(records[10:]) == {"batchItemFailures": []}
+        half = len(records) // 2
+        for part in (records[:half], records[half:], records):
+            assert read_side.count_sales(part) == {"batchItemFailures": []}
+        # THEN every event counted once, and no transaction wrote a counter item twice
+        assert counters(read_side) == expected_counters(records)
+        assert all(len(keys) == len(set(keys)) for keys in transactions.transactions)
+
+    def test_a_batch_larger_than_one_transaction_is_split_and_still_exact(self, read_side, transactions):
+        # GIVEN 120 orders: 120 markers and 5 counter items are more than TransactWriteItems' 100 actions
+        records = published_orders(120)
+        assert read_side.count_sales(records) == {"batchItemFailures": []}
+        # THEN two transactions, each within the limit, each writing a counter item at most once
+        assert len(transactions.transactions) == 2
+        assert all(len(keys) == len(set(keys)) for keys in transactions.transactions)
+        assert counters(read_side) == expected_counters(records)
+        markers = [
+            row
+            for row in read_side.dynamodb.scan(TableName="sales-analytics")["Items"]
+            if row["pk"]["S"].startswith(MARKER_PREFIX)
+        ]
+        assert len(markers) == 120

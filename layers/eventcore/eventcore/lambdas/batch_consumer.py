@@ -1,15 +1,18 @@
 """What every batch consumer answers Lambda, written once: the partial batch response, the frame of a
-change-record consumer (projector, publisher) with its failure report, and the frame around Powertools' batch
-processing for the Kinesis and SQS consumers. Both answer an empty or foreign-shaped batch, and report it,
-instead of raising; a batch where every record failed is answered with every record in its failures."""
+change-record consumer (projector, publisher) with its failure report, the frame around Powertools' batch
+processing for the Kinesis and SQS consumers, and an SQS FIFO batch's message groups handled concurrently.
+All answer an empty or foreign-shaped batch, and report it, instead of raising; a batch where every record
+failed is answered with every record in its failures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType, SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from eventcore.read.change_records import read_change_records
 
@@ -94,6 +97,24 @@ def process_change_batch(
     return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
 
 
+def process_kinesis_batch(
+    event: Any,
+    consume: Callable[[list[KinesisStreamRecord]], BatchOutcome],
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    done: str,
+) -> BatchResponse:
+    """A Kinesis batch handed whole to `consume`, for a consumer whose unit of work is the batch (sales
+    analytics sums a batch's contributions before writing), its outcome reported (`report_batch`). An empty
+    or foreign-shaped batch is reported and answered with no failures, as `process_batch` answers it."""
+    unprocessable = _unprocessable(event, EventType.KinesisDataStreams, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return unprocessable
+    records = [KinesisStreamRecord(record) for record in event["Records"]]
+    return report_batch(logger, metrics, done=done, records=len(records), outcome=consume(records))
+
+
 def process_batch(
     event: Any,
     record_handler: Callable[[Any], None],
@@ -155,6 +176,74 @@ def process_queued_batch(
             {"itemIdentifier": record.message_id} for record in records if record.message_id in failed
         ]
     }
+
+
+@dataclass
+class FifoBatch:
+    """What `process_fifo_groups` did: Lambda's answer, and what the record handler returned for each message
+    it handled without error, in delivery order (for the metrics, added on the calling thread)."""
+
+    response: BatchResponse
+    results: list[Any] = field(default_factory=list)
+
+
+def process_fifo_groups(
+    event: Any,
+    record_handler: Callable[[Any], Any],
+    context: LambdaContext,
+    *,
+    logger: Logger,
+    metrics: Metrics,
+    concurrency: int,
+) -> FifoBatch:
+    """An SQS FIFO batch with its message groups handled concurrently, at most `concurrency` at a time, and
+    each group's messages one after another in delivery order: what a group's messages do stays ordered
+    (they are one aggregate's commands), and what different groups do overlaps (a slow call to a provider
+    no longer waits for the previous group's).
+
+    The partial batch response is exactly a FIFO queue's, as Powertools' `SqsFifoPartialProcessor(
+    skip_group_on_error=True)` gives it (it runs each group here: Powertools 3 has no concurrent FIFO
+    processor, its async one being for standard queues and Kinesis): a failed message fails every later
+    message of its group in the batch, the other groups go on, and the failures are answered in delivery
+    order. Messages without a group (a standard queue) are each a group of their own.
+
+    What the handler touches runs on several threads: boto3 clients are thread-safe (clients, not
+    sessions, and each built once at import), the runner's memory image is locked, Powertools' Metrics is
+    not (add metrics from `results`, on this thread) and its Logger shares its keys across threads
+    (`eventcore.messaging.inbound.PerThreadRecordLogger` keeps a record's keys to its thread). X-Ray
+    subsegments opened on a group's thread hang under the function's segment, not under the handler's."""
+    unprocessable = _unprocessable(event, EventType.SQS, logger=logger, metrics=metrics)
+    if unprocessable is not None:
+        return FifoBatch(unprocessable)
+    records: list[dict[str, Any]] = event["Records"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId") or f"(no group) {record['messageId']}"
+        groups.setdefault(group, []).append(record)
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(groups)))) as pool:
+        outcomes = list(
+            pool.map(lambda group: _process_group(group, record_handler, context), groups.values())
+        )
+    failed = {message_id for failures, _ in outcomes for message_id in failures}
+    results = {message_id: result for _, handled in outcomes for message_id, result in handled}
+    return FifoBatch(
+        batch_response([r["messageId"] for r in records if r["messageId"] in failed]),
+        [results[r["messageId"]] for r in records if r["messageId"] in results],
+    )
+
+
+def _process_group(
+    records: list[dict[str, Any]], record_handler: Callable[[Any], Any], context: LambdaContext
+) -> tuple[list[str], list[tuple[str, Any]]]:
+    """One message group's messages through a FIFO processor of its own (a processor keeps its batch's
+    state, so none is shared between threads): the ids that failed, and each handled id's result."""
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False
+    with processor(records, record_handler, context):
+        outcomes = processor.process()
+    failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
+    handled = [(record["messageId"], result) for status, result, record in outcomes if status == "success"]
+    return failed, handled
 
 
 def _unprocessable(

@@ -139,6 +139,39 @@ class RecordLogger(Protocol):
     def exception(self, msg: object, *args: Any, **kwargs: Any) -> None: ...
 
 
+class ThreadKeysLogger(Protocol):
+    """Powertools' Logger's thread-local keys (`thread_safe_append_keys` and the rest)."""
+
+    def thread_safe_append_keys(self, **keys: Any) -> None: ...
+    def thread_safe_remove_keys(self, keys: Iterable[str]) -> None: ...
+    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None: ...
+
+
+class PerThreadRecordLogger:
+    """The consuming frames' logger for records handled on several threads at once: the record's keys and
+    its correlation id go to the thread's own keys (Powertools' `thread_safe_append_keys`, a context
+    variable), which the formatter lays over the keys every thread shares. Powertools' `append_keys`,
+    `append_context_keys` and `set_correlation_id` write the one formatter all threads share, so one
+    record's order id would show on another's lines, and its removal would strip another's."""
+
+    def __init__(self, logger: ThreadKeysLogger) -> None:
+        self._logger = logger
+
+    def set_correlation_id(self, value: str | None) -> None:
+        self._logger.thread_safe_append_keys(correlation_id=value)  # None: shown on no line of this thread
+
+    @contextmanager
+    def append_context_keys(self, **keys: Any) -> Iterator[None]:
+        self._logger.thread_safe_append_keys(**keys)
+        try:
+            yield
+        finally:
+            self._logger.thread_safe_remove_keys(keys)
+
+    def exception(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self._logger.exception(msg, *args, **kwargs)
+
+
 @contextmanager
 def _consuming[M](
     logger: RecordLogger,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import io
 import json
 import math
@@ -80,6 +81,18 @@ CLOUDWATCH_LOGS_USD_PER_GB = 0.50
 XRAY_USD_PER_MILLION_TRACES = 5.00
 XRAY_SAMPLED_SHARE = 0.05
 # https://aws.amazon.com/cloudwatch/pricing/ (standard-resolution alarm, per month; a dashboard is 3 USD)
+# The archive (Firehose to S3, docs/mining.md). Not re-checked against the price pages in this session (no
+# price page answered the search): Firehose ingestion from a Kinesis stream is billed per GB with each record
+# rounded up to 5 KB; dynamic partitioning per GB processed and per 1,000 objects delivered; S3 per PUT and
+# per GB-month stored.
+FIREHOSE_USD_PER_GB_INGESTED = 0.029
+FIREHOSE_RECORD_ROUNDING_KB = 5
+FIREHOSE_PARTITIONING_USD_PER_GB = 0.020
+FIREHOSE_PARTITIONING_USD_PER_1000_OBJECTS = 0.005
+S3_USD_PER_1000_PUTS = 0.005
+S3_STANDARD_USD_PER_GB_MONTH = 0.023
+ARCHIVE_BUFFER_SECONDS = 300  # template.yaml's ArchiveBufferSeconds default: one object per active partition
+
 CLOUDWATCH_ALARM_USD_PER_MONTH = 0.10
 CLOUDWATCH_DASHBOARD_USD_PER_MONTH = 3.00
 
@@ -275,6 +288,9 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         start_recording(cloud.endpoint_url)
         statuses = wait_for_final(cloud, place_orders(cloud, orders, clients))
         stop_recording(cloud.endpoint_url)
+        cloud.wait_until_idle(timeout=120)
+        cloud.flush_delivery_streams()
+        archive = archive_of(cloud)
         invocations = cloud.invocations[first_invocation:]
         log_bytes = FUNCTION_LOGS.stat().st_size - log_bytes_before
         tables = {logical: cloud.physical_id(logical) for logical in shape.tables}
@@ -294,6 +310,7 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         "memory_by_name": memory_by_name,
         "function_by_name": function_by_name,
         "shape": shape,
+        "archive": archive,
         "indexes": {
             table: [
                 (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
@@ -301,6 +318,31 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
             ]
             for table in shape.tables
         },
+    }
+
+
+def archive_of(cloud: LocalCloud) -> dict[str, int]:
+    """What the archive bucket holds (warm-up orders included: `orders_archived` says how many): records,
+    the distinct facts, the gzipped bytes, and the fact types' partitions."""
+    s3, bucket = cloud.client("s3"), cloud.physical_id("ArchiveBucket")
+    records, ids, size, partitions, orders = 0, set(), 0, set(), set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            size += len(body)
+            partitions.add(item["Key"].rsplit("/day=", 1)[0])
+            for line in gzip.decompress(body).decode().splitlines():
+                document = json.loads(line)
+                records += 1
+                ids.add(document["id"])
+                if document["type"].split(".")[-2] == "OrderCreated":
+                    orders.add(document["subject"])
+    return {
+        "records": records,
+        "facts": len(ids),
+        "bytes": size,
+        "fact_partitions": len(partitions),
+        "orders_archived": len(orders),
     }
 
 
@@ -388,7 +430,29 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         for r in load_sam(operations_path(TEMPLATE))["Resources"].values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     )
+    archive = run["archive"]
+    archived_orders = max(1, archive["orders_archived"])
+    archive_gb_per_order = archive["bytes"] / archived_orders / GB
+    record_bytes = sum(kinesis_kb.values()) * 1024 / max(1, sum(kinesis_records.values()))
+    firehose_kb_per_record = (
+        math.ceil(record_bytes / 1024 / FIREHOSE_RECORD_ROUNDING_KB) * FIREHOSE_RECORD_ROUNDING_KB
+    )
+    records_per_order = archive["facts"] / archived_orders
+    cost["archive_firehose"] = (
+        records_per_order
+        * firehose_kb_per_record
+        * 1024
+        / GB
+        * 1e6
+        * (FIREHOSE_USD_PER_GB_INGESTED + FIREHOSE_PARTITIONING_USD_PER_GB)
+    )
+    # Stored for good: each month's orders add their gzipped bytes to what every later month pays for.
+    cost["archive_s3_storage_first_month"] = archive_gb_per_order * 1e6 * S3_STANDARD_USD_PER_GB_MONTH
+    objects_per_month = archive["fact_partitions"] * 86400 / ARCHIVE_BUFFER_SECONDS * 30
     fixed_per_month = {
+        "archive_objects": objects_per_month
+        / 1000
+        * (S3_USD_PER_1000_PUTS + FIREHOSE_PARTITIONING_USD_PER_1000_OBJECTS),
         "kinesis_streams": len(shape.streams) * KINESIS_ON_DEMAND_USD_PER_STREAM_HOUR * 730,
         "alarms": alarms * CLOUDWATCH_ALARM_USD_PER_MONTH,
         "dashboard": CLOUDWATCH_DASHBOARD_USD_PER_MONTH,
@@ -422,6 +486,11 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         "usd_per_million_orders": round(sum(cost.values()), 2),
         "usd_fixed_per_month": {k: round(v, 2) for k, v in fixed_per_month.items()},
         "local_cloud_trigger_requests_per_order": round(sum(triggers.values()) * per, 1),
+        "archive_records_per_order": round(archive["records"] / archived_orders, 2),
+        "archive_facts_per_order": round(records_per_order, 2),
+        "archive_bytes_per_order": round(archive["bytes"] / archived_orders, 1),
+        "archive_firehose_billed_kb_per_order": round(records_per_order * firehose_kb_per_record, 1),
+        "archive_objects_per_month_at_default_buffer": round(objects_per_month),
         "prices": f"on-demand list prices, us-east-1, {PRICES_AS_OF}",
     }
 

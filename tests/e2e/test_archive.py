@@ -115,10 +115,8 @@ def _published(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
 
 def mine(cloud: LocalCloud, cache: Path, capsys: pytest.CaptureFixture[str], *arguments: str) -> Any:
     capsys.readouterr()
-    status = main(
-        ["--endpoint-url", cloud.endpoint_url, "--gateway-url", cloud.gateway_url]
-        + ["mine", *arguments, "--json", "--cache", str(cache)]
-    )
+    where = ["--endpoint-url", cloud.endpoint_url, "--gateway-url", cloud.gateway_url]
+    status = main([*where, "mine", *arguments, "--json", "--cache", str(cache)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     return json.loads(captured.out)
@@ -274,14 +272,16 @@ def test_mined_statuses_outcomes_and_stockouts_equal_the_read_model(
     today = datetime.now(UTC).date().isoformat()
     outcomes = mine(cloud, tmp_path, capsys, "order_outcomes_by_day")
     timed_out = [row for row in outcomes if row["outcome"] == "cancelled: payment_timeout"]
-    assert timed_out and all(row["timed_out"] for row in timed_out)
+    assert timed_out
+    assert all(row["timed_out"] for row in timed_out)
     assert sum(row["share"] for row in outcomes if row["day"] == today) == pytest.approx(1.0, abs=0.01)
     stockouts = {row["sku"]: row for row in mine(cloud, tmp_path, capsys, "stockouts_by_sku")}
     assert stockouts[SCARCE[0]]["orders_lost"] >= 1
     declines = {row["day"]: row for row in mine(cloud, tmp_path, capsys, "payment_declines_by_day")}
     assert declines[today]["declined"] >= 1
     times = {row["day"]: row for row in mine(cloud, tmp_path, capsys, "fulfillment_times_by_day")}
-    assert times[today]["delivered"] >= 1 and times[today]["delivery_p50_s"] >= 0
+    assert times[today]["delivered"] >= 1
+    assert times[today]["delivery_p50_s"] >= 0
     waits = mine(cloud, tmp_path, capsys, "payment_to_dispatch_by_week")
     assert sum(row["dispatched"] for row in waits) >= 2
     assert UNANSWERED_SKU  # its order is the timed-out one

@@ -204,11 +204,13 @@ def test_every_stack_stays_well_under_cloudformations_limits():
 
     main = sam_translate(load_sam(TEMPLATE))
     operations = load_sam(operations_path(TEMPLATE))
-    for name, stack in (("template.yaml", main), ("operations.yaml", operations)):
+    mining = load_sam(TEMPLATE.parent / "mining.yaml")
+    for name, stack in (("template.yaml", main), ("operations.yaml", operations), ("mining.yaml", mining)):
         resources, parameters = len(stack["Resources"]), len(stack.get("Parameters", {}))
         assert resources <= MAX_RESOURCES * HEADROOM, f"{name}: {resources} resources"
         assert parameters <= MAX_PARAMETERS * HEADROOM, f"{name}: {parameters} parameters"
     assert main["Resources"]["Operations"]["Type"] == "AWS::CloudFormation::Stack"
+    assert main["Resources"]["Mining"]["Type"] == "AWS::CloudFormation::Stack"
 
 
 def test_the_orders_publisher_publishes_what_orders_published_says_and_its_filter_agrees():

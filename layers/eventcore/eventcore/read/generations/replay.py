@@ -238,6 +238,7 @@ def rebuild(
     fresh: bool = False,
     workers: int = 8,
     progress: Progress = print,
+    source: ArchiveSource | None = None,
 ) -> RebuildReport:
     return replay_into(
         projection,
@@ -248,4 +249,5 @@ def rebuild(
         fresh=fresh,
         workers=workers,
         progress=progress,
+        source=source,
     ).report

@@ -9,7 +9,9 @@ Last line, JSON: `archive_bytes_per_order`, each query's seconds over the whole 
 day-bounded query (orders_by_day_and_campaign for one day) reads against the whole archive's bytes
 (partition pruning, as DuckDB's profile counts the bytes it read), for JSON lines and for Parquet.
 
-    .venv/bin/python bench/mining.py [--orders 1000000] [--days 28] [--keep DIR]
+    .venv/bin/python bench/mining.py [--orders 1000000] [--days 28] [--parquet] [--keep DIR]
+
+`--parquet` adds the Parquet comparison (about 7 more minutes on 2 cores; `make bench` runs without it).
 """
 
 from __future__ import annotations
@@ -265,6 +267,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--keep", type=Path, help="write the archive here and keep it")
+    parser.add_argument("--parquet", action="store_true", help="also write and query the facts as Parquet")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-mining-"))
     try:
@@ -291,21 +294,22 @@ def main() -> None:
         write_json_lines(connection, json_root, kinds)
         json_written = time.perf_counter() - started
         started = time.perf_counter()
-        write_parquet(connection, parquet_root, kinds)
+        if args.parquet:
+            write_parquet(connection, parquet_root, kinds)
         parquet_written = time.perf_counter() - started
         facts = connection.execute("SELECT count(*) FROM facts").fetchone()
         assert facts is not None
         connection.close()
         shutil.rmtree(root / "spill", ignore_errors=True)
         json_bytes, json_files = size_of(json_root / "events")
-        parquet_bytes, parquet_files = size_of(parquet_root / "events")
+        parquet_bytes, parquet_files = size_of(parquet_root / "events") if args.parquet else (0, 0)
         day = f"{START[:8]}{int(START[8:]) + args.days // 2:02d}"
         print(
             f"{facts[0]} facts of {args.orders} orders; JSON lines {json_bytes} bytes in {json_files} objects",
             file=sys.stderr,
         )
         json_figures = run_queries(json_root, "json", day)
-        parquet_figures = run_queries(parquet_root, "parquet", day)
+        parquet_figures = run_queries(parquet_root, "parquet", day) if args.parquet else {}
         result = {
             "orders": args.orders,
             "days": args.days,
@@ -321,14 +325,19 @@ def main() -> None:
             "whole_archive_query_bytes_read": json_figures["whole_archive_query_bytes_read"],
             "all_facts_bytes_read": json_figures["all_facts_bytes_read"],
             "day_bounded_bytes_over_whole_archive": json_figures["day_bounded_over_whole_archive"],
-            "parquet_bytes_per_order": round(parquet_bytes / args.orders, 1),
-            "parquet_objects": parquet_files,
-            "parquet_query_seconds": parquet_figures["query_seconds"],
-            "parquet_day_bounded_query_bytes_read": parquet_figures["day_bounded_query_bytes_read"],
-            "parquet_day_bounded_bytes_over_whole_archive": parquet_figures["day_bounded_over_whole_archive"],
+            **(
+                {
+                    "parquet_bytes_per_order": round(parquet_bytes / args.orders, 1),
+                    "parquet_objects": parquet_files,
+                    "parquet_query_seconds": parquet_figures["query_seconds"],
+                    "parquet_day_bounded_query_bytes_read": parquet_figures["day_bounded_query_bytes_read"],
+                    "parquet_write_seconds": round(parquet_written, 1),
+                }
+                if args.parquet
+                else {}
+            ),
             "generate_seconds": round(generated, 1),
             "write_json_lines_seconds": round(json_written, 1),
-            "write_parquet_seconds": round(parquet_written, 1),
             "duckdb": duckdb.__version__,
             "threads": os.cpu_count(),
         }

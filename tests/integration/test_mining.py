@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jq
 import pytest
@@ -20,9 +20,6 @@ from eventcore.write.events import RecordedEvent
 from eventcore.write.store import Commit
 from ops.mining import ArchiveEngine, named_queries
 from ops.mining.catalogue import CATALOGUE, CONTEXTS, catalogue, published_facts
-
-if TYPE_CHECKING:
-    pass
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,3 +166,24 @@ def test_a_day_bound_reads_only_that_days_partition(archive: Path) -> None:
 def test_an_empty_archive_answers_every_query_with_no_rows(tmp_path: Path) -> None:
     engine = ArchiveEngine(tmp_path)
     assert all(not engine.run(query.sql).rows for query in named_queries().values())
+
+
+def test_ops_mine_lists_the_queries_checks_the_catalogue_and_prints_a_readable_table(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.cli import main
+
+    assert main(["mine", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in named_queries())
+    assert main(["mine", "--catalogue", "--check"]) == 0
+    assert main(["mine", "orders_by_status", "--archive", str(archive)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["status", "orders"]
+    assert table[2].split() == ["cancelled", "1"]
+    assert (
+        main(["mine", "SELECT count(DISTINCT id) AS events FROM events", "--archive", str(archive), "--csv"])
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines() == ["events", "2"]
+    assert main(["mine", "no_such_query", "--archive", str(archive)]) == 2

@@ -25,7 +25,7 @@ from tests.support.aws import create_table
 def archive(read_side: Any, *, twice: int = 0) -> tuple[Any, str]:
     """Every Order commit of the log, archived by fact type and the day of each event (one object per
     commit, as many small Firehose objects are); the first `twice` commits archived a second time."""
-    s3 = boto3.client("s3")
+    s3: Any = boto3.client("s3")
     bucket = f"archive-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name})
     scan = read_side.dynamodb.get_paginator("scan").paginate(TableName=read_side.log_table)

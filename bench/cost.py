@@ -50,7 +50,7 @@ from eventcore.write.dynamodb_store import item_size  # noqa: E402
 from localcloud import LocalCloud  # noqa: E402
 from localcloud.workers import FUNCTION_USER_AGENT_APP_ID  # noqa: E402
 from ops.alarms import operations_path  # noqa: E402
-from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
+from ops.template import TEMPLATE, StackShape, load_sam, target_of, translate  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
 FUNCTION_LOGS = Path(tempfile.gettempdir()) / "bench-cost-functions.log"
@@ -402,6 +402,11 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         sqs_chunks[kind] += 2 * per_function[function]
     # Every stream consumer retrieves what was put on its stream (on-demand retrieval is billed per GB).
     consumers = Counter(m.source for m in shape.mappings if m.source_kind == "kinesis")
+    for delivery in shape.delivery_streams:  # the archive's Firehose reads its stream too
+        source = shape.resources[delivery]["Properties"]["KinesisStreamSourceConfiguration"][
+            "KinesisStreamARN"
+        ]
+        consumers[target_of(source) or "?"] += 1
     retrieved_kb = sum(kinesis_kb[stream] * consumers[stream] for stream in kinesis_kb)
 
     per = 1 / orders

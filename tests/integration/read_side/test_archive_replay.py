@@ -52,7 +52,7 @@ def archive(read_side: Any, *, twice: int = 0) -> tuple[Any, str]:
 
 def test_a_replay_from_the_archive_writes_the_rows_a_replay_of_the_log_writes(read_side: Any) -> None:
     # GIVEN orders in the log, projected, and archived with some facts delivered twice
-    populate(read_side)
+    populate(read_side, orders=2)
     read_side.project()
     stream_fed = read_side.view_rows()
     s3, bucket = archive(read_side, twice=3)
@@ -83,7 +83,7 @@ def test_an_order_whose_first_facts_lie_before_the_period_is_caught_up_from_the_
     read_side: Any,
 ) -> None:
     # GIVEN archived orders, one of which was placed before the period (its OrderCreated not in it)
-    ids = populate(read_side, orders=4)
+    ids = populate(read_side, orders=2)
     read_side.project()
     stream_fed = read_side.view_rows()
     s3, bucket = archive(read_side)

@@ -9,7 +9,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
 .PHONY: venv lint test test-unit test-integration test-e2e test-scale bench run demo token invoke browser build validate deploy \
-	clean alarms openapi dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
+	clean alarms mining mine openapi dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
 
 venv: $(STAMP)
 
@@ -47,7 +47,7 @@ test-e2e: venv
 test-scale: venv
 	$(BIN)/pytest -m scale tests/scale
 
-BENCHMARKS := bench/command_path.py bench/projection.py bench/flash_sale.py bench/end_to_end.py bench/cost.py
+BENCHMARKS := bench/command_path.py bench/projection.py bench/flash_sale.py bench/mining.py bench/end_to_end.py bench/cost.py
 
 # In-process benchmarks first: the end-to-end one starts a whole local cloud of worker processes.
 bench: venv
@@ -93,6 +93,15 @@ OPS = $(BIN)/python -m ops $(if $(STACK),--stack $(STACK)) $(if $(REGION),--regi
 alarms: venv
 	$(BIN)/python -m ops alarms --write
 
+# mining.yaml (the archive's Glue table and Athena named queries) from ops/mining/queries/*.sql; a test fails
+# when it is stale.
+mining: venv
+	$(BIN)/python -m ops mine --catalogue --write
+
+# A named query (or SQL) over the archive with DuckDB: make mine QUERY=orders_by_day_and_campaign [SINCE= UNTIL=]
+mine: venv
+	$(OPS) mine $(if $(QUERY),"$(QUERY)",--list) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL))
+
 # docs/openapi.json from the HTTP handlers' resolvers (offline: no AWS needed); a test fails when it is stale.
 openapi: venv
 	$(BIN)/python -m ops openapi --write
@@ -112,7 +121,7 @@ trace: venv
 # Blue/green read models (docs/read-side.md): build a new generation (PROJECTION=module:attr for new logic, or
 # IN_PLACE=1 to repair the active one), look, switch (TO=green|blue), drop the previous one.
 rebuild: venv
-	$(OPS) rebuild $(or $(VIEW),OrdersView) $(if $(PROJECTION),--projection $(PROJECTION)) $(if $(IN_PLACE),--in-place)
+	$(OPS) rebuild $(or $(VIEW),OrdersView) $(if $(PROJECTION),--projection $(PROJECTION)) $(if $(IN_PLACE),--in-place) $(if $(FROM_ARCHIVE),--from-archive)
 
 rebuild-status: venv
 	$(OPS) rebuild status $(VIEW)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import io
 import json
 import math
@@ -56,7 +57,7 @@ from eventcore.write.dynamodb_store import item_size  # noqa: E402
 from localcloud import LocalCloud  # noqa: E402
 from localcloud.workers import FUNCTION_USER_AGENT_APP_ID  # noqa: E402
 from ops.alarms import operations_path  # noqa: E402
-from ops.template import TEMPLATE, StackShape, load_sam, translate  # noqa: E402
+from ops.template import TEMPLATE, StackShape, load_sam, target_of, translate  # noqa: E402
 from orders.analytics import sales_tally  # noqa: E402
 from tests.support.orders import order_body  # noqa: E402
 
@@ -95,6 +96,18 @@ CLOUDWATCH_LOGS_USD_PER_GB = 0.50
 XRAY_USD_PER_MILLION_TRACES = 5.00
 XRAY_SAMPLED_SHARE = 0.05
 # https://aws.amazon.com/cloudwatch/pricing/ (standard-resolution alarm, per month; a dashboard is 3 USD)
+# The archive (Firehose to S3, docs/mining.md). Not re-checked against the price pages in this session (no
+# price page answered the search): Firehose ingestion from a Kinesis stream is billed per GB with each record
+# rounded up to 5 KB; dynamic partitioning per GB processed and per 1,000 objects delivered; S3 per PUT and
+# per GB-month stored.
+FIREHOSE_USD_PER_GB_INGESTED = 0.029
+FIREHOSE_RECORD_ROUNDING_KB = 5
+FIREHOSE_PARTITIONING_USD_PER_GB = 0.020
+FIREHOSE_PARTITIONING_USD_PER_1000_OBJECTS = 0.005
+S3_USD_PER_1000_PUTS = 0.005
+S3_STANDARD_USD_PER_GB_MONTH = 0.023
+ARCHIVE_BUFFER_SECONDS = 300  # template.yaml's ArchiveBufferSeconds default: one object per active partition
+
 CLOUDWATCH_ALARM_USD_PER_MONTH = 0.10
 CLOUDWATCH_DASHBOARD_USD_PER_MONTH = 3.00
 
@@ -290,6 +303,9 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         start_recording(cloud.endpoint_url)
         statuses = wait_for_final(cloud, place_orders(cloud, orders, clients))
         stop_recording(cloud.endpoint_url)
+        cloud.wait_until_idle(timeout=120)
+        cloud.flush_delivery_streams()
+        archive = archive_of(cloud)
         invocations = cloud.invocations[first_invocation:]
         log_bytes = FUNCTION_LOGS.stat().st_size - log_bytes_before
         tables = {logical: cloud.physical_id(logical) for logical in shape.tables}
@@ -310,6 +326,7 @@ def measure(orders: int, clients: int) -> dict[str, Any]:
         "function_by_name": function_by_name,
         "shape": shape,
         "cfn": cfn,
+        "archive": archive,
         "indexes": {
             table: [
                 (index["IndexName"], [key["AttributeName"] for key in index["KeySchema"]])
@@ -362,6 +379,31 @@ def stream_capacity(cfn: dict[str, Any], shape: StackShape) -> dict[str, tuple[s
         shards = int(resolved(properties.get("ShardCount", 1), cfn, shape.parameter_defaults) or 1)
         capacity[logical_id] = (mode, shards if mode == "PROVISIONED" else 0)
     return capacity
+
+
+def archive_of(cloud: LocalCloud) -> dict[str, int]:
+    """What the archive bucket holds (warm-up orders included: `orders_archived` says how many): records,
+    the distinct facts, the gzipped bytes, and the fact types' partitions."""
+    s3, bucket = cloud.client("s3"), cloud.physical_id("ArchiveBucket")
+    records, ids, size, partitions, orders = 0, set(), 0, set(), set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="events/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            size += len(body)
+            partitions.add(item["Key"].rsplit("/day=", 1)[0])
+            for line in gzip.decompress(body).decode().splitlines():
+                document = json.loads(line)
+                records += 1
+                ids.add(document["id"])
+                if document["type"].split(".")[-2] == "OrderCreated":
+                    orders.add(document["subject"])
+    return {
+        "records": records,
+        "facts": len(ids),
+        "bytes": size,
+        "fact_partitions": len(partitions),
+        "orders_archived": len(orders),
+    }
 
 
 def analyse(run: dict[str, Any]) -> dict[str, Any]:
@@ -442,6 +484,11 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
     # Every stream consumer retrieves what was put on its stream (on-demand retrieval is billed per GB). A
     # provisioned stream charges PUT payload units instead, and nothing for reading.
     consumers = Counter(m.source for m in shape.mappings if m.source_kind == "kinesis")
+    for delivery in shape.delivery_streams:  # the archive's Firehose reads its stream too
+        source = shape.resources[delivery]["Properties"]["KinesisStreamSourceConfiguration"][
+            "KinesisStreamARN"
+        ]
+        consumers[target_of(source) or "?"] += 1
     retrieved_kb = sum(kinesis_kb[stream] * consumers[stream] for stream in kinesis_kb)
     capacity = stream_capacity(run["cfn"], shape)
     on_demand = {stream for stream, (mode, _) in capacity.items() if mode == "ON_DEMAND"}
@@ -483,7 +530,29 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         for r in load_sam(operations_path(TEMPLATE))["Resources"].values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     )
+    archive = run["archive"]
+    archived_orders = max(1, archive["orders_archived"])
+    archive_gb_per_order = archive["bytes"] / archived_orders / GB
+    record_bytes = sum(kinesis_kb.values()) * 1024 / max(1, sum(kinesis_records.values()))
+    firehose_kb_per_record = (
+        math.ceil(record_bytes / 1024 / FIREHOSE_RECORD_ROUNDING_KB) * FIREHOSE_RECORD_ROUNDING_KB
+    )
+    records_per_order = archive["facts"] / archived_orders
+    cost["archive_firehose"] = (
+        records_per_order
+        * firehose_kb_per_record
+        * 1024
+        / GB
+        * 1e6
+        * (FIREHOSE_USD_PER_GB_INGESTED + FIREHOSE_PARTITIONING_USD_PER_GB)
+    )
+    # Stored for good: each month's orders add their gzipped bytes to what every later month pays for.
+    cost["archive_s3_storage_first_month"] = archive_gb_per_order * 1e6 * S3_STANDARD_USD_PER_GB_MONTH
+    objects_per_month = archive["fact_partitions"] * 86400 / ARCHIVE_BUFFER_SECONDS * 30
     fixed_per_month = {
+        "archive_objects": objects_per_month
+        / 1000
+        * (S3_USD_PER_1000_PUTS + FIREHOSE_PARTITIONING_USD_PER_1000_OBJECTS),
         "kinesis_streams": sum(
             (
                 KINESIS_ON_DEMAND_USD_PER_STREAM_HOUR
@@ -554,6 +623,11 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
             (one_transaction_per_event_wru - analytics_wru) * per * DYNAMODB_USD_PER_MILLION_WRU, 2
         ),
         "local_cloud_trigger_requests_per_order": round(sum(triggers.values()) * per, 1),
+        "archive_records_per_order": round(archive["records"] / archived_orders, 2),
+        "archive_facts_per_order": round(records_per_order, 2),
+        "archive_bytes_per_order": round(archive["bytes"] / archived_orders, 1),
+        "archive_firehose_billed_kb_per_order": round(records_per_order * firehose_kb_per_record, 1),
+        "archive_objects_per_month_at_default_buffer": round(objects_per_month),
         "prices": f"on-demand list prices, us-east-1, {PRICES_AS_OF}",
     }
 

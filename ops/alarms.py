@@ -14,6 +14,7 @@ What is generated, per resource of the SAM-translated template:
 | every DynamoDB table | `AWS/DynamoDB` `ReadThrottleEvents` + `WriteThrottleEvents` (TableName) |
 | every Kinesis stream | `AWS/Kinesis` `Write`/`ReadProvisionedThroughputExceeded` (StreamName) |
 | every HTTP API | `AWS/ApiGateway` `5xx`, `Latency` p99 (ApiId, Stage) |
+| every Firehose stream | `AWS/Firehose` `DeliveryToS3.DataFreshness`, `.Success` (DeliveryStreamName) |
 | the saga, the read models | `OrdersMicrosystem` (any service): `OrderCommandsRejected`, ... |
 
 template.yaml only creates the nested stack (its generated `Operations` section, passing the names and
@@ -360,6 +361,45 @@ def alarms_for(shape: StackShape) -> list[Alarm]:
                     ["WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded"],
                     ("StreamName", f"!Ref {stream}"),
                     "1",
+                ),
+            )
+        )
+    for delivery in shape.delivery_streams:
+        dimension = [("DeliveryStreamName", f"!Ref {delivery}")]
+        alarms.append(
+            _alarm(
+                delivery,
+                "freshness",
+                f"{delivery}FreshnessAlarm",
+                f"{delivery} holds facts it has not archived for too long (S3 refusing writes, its role, "
+                "too many partitions): its error log group and the archive's errors/ prefix. "
+                "docs/operations.md#archive-delivery",
+                _single(
+                    "AWS/Firehose",
+                    "DeliveryToS3.DataFreshness",
+                    dimension,
+                    "Maximum",
+                    "!Ref AlarmArchiveFreshnessSeconds",
+                    period=300,
+                    comparison="GreaterThanThreshold",
+                ),
+            )
+        )
+        alarms.append(
+            _alarm(
+                delivery,
+                "failed-deliveries",
+                f"{delivery}DeliveryFailuresAlarm",
+                f"{delivery} failed to write objects to the archive (DeliveryToS3.Success under 1: the "
+                "successful puts over those attempted). docs/operations.md#archive-delivery",
+                _single(
+                    "AWS/Firehose",
+                    "DeliveryToS3.Success",
+                    dimension,
+                    "Minimum",
+                    "1",
+                    period=300,
+                    comparison="LessThanThreshold",
                 ),
             )
         )

@@ -125,6 +125,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(handler=_token)
 
+    mine = commands.add_parser(
+        "mine",
+        parents=[scripted],
+        help="the named queries (or any SQL) over the archive, with DuckDB (docs/mining.md)",
+        description="Run a named query, or plain SQL over the table `events`, on a local copy of the "
+        "archive (fetched from the stack's archive bucket; only new objects), with DuckDB.",
+    )
+    mine.add_argument("query", nargs="?", help="a named query (see --list), or SQL over `events`")
+    mine.add_argument("--list", action="store_true", help="the named queries and what each answers")
+    mine.add_argument("--csv", action="store_true", help="print CSV")
+    mine.add_argument("--since", help="only facts of this day (YYYY-MM-DD, UTC) and later: fewer files read")
+    mine.add_argument("--until", help="only facts of this day and earlier")
+    mine.add_argument("--archive", type=Path, help="query this folder (the archive's layout) as it is")
+    mine.add_argument(
+        "--cache", type=Path, help="where the archive is copied to (default .archive-cache/<stack>)"
+    )
+    mine.add_argument("--no-fetch", action="store_true", help="query the cached copy without fetching")
+    mine.add_argument(
+        "--catalogue",
+        action="store_true",
+        help="print the generated mining.yaml (Glue table, Athena named queries); with --write, write it",
+    )
+    catalogue_mode = mine.add_mutually_exclusive_group()
+    catalogue_mode.add_argument("--write", action="store_true", help="with --catalogue: write mining.yaml")
+    catalogue_mode.add_argument(
+        "--check", action="store_true", help="with --catalogue: exit 1 if mining.yaml is not current"
+    )
+    mine.set_defaults(handler=_mine)
+
     rebuild = commands.add_parser(
         "rebuild", help="rebuild a read model from its event log, blue/green (run, status, switch, drop)"
     )
@@ -153,6 +182,11 @@ def _parser() -> argparse.ArgumentParser:
         help="repair a fed generation where it is (conditional writes, its own projection) instead",
     )
     run.add_argument("--generation", help="with --in-place: which one (default: the active one)")
+    run.add_argument(
+        "--from-archive",
+        action="store_true",
+        help="backfill from the archive (S3) instead of scanning the log; then caught up from the log",
+    )
     run.set_defaults(handler=_rebuild)
     show = actions.add_parser("status", parents=[scripted], help="a view's generations (default: every view)")
     show.add_argument("view", nargs="?")
@@ -432,6 +466,94 @@ def _refused(error: Exception) -> int:
     return USAGE
 
 
+def _mine(args: argparse.Namespace) -> int:
+    from ops.mining import ArchiveEngine, named_queries
+    from ops.mining.archive import sync_archive
+    from ops.mining.catalogue import CATALOGUE, catalogue
+
+    if args.catalogue:
+        text = catalogue()
+        if args.check:
+            current = CATALOGUE.read_text() if CATALOGUE.exists() else ""
+            if current != text:
+                print(f"ops: {CATALOGUE.name} is not current: run `make mining`", file=sys.stderr)
+                return PROBLEMS
+            return OK
+        if args.write:
+            CATALOGUE.write_text(text)
+            _status(f"{CATALOGUE}: written ({len(named_queries())} named queries)")
+            return OK
+        print(text, end="")
+        return OK
+    queries = named_queries()
+    if args.list:
+        if args.json:
+            _print_json(
+                [{"name": q.name, "title": q.title, "description": q.description} for q in queries.values()]
+            )
+            return OK
+        for named in queries.values():
+            print(f"{named.name:<34} {named.title}")
+        return OK
+    if not args.query:
+        print("ops: name a query (python -m ops mine --list) or give SQL over `events`", file=sys.stderr)
+        return USAGE
+    sql = queries[args.query].sql if args.query in queries else args.query
+    if args.query not in queries and " " not in args.query.strip():
+        print(f"ops: no named query {args.query!r} (python -m ops mine --list)", file=sys.stderr)
+        return USAGE
+    root = args.archive
+    if root is None:
+        target = _target(args)
+        root = args.cache or Path(".archive-cache") / target.stack_name
+        if not args.no_fetch:
+            sync_archive(
+                target.client("s3"),
+                target.physical("ArchiveBucket"),
+                root,
+                since=args.since,
+                until=args.until,
+                progress=_status,
+            )
+    engine = ArchiveEngine(root, since=args.since, until=args.until)
+    try:
+        result = engine.run(sql)
+    except Exception as error:  # DuckDB's errors name the problem (a column, a function, the syntax)
+        print(f"ops: the query failed: {error}", file=sys.stderr)
+        return USAGE
+    finally:
+        engine.close()
+    if args.json:
+        _print_json(result.records())
+    elif args.csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        print(_table(result.columns, result.rows))
+        _status(f"{len(result.rows)} rows in {result.seconds} s")
+    return OK
+
+
+def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    """A plain-text table: numbers right-aligned, everything else left-aligned."""
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in rows) for i in range(len(columns))
+    ]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            value.rjust(width) if number else value.ljust(width)
+            for value, width, number in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(columns), line(["-" * width for width in widths]), *(line(row) for row in cells)])
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     from eventcore import EventCoreError
     from ops.rebuild import in_place, run
@@ -444,6 +566,8 @@ def _rebuild(args: argparse.Namespace) -> int:
                 "--projection builds a new generation; in place, a generation keeps its own projection"
             )
         )
+    if args.from_archive and args.in_place:
+        return _refused(ValueError("--from-archive builds a new generation; --in-place repairs from the log"))
     if args.generation and not args.in_place:
         return _refused(
             ValueError("--generation names what --in-place repairs; a new one takes the free table")
@@ -469,6 +593,7 @@ def _rebuild(args: argparse.Namespace) -> int:
             segments=segments,
             settle=args.settle,
             progress=_status,
+            from_archive=args.from_archive,
         )
     except EventCoreError as error:
         return _refused(error)

@@ -41,6 +41,7 @@ class ReadModel:
     registry: str
     log: str
     generations: dict[str, str]  # generation -> table logical id
+    archived: str | None = None  # its context's partition in the archive (`Archived` in its metadata)
 
 
 def read_models(target: Target) -> dict[str, ReadModel]:
@@ -50,7 +51,11 @@ def read_models(target: Target) -> dict[str, ReadModel]:
         if resource.get("Type") != "AWS::SSM::Parameter" or not isinstance(declared, dict):
             continue
         found[declared["View"]] = ReadModel(
-            declared["View"], logical_id, declared["Log"], dict(declared["Generations"])
+            declared["View"],
+            logical_id,
+            declared["Log"],
+            dict(declared["Generations"]),
+            declared.get("Archived"),
         )
     return found
 
@@ -114,12 +119,24 @@ def run(
     segments: int = 4,
     settle: float | None = None,
     progress: Progress = print,
+    from_archive: bool = False,
 ) -> BuildReport:
+    """A new generation, backfilled from the log (a parallel scan) or, `from_archive`, from the archive's
+    objects of the view's context (then caught up from the log for everything the archive may lag)."""
+    from eventcore.read.generations.archive_scan import ArchiveSource
     from eventcore.read.generations.bluegreen import build
 
-    view = view_generations(target, resolve(target, name))
+    model = resolve(target, name)
+    view = view_generations(target, model)
     wait = settle_seconds(target) if settle is None else settle
-    return build(view, projection=projection, segments=segments, settle=wait, progress=progress)
+    source = None
+    if from_archive:
+        if model.archived is None:
+            raise TargetError(f"{model.view} declares no archived context (Metadata.ReadModel.Archived)")
+        source = ArchiveSource(target.client("s3"), target.physical("ArchiveBucket"), model.archived)
+    return build(
+        view, projection=projection, segments=segments, settle=wait, progress=progress, source=source
+    )
 
 
 def in_place(

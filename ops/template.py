@@ -137,6 +137,7 @@ class StackShape:
     tables: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=list)
     apis: list[str] = field(default_factory=list)
+    delivery_streams: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, cfn: dict[str, Any]) -> StackShape:
@@ -154,6 +155,7 @@ class StackShape:
         shape.queues = by_type.get("AWS::SQS::Queue", [])
         shape.tables = by_type.get("AWS::DynamoDB::Table", [])
         shape.streams = by_type.get("AWS::Kinesis::Stream", [])
+        shape.delivery_streams = by_type.get("AWS::KinesisFirehose::DeliveryStream", [])
         shape.apis = [
             api
             for api in by_type.get("AWS::ApiGatewayV2::Api", [])

@@ -28,6 +28,7 @@ from localcloud.async_sources import AsyncSources, plan_deliveries, route_delive
 from localcloud.buckets import apply_bucket_notifications
 from localcloud.control import Control
 from localcloud.deadletters import DeadLetterQueues
+from localcloud.firehose import DeliveryStream, delivery_specs
 from localcloud.functions import FAKE_CREDENTIALS, Functions, function_specs
 from localcloud.gateway import Gateway
 from localcloud.motoserver import MotoServer, WriteSignal
@@ -103,6 +104,7 @@ class LocalCloud:
         self.gateway: Gateway | None = None
         self.scheduler: Scheduler | None = None
         self.pollers: list[Poller] = []
+        self.delivery_streams: list[DeliveryStream] = []
         self.skipped: list[str] = []
         self._loaded = False
 
@@ -213,12 +215,18 @@ class LocalCloud:
     def invocations(self) -> list[Invocation]:
         return list(self.reporter.history)
 
+    def flush_delivery_streams(self) -> int:
+        """Every Firehose delivery stream reads what its Kinesis stream holds and delivers every buffer
+        now, as if each buffer's interval had run out (firehose.py): the number of objects written."""
+        return sum(stream.flush() for stream in self.delivery_streams)
+
     def wait_until_idle(self, timeout: float = 30.0, settle: float = 0.3) -> None:
-        """Return once every poller has found nothing to do for `settle` seconds; raise at the deadline."""
+        """Return once every poller (and delivery stream: read to the end of its source, whatever it holds in
+        its buffers) has found nothing to do for `settle` seconds; raise at the deadline."""
         deadline = time.monotonic() + timeout
         quiet_since: float | None = None
         while time.monotonic() < deadline:
-            if all(poller.idle for poller in self.pollers):
+            if all(poller.idle for poller in self.pollers) and all(s.idle for s in self.delivery_streams):
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= settle:
                     return
@@ -305,6 +313,10 @@ class LocalCloud:
         self.dead_letters = DeadLetterQueues(self.stack, self.client, destinations)
         if self._with_pollers:
             self.pollers = triggers.mapping_pollers(self._positions) + async_sources.delivery_pollers()
+            self.delivery_streams = [
+                DeliveryStream(spec, self.client, self._signal, self.reporter.say, self._positions)
+                for spec in delivery_specs(self.stack)
+            ]
             self.scheduler = Scheduler(async_sources.schedules(), self.reporter.say)
         if self._prewarm:
             try:
@@ -313,6 +325,8 @@ class LocalCloud:
                 raise StartError(f"a function cannot start: {exc}") from exc
         for poller in self.pollers:
             poller.start()
+        for stream in self.delivery_streams:
+            stream.start()
         if self.scheduler is not None:
             self.scheduler.start()
         if self.state is not None:
@@ -351,11 +365,14 @@ class LocalCloud:
 
     def positions(self) -> dict[str, str]:
         """Where each stream trigger resumes: the last record it is done with, by mapping and shard."""
-        return {
+        positions = {
             poller.key: str(checkpoint)
             for poller in self.pollers
             if (checkpoint := getattr(poller, "checkpoint", None)) is not None
         }
+        for stream in self.delivery_streams:
+            positions.update(stream.positions())
+        return positions
 
     def save(self) -> None:
         """Save moto's state and the trigger positions in the state folder (StateError if it cannot: the
@@ -376,9 +393,14 @@ class LocalCloud:
             self.scheduler.stop()
         for poller in self.pollers:
             poller.stop()
+        for stream in self.delivery_streams:
+            stream.stop()
         for poller in self.pollers:
             if poller.is_alive():
                 poller.join(timeout=INIT_TIMEOUT_SECONDS)
+        for stream in self.delivery_streams:
+            if stream.is_alive():
+                stream.join(timeout=INIT_TIMEOUT_SECONDS)
         if self.state is not None and self.moto is not None and self._autosave is not None:
             try:
                 self.save()  # after the triggers stopped: their positions and moto's state agree
@@ -396,6 +418,7 @@ class LocalCloud:
             self.moto = None
         self.gateway = None
         self.pollers = []
+        self.delivery_streams = []
         if save_failure is not None:
             raise save_failure
 

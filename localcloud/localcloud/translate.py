@@ -36,6 +36,11 @@ LEFT_OUT_PREFIXES = (
     "AWS::CodeDeploy::",
     "AWS::Scheduler::",  # the local cloud fires schedules itself
     "AWS::Cognito::",  # moto cannot create user pools from a template; the local cloud issues their tokens
+    "AWS::KinesisFirehose::",  # moto's CloudFormation cannot create them; firehose.py delivers
+    # Query catalogues (Glue databases and tables, Athena workgroups and named queries): moto's CloudFormation
+    # cannot create them, and nothing runs queries locally (a project queries its archive with its own tools).
+    "AWS::Glue::",
+    "AWS::Athena::",
     # Alarms and subscriptions: moto's CloudFormation cannot create them (no physical id). The local cloud
     # subscribes its own delivery queues for the subscriptions of functions (async_sources.py).
     "AWS::CloudWatch::Alarm",

@@ -56,6 +56,7 @@ def test_shipments_view_is_kept_in_generations_fed_by_its_projector_and_read_by_
     assert read_models()["ShipmentsViewGenerations"]["Metadata"]["ReadModel"] == {
         "View": "ShipmentsView",
         "Log": "ShippingEventLog",
+        "Archived": "shipping",
         "Generations": {"blue": "ShipmentsView", "green": "ShipmentsViewGreen"},
     }
     assert {"ShipmentProjectorFunction", "ShippingApiFunction", "ShipmentsViewRebuilderFunction"} <= set(

@@ -58,12 +58,19 @@ NAME_LIMITS: dict[tuple[str, str], int] = {
     ("AWS::Cognito::UserPoolGroup", "GroupName"): 128,
     ("AWS::Cognito::UserPoolResourceServer", "Identifier"): 256,
     ("AWS::Cognito::UserPoolResourceServer", "Name"): 256,
+    ("AWS::KinesisFirehose::DeliveryStream", "DeliveryStreamName"): 64,
+    ("AWS::Logs::LogStream", "LogStreamName"): 512,
+    ("AWS::Glue::Table", "Name"): 255,
+    ("AWS::Athena::WorkGroup", "Name"): 128,
+    ("AWS::Athena::NamedQuery", "Name"): 128,
 }
 # Properties that end in Name but name another resource (or a metric), not the resource itself.
 REFERENCES = {
     ("AWS::Lambda::EventSourceMapping", "FunctionName"),
     ("AWS::Lambda::Permission", "FunctionName"),
     ("AWS::CloudWatch::Alarm", "MetricName"),
+    ("AWS::Logs::LogStream", "LogGroupName"),
+    ("AWS::Glue::Table", "DatabaseName"),
 }
 RETAINED = ("Retain", "RetainExceptOnCreate")
 
@@ -74,6 +81,7 @@ def stacks() -> dict[str, dict[str, Any]]:
     return {
         "template.yaml": translate(load_sam(TEMPLATE)),
         "operations.yaml": load_sam(operations_path(TEMPLATE)),
+        "mining.yaml": load_sam(ROOT / "mining.yaml"),
     }
 
 

@@ -49,6 +49,11 @@ class EventRegistry:
         self._models: dict[str, type[Event]] = {cls.event_type(): cls for cls in event_types}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
+    @property
+    def event_types(self) -> list[str]:
+        """The stored types it reads, in the order it was given them."""
+        return list(self._models)
+
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Register a function turning `event_type` data of `from_version` into `from_version + 1`."""
 

@@ -33,6 +33,7 @@ from eventcore.read.projector import Projector, load_projection
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eventcore.read.generations.archive_scan import ArchiveSource
     from eventcore.read.generations.lifecycle import Generation, Generations
     from eventcore.read.generations.registry import GenerationRegistry
     from eventcore.read.generations.replay import RebuildReport, Replayed
@@ -148,10 +149,13 @@ def build(
     progress: Progress = print,
     clock: Clock = utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    source: ArchiveSource | None = None,
 ) -> BuildReport:
     """Build a new generation (with `projection`, default: the active generation's) in the free table, catch
     it up and mark it ready. `settle`: seconds until every function container has read a registry change
-    (their cache's max age, plus a margin). Streams that fail leave it `catching_up`: not switchable."""
+    (their cache's max age, plus a margin). Streams that fail leave it `catching_up`: not switchable.
+    With an archive `source`, the backfill reads the archive rather than scanning the log; the catch-up
+    then looks back over the archive's lag too (what Firehose may still hold in its buffers)."""
     started = time.perf_counter()
     generations = view.registry.read()
     name = _free_generation(view, generations)
@@ -176,6 +180,7 @@ def build(
         fresh=True,
         progress=progress,
         empty_checked=True,  # above, before the registry named the generation
+        source=source,
     )
 
     generations = _expect(view.registry.read(), name, State.BUILDING)
@@ -191,7 +196,7 @@ def build(
         view,
         chosen,
         store,
-        since=began - CLOCK_MARGIN,
+        since=began - CLOCK_MARGIN - timedelta(seconds=source.lag_seconds if source else 0),
         backfilled=replayed,
         segments=segments,
         progress=progress,

@@ -18,14 +18,17 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from eventcore.errors import EventCoreError
-from eventcore.read.generations.log_scan import Progress, scan_streams
+from eventcore.read.generations.log_scan import Progress, ScanOutcome, scan_streams
 from eventcore.read.projector import Projector, load_projection
 from eventcore.read.view_store import BATCH_WRITE_LIMIT
 from eventcore.write.dynamodb_store import DynamoDBEventStore
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eventcore.read.generations.archive_scan import ArchiveSource
     from eventcore.read.projector import Projection
     from eventcore.read.view_store import DynamoDBViewStore, ViewRow
     from eventcore.write.store import Commit
@@ -131,9 +134,13 @@ def replay_into(
     workers: int = 8,
     progress: Progress = print,
     empty_checked: bool = False,
+    source: ArchiveSource | None = None,
 ) -> Replayed:
     """Scan, replay and write, pipelined; then catch up from the log the streams the scan gave in pieces.
-    `empty_checked`: the caller made sure a fresh table is empty (one request less)."""
+    `empty_checked`: the caller made sure a fresh table is empty (one request less). With an archive
+    `source`, the streams come from the archive's objects instead of a scan of the log; a stream the
+    archive does not hold from its first version on (an event not delivered yet) is caught up from the
+    log, which holds everything."""
     started = time.perf_counter()
     if fresh and not empty_checked and not views.is_empty():
         raise NotEmptyError(f"{views.table_name} has rows: rebuild it in place (without fresh) instead")
@@ -159,14 +166,17 @@ def replay_into(
             writer.add(projection.key(stream), row)
 
     try:
-        scanned = scan_streams(
-            client,
-            log.table_name,
-            stream_prefix=f"{projection.aggregate}-",
-            on_stream=replay,
-            segments=segments,
-            progress=progress,
-        )
+        if source is None:
+            scanned = scan_streams(
+                client,
+                log.table_name,
+                stream_prefix=f"{projection.aggregate}-",
+                on_stream=replay,
+                segments=segments,
+                progress=progress,
+            )
+        else:
+            scanned = _from_archive(projection, source, replay, progress)
     except BaseException:
         writer.abandon()
         raise
@@ -199,6 +209,25 @@ def replay_into(
     return Replayed(report, versions, failed)
 
 
+def _from_archive(
+    projection: Projection,
+    source: ArchiveSource,
+    replay: Callable[[str, list[Commit]], None],
+    progress: Progress,
+) -> ScanOutcome:
+    from eventcore.read.generations.archive_scan import read_archive
+
+    streams, _ = read_archive(projection, source, progress)
+    outcome = ScanOutcome(commits=sum(len(commits) for commits in streams.values()))
+    for stream, commits in streams.items():
+        versions = [commit.version for commit in commits]
+        if versions != list(range(1, len(versions) + 1)):
+            outcome.revisit.add(stream)  # a gap in the archive: the log fills it
+            continue
+        replay(stream, commits)
+    return outcome
+
+
 def rebuild(
     projection: Projection,
     client: DynamoDBClient,
@@ -209,6 +238,7 @@ def rebuild(
     fresh: bool = False,
     workers: int = 8,
     progress: Progress = print,
+    source: ArchiveSource | None = None,
 ) -> RebuildReport:
     return replay_into(
         projection,
@@ -219,4 +249,5 @@ def rebuild(
         fresh=fresh,
         workers=workers,
         progress=progress,
+        source=source,
     ).report

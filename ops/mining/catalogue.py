@@ -111,7 +111,7 @@ def catalogue() -> str:
         "  ArchiveWorkGroup:",
         "    Type: AWS::Athena::WorkGroup",
         "    Properties:",
-        "      # Athena's 128 characters: the nested stack's id, not the parent's name (any length up to 128)",
+        "      # Athena allows 128 characters: the nested stack's id, not the parent's name (up to 128)",
         '      Name: !Join ["-", ["archive", !Select [2, !Split ["/", !Ref AWS::StackId]]]]',
         "      Description: The archive's queries; results kept 7 days under athena-results/.",
         "      RecursiveDeleteOption: true",

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
-MAX_BUCKETS = 64  # a move's transaction holds a commit per bucket: within DynamoDB's 100 (docs/capacity.md)
+MAX_BUCKETS = 64  # a split writes each bucket and a short bucket reads them all (docs/capacity.md)
 BucketCount = Annotated[int, Field(ge=1, le=MAX_BUCKETS)]
 Bucket = Annotated[int, Field(ge=0, lt=MAX_BUCKETS)]
 
@@ -37,7 +37,8 @@ class SplitStock(_Command):
 
 
 class MoveStockOut(_Command):
-    """Give `quantity` available units to another bucket of the SKU (recorded with its MoveStockIn)."""
+    """Give `quantity` available units to another bucket of the SKU: they leave this bucket now, and are the
+    other bucket's from then on, in transit until it claims them (MoveStockIn)."""
 
     sku: Sku
     move_id: Id
@@ -47,12 +48,14 @@ class MoveStockOut(_Command):
 
 
 class MoveStockIn(_Command):
-    """Take `quantity` units another bucket of the SKU gave (recorded with its MoveStockOut)."""
+    """Claim the units bucket `from_bucket` has given this bucket and it has not claimed yet: `sent_total` is
+    how many units that bucket has given this one in all, as read from its log (a stale read claims less,
+    never more, and the rest at the next claim). `move_id` names the claim."""
 
     sku: Sku
     move_id: Id
     from_bucket: Bucket
-    quantity: Quantity
+    sent_total: Annotated[int, Field(ge=0)]
     at: AwareDatetime
 
 

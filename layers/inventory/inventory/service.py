@@ -197,7 +197,12 @@ class InventoryService:
                 for event in outcome.events
                 if isinstance(event, StockReservationRefused)
             )
-            claims = self._claims(sku, bucket, state, short, batch_id, correlation_id) if short else []
+            claims: list[BatchMember[StockCommand]] = []
+            if short:
+                claimed = self._claims(sku, bucket, state, short, batch_id, correlation_id)
+                if claimed is None:
+                    continue  # a sibling changed since it was read: read again (what it gave stays owed)
+                claims = claimed
             if held or claims:
                 prepared = self.runner.decide_batch(
                     home, [*claims, *deciding.values()], batch_id=batch_id, correlation_id=correlation_id
@@ -221,12 +226,14 @@ class InventoryService:
 
     def _claims(
         self, sku: str, bucket: int, state: Stock, short: int, batch_id: str, correlation_id: str | None
-    ) -> list[BatchMember[StockCommand]]:
+    ) -> list[BatchMember[StockCommand]] | None:
         """The claims that bring the bucket what its siblings gave it and it has not claimed, after siblings
         with units to spare gave it what it still lacks (each giving one commit on the giver's stream,
         before the claim: a crash in between leaves the units in transit, never lost, never counted
-        twice). Siblings (and the layout) are read from the log, not the memory image: a reservation
-        refused for want of units found every bucket short when it was read."""
+        twice); None when a sibling could not give what it was read to have (its own batch came first), so
+        that the batch is decided again on a fresh read rather than refused. Siblings (and the layout) are
+        read from the log, not the memory image: a reservation refused for want of units found every bucket
+        short when it was read."""
         layout = state if bucket == 0 else self.runner.latest(bucket_id(sku, 0)).state
         if layout is None:
             return []
@@ -245,8 +252,9 @@ class InventoryService:
             moves = plan_moves(wanted, {b: units for b, units in spare.items() if units > 0}, layout.buckets)
             for giver, units in moves:
                 given = self._give(sku, giver, bucket, units, states, batch_id, correlation_id)
-                if given is not None:
-                    states[giver] = given
+                if given is None:
+                    return None
+                states[giver] = given
         return [
             _claim(sku, bucket, b, states[b].sent[bucket], batch_id, self._clock())
             for b in sorted(_owed(bucket, states))
@@ -265,7 +273,7 @@ class InventoryService:
         """Bucket `giver` gives `units` to `bucket`, one commit on the giver's stream (with its own claims
         first, so units in transit to a bucket that takes no more reservations are passed on too): its
         state after, or None when it no longer has them (its own batches took them since it was read) or
-        lost a race for its stream (the claim then takes what was given before, if anything)."""
+        lost a race for its stream."""
         at = self._clock()
         give = MoveStockOut(
             sku=sku,

@@ -212,6 +212,24 @@ class TestBuckets:
         assert (stock.totals.on_hand, stock.totals.reserved) == (10, 5)
         assert stock.by_bucket[1].in_transit == 0
 
+    def test_a_sibling_that_cannot_give_what_it_was_read_to_have_makes_the_batch_decided_again(
+        self, service, monkeypatch
+    ):
+        # GIVEN the first give fails (the giver's own batch came first, or its stream moved on)
+        give, calls = service._give, []
+
+        def first_fails(*args, **kwargs):
+            calls.append(args)
+            return None if len(calls) == 1 else give(*args, **kwargs)
+
+        monkeypatch.setattr(service, "_give", first_fails)
+        service.bucket_for(reserve("x", sku=DROP))
+        orders = orders_homed_in(1, 4, 5)  # bucket 1 holds 3
+        answer = service.apply_to_bucket(DROP, 1, [reserve(o, sku=DROP) for o in orders])
+        # THEN nothing is refused for it: the batch is read and decided again, and the give made then
+        assert [o.recorded for o in answer.outcomes] == [("StockReserved",)] * 5
+        assert len(calls) == 2
+
     def test_a_claim_made_twice_claims_once(self, service, store):
         service.stock(DROP)
         service.bucket_for(reserve("x", sku=DROP))

@@ -1,9 +1,11 @@
 """What can be asked of a SKU's stock: imperative commands carrying everything a decision needs, including
 the time, so deciding stays pure."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -29,11 +31,20 @@ class OpenStock(_Command):
 
 
 class SplitStock(_Command):
-    """Staff: keep the SKU's stock in `buckets` buckets from now on (told to every bucket it has)."""
+    """Staff: keep the SKU's stock in `buckets` buckets from now on (told to every bucket it has). `layouts`:
+    every layout bucket 0 has had, this one last, so that a bucket told of a split learns any earlier
+    layout it missed (a split cut short, or two at once); empty: this bucket's own, with `buckets` last."""
 
     sku: Sku
     buckets: BucketCount
     at: AwareDatetime
+    layouts: tuple[BucketCount, ...] = ()
+
+    @model_validator(mode="after")
+    def _ends_with_buckets(self) -> SplitStock:
+        if self.layouts and self.layouts[-1] != self.buckets:
+            raise ValueError("a split's layouts end with its number of buckets")
+        return self
 
 
 class MoveStockOut(_Command):

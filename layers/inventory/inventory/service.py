@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from inventory.stock import Stock
 
 MAX_ATTEMPTS = 8  # a bucket's batch and a sibling's move race other buckets' writers: decide again
+GIVE_ATTEMPTS = 3  # a giver's commit racing its own batches: given on its caught-up state
 LAYOUT_MAX_AGE = 5.0  # seconds a router trusts the layout it read (a split reaches every router this soon)
 
 
@@ -199,7 +200,8 @@ class InventoryService:
             )
             claims: list[BatchMember[StockCommand]] = []
             if short:
-                claimed = self._claims(sku, bucket, state, short, batch_id, correlation_id)
+                last = attempt == MAX_ATTEMPTS - 1
+                claimed = self._claims(sku, bucket, state, short, batch_id, correlation_id, partial=last)
                 if claimed is None:
                     continue  # a sibling changed since it was read: read again (what it gave stays owed)
                 claims = claimed
@@ -225,21 +227,36 @@ class InventoryService:
         raise TooManyConflictsError(home, MAX_ATTEMPTS)
 
     def _claims(
-        self, sku: str, bucket: int, state: Stock, short: int, batch_id: str, correlation_id: str | None
+        self,
+        sku: str,
+        bucket: int,
+        state: Stock,
+        short: int,
+        batch_id: str,
+        correlation_id: str | None,
+        *,
+        partial: bool = False,
     ) -> list[BatchMember[StockCommand]] | None:
         """The claims that bring the bucket what its siblings gave it and it has not claimed, after siblings
         with units to spare gave it what it still lacks (each giving one commit on the giver's stream,
         before the claim: a crash in between leaves the units in transit, never lost, never counted
         twice); None when a sibling could not give what it was read to have (its own batch came first), so
-        that the batch is decided again on a fresh read rather than refused. Siblings (and the layout) are
-        read from the log, not the memory image: a reservation refused for want of units found every bucket
-        short when it was read."""
+        that the batch is decided again on a fresh read rather than refused (`partial`, the last attempt:
+        what could be had). Siblings (and the layout) are read from the log, not the memory image: a
+        reservation refused for want of units found every bucket short when it was read. A sibling bucket 0
+        gave its opening share to but that never opened (a crash after the opening) is opened first, so its
+        share can be given on."""
         layout = state if bucket == 0 else self.runner.latest(bucket_id(sku, 0)).state
         if layout is None:
             return []
         siblings = [b for b in range(max(layout.layouts)) if b not in (0, bucket)]
         read = self._readers.map(self.runner.latest, (bucket_id(sku, b) for b in siblings))
         states = {b: aggregate.state for b, aggregate in zip(siblings, read, strict=True) if aggregate.state}
+        for unopened in (b for b in siblings if b not in states and layout.sent.get(b, 0)):
+            self._open_bucket(sku, unopened)
+            opened = self.runner.latest(bucket_id(sku, unopened)).state
+            if opened is not None:
+                states[unopened] = opened
         states[0] = layout
         states[bucket] = state
         wanted = short - sum(_owed(bucket, states).values())
@@ -252,9 +269,10 @@ class InventoryService:
             moves = plan_moves(wanted, {b: units for b, units in spare.items() if units > 0}, layout.buckets)
             for giver, units in moves:
                 given = self._give(sku, giver, bucket, units, states, batch_id, correlation_id)
-                if given is None:
+                if given is None and not partial:
                     return None
-                states[giver] = given
+                if given is not None:
+                    states[giver] = given
         return [
             _claim(sku, bucket, b, states[b].sent[bucket], batch_id, self._clock())
             for b in sorted(_owed(bucket, states))
@@ -272,8 +290,8 @@ class InventoryService:
     ) -> Stock | None:
         """Bucket `giver` gives `units` to `bucket`, one commit on the giver's stream (with its own claims
         first, so units in transit to a bucket that takes no more reservations are passed on too): its
-        state after, or None when it no longer has them (its own batches took them since it was read) or
-        lost a race for its stream."""
+        state after, or None when it no longer has them (its own batches took them since it was read). A
+        lost race for its stream is decided again on the giver's caught-up state, a few times."""
         at = self._clock()
         give = MoveStockOut(
             sku=sku,
@@ -286,19 +304,21 @@ class InventoryService:
             _claim(sku, giver, b, states[b].sent[giver], batch_id, at) for b in sorted(_owed(giver, states))
         ]
         members.append(BatchMember(give, derived_id("MoveStockOut", give.move_id), command_fingerprint(give)))
-        prepared = self.runner.decide_batch(
-            bucket_id(sku, giver),
-            members,
-            batch_id=derived_id("Give", batch_id, str(giver)),
-            correlation_id=correlation_id,
-        )
-        if prepared.decision.members[-1].error is not None:
-            return None
-        try:
-            self.runner.record(prepared)
-        except ConcurrencyError:
-            return None
-        return prepared.decision.state
+        for attempt in range(GIVE_ATTEMPTS):
+            prepared = self.runner.decide_batch(
+                bucket_id(sku, giver),
+                members,
+                batch_id=derived_id("Give", batch_id, str(giver)),
+                correlation_id=correlation_id,
+            )
+            if prepared.decision.members[-1].error is not None:
+                return None
+            try:
+                self.runner.record(prepared, lost_before=attempt > 0)
+            except ConcurrencyError:
+                continue
+            return prepared.decision.state
+        return None
 
     def _held_in_earlier_layouts(
         self, sku: str, bucket: int, state: Stock, members: Mapping[int, BatchMember[StockCommand]]
@@ -364,50 +384,77 @@ class InventoryService:
     def split(
         self, sku: str, buckets: int, *, idempotency_key: str | None, correlation_id: str | None
     ) -> StockAnswer:
-        """Staff: keep the SKU's stock in `buckets` buckets from now on, while orders flow. Recorded in every
-        other bucket the SKU has or will have first (new buckets opened empty: they claim units from their
-        siblings when their first reservations arrive) and in bucket 0 last: routers read the layout there,
-        so no reservation is routed by a layout its bucket does not know. A bucket beyond the new layout
-        takes no more reservations, and gives its units to the first sibling short of some. The same
-        Idempotency-Key is the same split: a split cut short is finished by sending it again."""
+        """Staff: keep the SKU's stock in `buckets` buckets from now on, while orders flow. Told to every
+        other bucket the SKU has or will have first, with every layout bucket 0 has had (new buckets opened
+        empty: they claim units from their siblings when their first reservations arrive), and recorded in
+        bucket 0 last, only if its layouts are still those that were told: routers read the layout there,
+        so no reservation is routed by a layout a bucket does not know, and two splits at once, or one after
+        another cut short, leave every bucket knowing every layout. A bucket beyond the new layout takes no
+        more reservations, and gives its units to the first sibling short of some. The same Idempotency-Key
+        is the same split: a split cut short is finished by sending it again."""
         self._opening(sku)
         key = idempotency_key or self._new_id()
         command_id = derived_id("SplitStock", key)
         split_fingerprint = fingerprint({"sku": sku, "buckets": buckets})
         zero_id = bucket_id(sku, 0)
-        earlier = self.runner.applied(zero_id, command_id=command_id, fingerprint=split_fingerprint)
-        if earlier is not None:
-            return _answer(earlier)
-        layout = self._layout_now(sku)
-        at = self._clock()
-        after = (*(count for count in layout.layouts if count != buckets), buckets)
-        for bucket in range(1, max(max(layout.layouts), buckets)):
-            told = derived_id("SplitStock", key, str(bucket))
+        for attempt in range(MAX_ATTEMPTS):
+            earlier = self.runner.applied(zero_id, command_id=command_id, fingerprint=split_fingerprint)
+            if earlier is not None:
+                return _answer(earlier)
+            layout = self._layout_now(sku)
+            at = self._clock()
+            after = (*(count for count in layout.layouts if count != buckets), buckets)
+            self._tell_layouts(sku, after, at, correlation_id)
+            split = SplitStock(sku=sku, buckets=buckets, at=at, layouts=after)
+            member: BatchMember[StockCommand] = BatchMember(
+                split, derived_id("SplitStock", key, "0"), split_fingerprint
+            )
+            zero = self.runner.decide_batch(
+                zero_id,
+                [member],
+                batch_id=command_id,  # the commit the command index finds when the key comes again
+                batch_fingerprint=split_fingerprint,
+                correlation_id=correlation_id,
+            )
+            if zero.before.state is None or zero.before.state.layouts != layout.layouts:
+                continue  # another split came first: tell every bucket again, with its layout too
             try:
+                self.runner.record(zero, lost_before=attempt > 0)
+            except ConcurrencyError:
+                continue
+            self._layouts.pop(sku, None)
+            after_state = zero.decision.state
+            assert after_state is not None
+            return StockAnswer(after_state, zero.decision.version, _recorded(zero.decision), replayed=False)
+        raise TooManyConflictsError(zero_id, MAX_ATTEMPTS)
+
+    def _tell_layouts(
+        self, sku: str, layouts: tuple[int, ...], at: datetime, correlation_id: str | None
+    ) -> None:
+        """Every bucket but 0 of every layout learns `layouts` (bucket 0's, the new one last): a bucket not
+        opened yet opens with them (or, opened meanwhile by its first command, is told like the others)."""
+        split = SplitStock(sku=sku, buckets=layouts[-1], at=at, layouts=layouts)
+        told = fingerprint({"sku": sku, "layouts": layouts})
+        for bucket in range(1, max(layouts)):
+            aggregate_id = bucket_id(sku, bucket)
+            if self.runner.latest(aggregate_id).state is None:
+                opening = _opening_member(
+                    OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts)
+                )
                 self.runner.handle(
-                    bucket_id(sku, bucket),
-                    SplitStock(sku=sku, buckets=buckets, at=at),
-                    command_id=told,
-                    fingerprint=split_fingerprint,
+                    aggregate_id,
+                    opening.command,
+                    command_id=opening.command_id,
+                    fingerprint=opening.fingerprint,
                     correlation_id=correlation_id,
                 )
-            except StockNotOpenedError:
-                self.runner.handle(
-                    bucket_id(sku, bucket),
-                    OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=after),
-                    command_id=told,
-                    fingerprint=split_fingerprint,
-                    correlation_id=correlation_id,
-                )
-        result = self.runner.handle(
-            zero_id,
-            SplitStock(sku=sku, buckets=buckets, at=at),
-            command_id=command_id,
-            fingerprint=split_fingerprint,
-            correlation_id=correlation_id,
-        )
-        self._layouts.pop(sku, None)
-        return _answer(result)
+            self.runner.handle(
+                aggregate_id,
+                split,
+                command_id=derived_id("SplitStock", aggregate_id, told),
+                fingerprint=told,
+                correlation_id=correlation_id,
+            )
 
     def stock(self, sku: str) -> SkuStock:
         """The SKU's stock now, read from the log: totals and every bucket (a SKU never touched: its opening
@@ -437,7 +484,16 @@ class InventoryService:
             )
             for bucket, aggregate in enumerate(aggregates)
         )
-        return SkuStock(sku, _sum(levels), layout.buckets, levels)
+        # Moves between buckets read at different moments (a giver before its give, the receiver after its
+        # claim) must not count units twice or lose them: every pair's sent less received, unclipped.
+        in_flight = sum(
+            giver.sent.get(b, 0) - (states[b].received.get(g, 0) if b in states else 0)
+            for g, giver in states.items()
+            for b in giver.sent
+        )
+        on_hand = sum(state.on_hand for state in states.values()) + in_flight
+        reserved = sum(state.reserved for state in states.values())
+        return SkuStock(sku, StockLevels(on_hand, reserved, on_hand - reserved), layout.buckets, levels)
 
     # -- opening -----------------------------------------------------------------------------------------
 

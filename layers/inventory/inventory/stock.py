@@ -153,12 +153,23 @@ def decide(command: StockCommand, state: Stock | None) -> list[Event]:
         case _, None:
             raise StockNotOpenedError(command.sku)
 
-        case SplitStock() as split, Stock() as stock if split.buckets == stock.buckets:
-            return []  # kept in that many buckets already
         case SplitStock() as split, Stock() as stock:
-            return [
-                StockSplit(sku=split.sku, buckets=split.buckets, previous=stock.buckets, split_at=split.at)
-            ]
+            # Every layout told that this bucket does not know yet, then the current one last: nothing when
+            # the bucket knows them all and is kept in that many buckets already.
+            layouts = split.layouts or (split.buckets,)
+            splits: list[Event] = []
+            current = stock.buckets
+            for count in layouts[:-1]:
+                if count not in stock.layouts:
+                    splits.append(
+                        StockSplit(sku=split.sku, buckets=count, previous=current, split_at=split.at)
+                    )
+                    current = count
+            if current != split.buckets:
+                splits.append(
+                    StockSplit(sku=split.sku, buckets=split.buckets, previous=current, split_at=split.at)
+                )
+            return splits
 
         case MoveStockOut() as out, Stock() as stock if stock.available < out.quantity:
             raise NotEnoughToMoveError(out.sku, stock.bucket, out.quantity, stock.available)

@@ -279,6 +279,40 @@ class TestBuckets:
         assert stock.by_bucket[3].levels.reserved == 2
 
 
+class TestSplits:
+    def test_two_splits_at_once_leave_every_bucket_knowing_every_layout(self, service, monkeypatch):
+        # GIVEN a SKU in 4 buckets; a split to 8 has told the buckets when another, to 2, comes and goes
+        service.stock(DROP)
+        tell, interrupted = service._tell_layouts, []
+
+        def another_split_meanwhile(*args):
+            tell(*args)
+            if not interrupted:
+                interrupted.append(True)
+                service.split(DROP, 2, idempotency_key="to-2", correlation_id=None)
+
+        monkeypatch.setattr(service, "_tell_layouts", another_split_meanwhile)
+        # WHEN the split to 8 goes on
+        answer = service.split(DROP, 8, idempotency_key="to-8", correlation_id=None)
+        # THEN it is recorded after the other, and every bucket knows both layouts, 8 the current one
+        assert answer.stock.layouts == (4, 2, 8)
+        for bucket in range(1, 8):
+            assert set(stock_in(service, DROP, bucket).layouts) == {4, 2, 8}, bucket
+            assert stock_in(service, DROP, bucket).buckets == 8
+
+    def test_a_split_cut_short_is_finished_by_the_next_and_no_bucket_misses_a_layout(self, service):
+        # GIVEN a split to 8 that told every bucket and never reached bucket 0 (a crash)
+        service.stock(DROP)
+        service._tell_layouts(DROP, (4, 8), NOW, None)
+        # WHEN staff split to 2, then to 8
+        service.split(DROP, 2, idempotency_key="to-2", correlation_id=None)
+        service.split(DROP, 8, idempotency_key="to-8", correlation_id=None)
+        # THEN every bucket knows every layout bucket 0 has had
+        assert stock_in(service, DROP, 0).layouts == (4, 2, 8)
+        for bucket in range(1, 8):
+            assert {4, 2, 8} <= set(stock_in(service, DROP, bucket).layouts), bucket
+
+
 def events_of(store, aggregate_id: str, event_type: str):
     return [
         stock_events.decode(e)

@@ -161,6 +161,23 @@ class TestBuckets:
         assert state is not None
         assert (state.buckets, state.layouts) == (4, (8, 4))
 
+    def test_a_bucket_told_of_layouts_it_missed_learns_each_and_the_current_one_last(self):
+        # GIVEN a bucket that knows (4, 8) (a split to 8 that never reached bucket 0), bucket 0 at (4, 2, 8)
+        knows = StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=5, layouts=(4, 8))
+        told = SplitStock(sku=SKU, buckets=8, at=T1, layouts=(4, 2, 8))
+        state = (
+            spec.given(knows)
+            .when(told)
+            .then(
+                StockSplit(sku=SKU, buckets=2, previous=8, split_at=T1),
+                StockSplit(sku=SKU, buckets=8, previous=2, split_at=T1),
+            )
+        )
+        assert state is not None
+        assert (state.buckets, set(state.layouts)) == (8, {4, 2, 8})
+        # told again: nothing new
+        spec.given(knows, *stock_decider.decide(told, stock_decider.fold([knows], None))).when(told).then()
+
     def test_a_bucket_gives_only_what_is_available(self):
         out = MoveStockOut(sku=SKU, move_id="m-1", to_bucket=2, quantity=9, at=T1)
         state = (

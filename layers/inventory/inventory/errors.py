@@ -42,3 +42,4 @@ class NotEnoughToMoveError(StockError):
         super().__init__(
             sku, f"bucket {bucket} of {sku} has {available} available; it cannot give {requested}"
         )
+        self.available = available

@@ -34,7 +34,7 @@ from inventory.commands import (
     SplitStock,
 )
 from inventory.config import StockOpening
-from inventory.errors import StockNotOpenedError, UnknownSkuError
+from inventory.errors import NotEnoughToMoveError, StockNotOpenedError, UnknownSkuError
 from inventory.events import StockMovedIn, StockReservationRefused
 from inventory.queued import ReleasePayload, ReservePayload, read_queued_command
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 MAX_ATTEMPTS = 8  # a bucket's batch and a sibling's move race other buckets' writers: decide again
 GIVE_ATTEMPTS = 3  # a giver's commit racing its own batches: given on its caught-up state
+PLAN_ROUNDS = 2  # a shortfall planned again once from a fresh read when a giver had less than read
 LAYOUT_MAX_AGE = 5.0  # seconds a router trusts the layout it read (a split reaches every router this soon)
 
 
@@ -240,15 +241,50 @@ class InventoryService:
         """The claims that bring the bucket what its siblings gave it and it has not claimed, after siblings
         with units to spare gave it what it still lacks (each giving one commit on the giver's stream,
         before the claim: a crash in between leaves the units in transit, never lost, never counted
-        twice); None when a sibling could not give what it was read to have (its own batch came first), so
-        that the batch is decided again on a fresh read rather than refused (`partial`, the last attempt:
-        what could be had). Siblings (and the layout) are read from the log, not the memory image: a
-        reservation refused for want of units found every bucket short when it was read. A sibling bucket 0
-        gave its opening share to but that never opened (a crash after the opening) is opened first, so its
-        share can be given on."""
+        twice). A giver whose own batches took some of its units since it was read gives what it has, and
+        the rest is planned again from a fresh read of the siblings; None when even that round fell short,
+        so that the batch is decided again rather than refused (`partial`, the last attempt: what could be
+        had). Siblings (and the layout) are read from the log, not the memory image: a reservation refused
+        for want of units found every bucket short when it was read."""
         layout = state if bucket == 0 else self.runner.latest(bucket_id(sku, 0)).state
         if layout is None:
             return []
+        states = self._siblings(sku, bucket, state, layout)
+        for round_ in range(PLAN_ROUNDS):
+            wanted = short - sum(_owed(bucket, states).values())
+            spare = {
+                b: giver.available + sum(_owed(b, states).values())
+                for b, giver in states.items()
+                if b != bucket
+            }
+            moves = plan_moves(wanted, {b: units for b, units in spare.items() if units > 0}, layout.buckets)
+            if wanted <= 0 or not moves:
+                break  # enough, or every sibling short as read just now: the rest is refused
+            complete = True
+            for giver, units in moves:
+                before = states[giver].sent.get(bucket, 0)
+                given = self._give(sku, giver, bucket, units, states, batch_id, correlation_id)
+                if given is not None:
+                    states[giver] = given
+                complete &= given is not None and given.sent.get(bucket, 0) - before == units
+            if complete:
+                break
+            if round_ == PLAN_ROUNDS - 1:
+                if not partial:
+                    return None
+                break
+            if bucket != 0:
+                layout = self.runner.latest(bucket_id(sku, 0)).state or layout
+            states = self._siblings(sku, bucket, state, layout)
+        return [
+            _claim(sku, bucket, b, states[b].sent[bucket], batch_id, self._clock())
+            for b in sorted(_owed(bucket, states))
+        ]
+
+    def _siblings(self, sku: str, bucket: int, state: Stock, layout: Stock) -> dict[int, Stock]:
+        """Every bucket's state, read from the log at once (the bucket's own and bucket 0's as given). A
+        sibling bucket 0 gave its opening share to but that never opened (a crash after the opening) is
+        opened first, so its share can be given on."""
         siblings = [b for b in range(max(layout.layouts)) if b not in (0, bucket)]
         read = self._readers.map(self.runner.latest, (bucket_id(sku, b) for b in siblings))
         states = {b: aggregate.state for b, aggregate in zip(siblings, read, strict=True) if aggregate.state}
@@ -259,24 +295,7 @@ class InventoryService:
                 states[unopened] = opened
         states[0] = layout
         states[bucket] = state
-        wanted = short - sum(_owed(bucket, states).values())
-        if wanted > 0:
-            spare = {
-                b: giver.available + sum(_owed(b, states).values())
-                for b, giver in states.items()
-                if b != bucket
-            }
-            moves = plan_moves(wanted, {b: units for b, units in spare.items() if units > 0}, layout.buckets)
-            for giver, units in moves:
-                given = self._give(sku, giver, bucket, units, states, batch_id, correlation_id)
-                if given is None and not partial:
-                    return None
-                if given is not None:
-                    states[giver] = given
-        return [
-            _claim(sku, bucket, b, states[b].sent[bucket], batch_id, self._clock())
-            for b in sorted(_owed(bucket, states))
-        ]
+        return states
 
     def _give(
         self,
@@ -288,31 +307,38 @@ class InventoryService:
         batch_id: str,
         correlation_id: str | None,
     ) -> Stock | None:
-        """Bucket `giver` gives `units` to `bucket`, one commit on the giver's stream (with its own claims
-        first, so units in transit to a bucket that takes no more reservations are passed on too): its
-        state after, or None when it no longer has them (its own batches took them since it was read). A
-        lost race for its stream is decided again on the giver's caught-up state, a few times."""
+        """Bucket `giver` gives `units` to `bucket`, or what it has left of them when its own batches took
+        some since it was read: one commit on the giver's stream (with its own claims first, so units in
+        transit to a bucket that takes no more reservations are passed on too). Its state after, or None
+        when it had nothing to give or kept losing races for its stream (decided again on its caught-up
+        state, a few times)."""
         at = self._clock()
-        give = MoveStockOut(
-            sku=sku,
-            move_id=derived_id("Move", batch_id, str(giver)),
-            to_bucket=bucket,
-            quantity=units,
-            at=at,
-        )
-        members = [
+        claims = [
             _claim(sku, giver, b, states[b].sent[giver], batch_id, at) for b in sorted(_owed(giver, states))
         ]
-        members.append(BatchMember(give, derived_id("MoveStockOut", give.move_id), command_fingerprint(give)))
         for attempt in range(GIVE_ATTEMPTS):
+            give = MoveStockOut(
+                sku=sku,
+                move_id=derived_id("Move", batch_id, str(giver)),
+                to_bucket=bucket,
+                quantity=units,
+                at=at,
+            )
+            member: BatchMember[StockCommand] = BatchMember(
+                give, derived_id("MoveStockOut", give.move_id, str(units)), command_fingerprint(give)
+            )
             prepared = self.runner.decide_batch(
                 bucket_id(sku, giver),
-                members,
+                [*claims, member],
                 batch_id=derived_id("Give", batch_id, str(giver)),
                 correlation_id=correlation_id,
             )
-            if prepared.decision.members[-1].error is not None:
-                return None
+            refused = prepared.decision.members[-1].error
+            if isinstance(refused, NotEnoughToMoveError):
+                if refused.available <= 0:
+                    return None
+                units = refused.available  # what is left of them
+                continue
             try:
                 self.runner.record(prepared, lost_before=attempt > 0)
             except ConcurrencyError:

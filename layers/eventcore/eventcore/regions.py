@@ -22,10 +22,12 @@ from botocore.exceptions import ClientError
 from eventcore.errors import EventCoreError, error_code
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from eventcore.messaging.command_sender import CommandSender, OutgoingCommand
 
 ACTIVE_REGION_TABLE = "ACTIVE_REGION_TABLE"  # empty or absent: a stack in one region, always active
 ACTIVE_REGION_CACHE_SECONDS = "ACTIVE_REGION_CACHE_SECONDS"
@@ -173,21 +175,42 @@ class ActiveRegion:
             raise RegionPassiveError(self.region, record.region, retry_after=max(1, int(self.cache_seconds)))
 
 
-_current: ActiveRegion | None = None
+class SentOnlyWhenActive:
+    """A command sender that sends only in the active region. The process manager of the standby hears the
+    replicated logs' facts and records what it decides (in the replicated log, under the same derived ids
+    as the active region's: whichever writes first, the other finds it done), but sends nothing: the
+    promotion sends again what every process in flight recorded (`python -m ops failover`)."""
+
+    def __init__(self, sender: CommandSender, region: Callable[[], ActiveRegion] | None = None) -> None:
+        self._sender = sender
+        self._region = region or active_region
+
+    def send(self, commands: Sequence[OutgoingCommand]) -> None:
+        if commands and self._region().is_active():
+            self._sender.send(commands)
+
+
+_built: dict[tuple[str, str], ActiveRegion] = {}
+_override: ActiveRegion | None = None
 _current_lock = threading.Lock()
 
 
 def active_region() -> ActiveRegion:
-    """This container's view of the active region, built from its environment on first use."""
-    global _current
+    """This container's view of the active region, built from its environment on first use (a container's
+    environment does not change; a test's may, so the view is kept per region and table)."""
     with _current_lock:
-        if _current is None:
-            _current = ActiveRegion.from_environment()
-        return _current
+        if _override is not None:
+            return _override
+        key = (os.environ.get("AWS_REGION", ""), os.environ.get(ACTIVE_REGION_TABLE, ""))
+        if key not in _built:
+            _built[key] = ActiveRegion.from_environment()
+        return _built[key]
 
 
 def reset_active_region(region: ActiveRegion | None = None) -> None:
-    """For tests and the local cloud's workers: forget (or replace) the container's view."""
-    global _current
+    """For tests (and a drill running two regions in one process): this view of the active region, until
+    reset with None."""
+    global _override
     with _current_lock:
-        _current = region
+        _override = region
+        _built.clear()

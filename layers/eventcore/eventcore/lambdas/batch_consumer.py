@@ -126,16 +126,23 @@ def process_batch(
     *,
     logger: Logger,
     metrics: Metrics,
+    hold_while_passive: bool = True,
 ) -> BatchResponse:
     """Powertools' `process_partial_response`, except that a batch where every record failed still answers
     with `batchItemFailures` (never an exception, which would make Lambda retry or back off the whole batch),
     and an empty or foreign-shaped batch is reported and answered with no failures: no event source mapping
-    delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke."""
+    delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke. In the
+    standby region every batch is held (failed, to be delivered again), unless `hold_while_passive=False`:
+    a consumer that knows what it may do there (the process manager records, sends nothing)."""
     processor.raise_on_entire_batch_failure = False
     unprocessable = _unprocessable(event, processor.event_type, logger=logger, metrics=metrics)
     if unprocessable is not None:
         return unprocessable
-    passive = _held_while_passive(event, processor.event_type, logger=logger, metrics=metrics)
+    passive = (
+        _held_while_passive(event, processor.event_type, logger=logger, metrics=metrics)
+        if hold_while_passive
+        else None
+    )
     if passive is not None:
         return passive
     response = process_partial_response(

@@ -27,6 +27,7 @@ from eventcore.messaging.command_sender import SqsCommandSender
 from eventcore.regions import ActiveRegionTable, PromotionRefusedError
 from eventcore.write.command_ids import Cause
 from eventcore.write.dynamodb_store import DynamoDBEventStore
+from ops.target import TargetError
 from orders.fulfillment.events import fulfillment_events
 from orders.fulfillment.outbound import QUEUES, commands_for
 from orders.fulfillment.process import AGGREGATE, Delivery, Outcome, evolve
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
     from eventcore.messaging.command_sender import OutgoingCommand
     from eventcore.write.store import Commit
+    from ops.target import Target
     from orders.fulfillment.process import Fulfillment
 
 PROBE_SECONDS = 3.0
@@ -56,10 +58,52 @@ class RegionEnd:
     active_region_table: str
     queue_urls: dict[str, str]  # the process manager's queues by its names (orders.fulfillment.outbound)
     reachable: Callable[[], bool] = field(default=lambda: False)
+    replica_region: str = ""  # the stack's ReplicaRegion: the pair's other region
 
     @property
     def record(self) -> ActiveRegionTable:
         return ActiveRegionTable(self.active_region_table, self.dynamodb)
+
+    def unreachable(self, region: str) -> RegionEnd:
+        """The pair's other region when nothing of it answers: known by name only."""
+        return RegionEnd(region, self.dynamodb, self.sqs, self.orders_log, self.active_region_table, {})
+
+
+# The process manager's queues, by the template's logical ids.
+QUEUE_RESOURCES = {
+    "orders": "OrderCommandsQueue",
+    "payments": "PaymentCommandsQueue",
+    "inventory": "InventoryCommandsQueue",
+    "shipping": "ShippingCommandsQueue",
+    "deadlines": "FulfillmentDeadlinesQueue",
+}
+
+
+def region_end(target: Target) -> RegionEnd:
+    """One region's stack of a replicated pair: its replicas' names from the stack's outputs, its queues
+    from its resources, its API as the reachability probe."""
+    outputs = stack_outputs(target)
+    table = outputs.get("ActiveRegionTable")
+    if not table:
+        raise TargetError(
+            f"stack {target.stack_name} in {target.region} is not replicated (Replication none): "
+            "nothing to fail over"
+        )
+    return RegionEnd(
+        name=target.region,
+        dynamodb=target.client("dynamodb"),
+        sqs=target.client("sqs"),
+        orders_log=outputs["OrdersEventLogTable"],
+        active_region_table=table,
+        queue_urls={queue: target.physical(logical) for queue, logical in QUEUE_RESOURCES.items()},
+        reachable=http_probe(f"{outputs['ApiUrl']}/orders"),
+        replica_region=target.parameters.get("ReplicaRegion", ""),
+    )
+
+
+def stack_outputs(target: Target) -> dict[str, str]:
+    (stack,) = target.client("cloudformation").describe_stacks(StackName=target.stack_name)["Stacks"]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,3 +160,10 @@ class TestTheStandbyConsumers:
 def test_the_passive_error_says_who_is_active():
     error = RegionPassiveError(STANDBY, PRIMARY, retry_after=5)
     assert f"{PRIMARY} is active" in str(error)
+
+
+def test_the_failover_command_needs_a_deployed_pair(capsys):
+    from ops.cli import USAGE, main
+
+    assert main(["failover", "--to", STANDBY]) == USAGE
+    assert "replicated pair of deployed stacks" in capsys.readouterr().err

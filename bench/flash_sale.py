@@ -167,13 +167,13 @@ class Run:
         self.module = load_function("inventory_buckets_consumer")
         self.service = self.module.service
         self.requests = Requests(self.service.runner.store._client)
-        plan = self.service._plan_taking
+        plan = self.service._claims
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.requests.counts["sibling_rounds"] += 1
             return plan(*args, **kwargs)
 
-        self.service._plan_taking = counted
+        self.service._claims = counted
         self.service.stock(SKU)  # the configuration read, as a warm container has it
         self.context = LambdaContext()
 
@@ -202,7 +202,7 @@ class Run:
 
 def sale(run: Run, orders: list[str], *, batch_size: int, parallel: bool) -> dict[str, float]:
     groups = run.route([reserve(order) for order in orders])
-    run.service.stock(SKU)  # opened (the opening's transaction is not the sale's)
+    run.service.stock(SKU)  # opened (the opening's commits are not the sale's)
     moved_before = run.facts()["StockMovedIn"]
     run.requests.counts.clear()
     started = time.perf_counter()

@@ -61,9 +61,12 @@ class BucketsRequest(BaseModel):
 
 class BucketLevelsResponse(BaseModel):
     bucket: int
-    on_hand: int
+    on_hand: int = Field(description="Units the bucket holds, counting those in transit to it.")
     reserved: int
     available: int
+    in_transit: int = Field(
+        description="Units siblings gave this bucket that it has not recorded yet (claimed at its next need)."
+    )
 
 
 class StockLevelsResponse(BaseModel):
@@ -153,6 +156,7 @@ def stock_response(status: int, stock: SkuStock, **headers: str) -> Response[Any
                 on_hand=b.levels.on_hand,
                 reserved=b.levels.reserved,
                 available=b.levels.available,
+                in_transit=b.in_transit,
             )
             for b in stock.by_bucket
         ],

@@ -8,7 +8,6 @@ answers."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -17,13 +16,15 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
     PreTokenGenerationV2TriggerEvent,
 )
 
+from eventcore.lambdas.wiring import Wiring
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 # The scopes a group may grant: the resource server's, named in the template once more. A group of any other
 # name grants nothing, so a group made by hand cannot mint a scope the API does not know.
-STAFF_SCOPES = frozenset(os.environ["STAFF_SCOPES"].split())
+STAFF_SCOPES = frozenset(Wiring().env["STAFF_SCOPES"].split())
 
 
 def scopes_of(groups: list[str]) -> list[str]:

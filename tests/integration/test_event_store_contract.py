@@ -66,22 +66,6 @@ def test_a_multi_event_commit_is_all_or_nothing(store):
     assert [e.event_id for e in stored.events] == ["s-1", "s-2", "s-3"]
 
 
-def test_commits_of_several_streams_land_together(store):
-    store.append_all([commit("a", 1, events=2), commit("b", 1)])
-    assert [c.last_version for c in store.read("a")] == [2]
-    assert [c.version for c in store.read("b")] == [1]
-
-
-def test_commits_of_several_streams_land_none_when_one_stream_lost_its_version(store):
-    store.append(commit("b", 1, events=2))
-    with pytest.raises(ConcurrencyError) as raised:
-        store.append_all([commit("a", 1), commit("b", 1), commit("c", 1)])
-    assert raised.value.stream_id == "b"
-    assert raised.value.existing == commit("b", 1, events=2)
-    assert list(store.read("a")) == []
-    assert list(store.read("c")) == []
-
-
 def test_a_batch_commit_keeps_its_members(store):
     batch = commit("s", 1, events=2, members=(Member("m1", "f1", 1, 1), Member("m2", "f2", 2, 1)))
     store.append(batch)
@@ -123,7 +107,7 @@ def test_a_snapshot_that_would_take_a_commit_over_the_item_limit_is_left_out(dyn
     store = DynamoDBEventStore(orders_log, dynamodb)
     big = {"schema": 1, "state": {"holders": "x" * 450_000}}
     store.append(commit("s", 1, snapshot=big))
-    store.append_all([commit("s", 2, snapshot=big), commit("t", 1)])
+    store.append(commit("s", 2, snapshot=big))
     assert [c.snapshot for c in store.read("s")] == [None, None]
 
 

@@ -10,8 +10,6 @@ import ast
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.aws import ROOT, template
 
 REPLICATED = {
@@ -122,15 +120,14 @@ def calls(path: Path, method: str) -> list[int]:
     ]
 
 
-def test_only_the_core_issues_transactions_and_the_counters_only_on_the_regional_analytics_table():
+def test_only_the_counters_issue_transactions_and_only_on_the_regional_analytics_table():
     # GIVEN the deployed code
     issuing = {str(path.relative_to(ROOT)) for path in python_files() if calls(path, "transact_write_items")}
-    # THEN two places issue a transaction: several commits at once (`append_all`), and the idempotent
-    # counters
-    assert issuing == {
-        "layers/eventcore/eventcore/write/dynamodb_store.py",
-        "layers/eventcore/eventcore/read/counters.py",
-    }
+    # THEN one place issues a transaction: the idempotent counters (no log is written in one: a commit is
+    # one conditional PutItem, and inventory's stock buckets move units as one fact on the giving bucket,
+    # claimed by the receiver)
+    assert issuing == {"layers/eventcore/eventcore/read/counters.py"}
+    assert not [path for path in python_files() if calls(path, "append_all")]
     # AND the counters count in ANALYTICS_TABLE, which the template gives only SalesAnalytics (regional)
     counted = [
         str(path.relative_to(ROOT)) for path in python_files() if "IdempotentCounters(" in path.read_text()
@@ -142,37 +139,3 @@ def test_only_the_core_issues_transactions_and_the_counters_only_on_the_regional
         if "ANALYTICS_TABLE" in resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
     }
     assert given == {"SalesAnalyticsProjectorFunction": {"Ref": "SalesAnalytics"}}
-
-
-def several_commits_at_once(path: Path) -> list[int]:
-    """Where a module records commits together: `append_all(...)`, or the runner's `record(...)` given
-    anything but a list of one batch (`record([prepared])` is one conditional write)."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-            continue
-        if node.func.attr == "append_all":
-            found.append(node.lineno)
-        elif node.func.attr == "record" and ast.unparse(node.func.value).endswith("runner"):
-            argument = node.args[0] if node.args else None
-            if not (isinstance(argument, ast.List) and len(argument.elts) == 1):
-                found.append(node.lineno)
-    return found
-
-
-def test_no_context_records_several_commits_in_one_transaction():
-    # A transaction (`append_all`, reached through the runner's `record` of several batches) fails on an MRSC
-    # table: no context may record that way on its (replicated) log.
-    recording = {
-        f"{path.relative_to(ROOT)}:{line}"
-        for path in python_files()
-        if "layers/eventcore" not in str(path)
-        for line in several_commits_at_once(path)
-    }
-    if recording and all(location.startswith("layers/inventory/") for location in recording):
-        pytest.xfail(
-            "inventory's stock buckets still move units between buckets in one transaction "
-            f"({sorted(recording)}); the change on main that records a move as one fact on the giving "
-            "bucket, claimed by the receiver, removes it"
-        )
-    assert recording == set()

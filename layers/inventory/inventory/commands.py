@@ -1,14 +1,16 @@
 """What can be asked of a SKU's stock: imperative commands carrying everything a decision needs, including
 the time, so deciding stays pure."""
 
+from __future__ import annotations
+
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
-MAX_BUCKETS = 64  # a move's transaction holds a commit per bucket: within DynamoDB's 100 (docs/capacity.md)
+MAX_BUCKETS = 64  # a split writes each bucket and a short bucket reads them all (docs/capacity.md)
 BucketCount = Annotated[int, Field(ge=1, le=MAX_BUCKETS)]
 Bucket = Annotated[int, Field(ge=0, lt=MAX_BUCKETS)]
 
@@ -29,15 +31,25 @@ class OpenStock(_Command):
 
 
 class SplitStock(_Command):
-    """Staff: keep the SKU's stock in `buckets` buckets from now on (told to every bucket it has)."""
+    """Staff: keep the SKU's stock in `buckets` buckets from now on (told to every bucket it has). `layouts`:
+    every layout bucket 0 has had, this one last, so that a bucket told of a split learns any earlier
+    layout it missed (a split cut short, or two at once); empty: this bucket's own, with `buckets` last."""
 
     sku: Sku
     buckets: BucketCount
     at: AwareDatetime
+    layouts: tuple[BucketCount, ...] = ()
+
+    @model_validator(mode="after")
+    def _ends_with_buckets(self) -> SplitStock:
+        if self.layouts and self.layouts[-1] != self.buckets:
+            raise ValueError("a split's layouts end with its number of buckets")
+        return self
 
 
 class MoveStockOut(_Command):
-    """Give `quantity` available units to another bucket of the SKU (recorded with its MoveStockIn)."""
+    """Give `quantity` available units to another bucket of the SKU: they leave this bucket now, and are the
+    other bucket's from then on, in transit until it claims them (MoveStockIn)."""
 
     sku: Sku
     move_id: Id
@@ -47,12 +59,14 @@ class MoveStockOut(_Command):
 
 
 class MoveStockIn(_Command):
-    """Take `quantity` units another bucket of the SKU gave (recorded with its MoveStockOut)."""
+    """Claim the units bucket `from_bucket` has given this bucket and it has not claimed yet: `sent_total` is
+    how many units that bucket has given this one in all, as read from its log (a stale read claims less,
+    never more, and the rest at the next claim). `move_id` names the claim."""
 
     sku: Sku
     move_id: Id
     from_bucket: Bucket
-    quantity: Quantity
+    sent_total: Annotated[int, Field(ge=0)]
     at: AwareDatetime
 
 

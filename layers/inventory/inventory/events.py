@@ -25,7 +25,8 @@ class StockOpened(Event):
 
 class StockSplit(Event):
     """From now on the SKU's stock is kept in `buckets` buckets (it was `previous`); recorded in every bucket
-    the SKU has, together, so each bucket knows the layout its own decisions depend on."""
+    the SKU has, bucket 0 last (the routers read the layout there), so each bucket knows the layout its own
+    decisions depend on before any reservation is routed by it."""
 
     sku: str
     buckets: int
@@ -34,7 +35,8 @@ class StockSplit(Event):
 
 
 class StockMovedOut(Event):
-    """`quantity` available units left this bucket for bucket `to_bucket` (recorded with its StockMovedIn)."""
+    """`quantity` available units left this bucket for bucket `to_bucket`: that bucket's from now on, in
+    transit until it records them (StockMovedIn). One fact on one stream: a move needs no transaction."""
 
     sku: str
     move_id: str
@@ -44,7 +46,9 @@ class StockMovedOut(Event):
 
 
 class StockMovedIn(Event):
-    """`quantity` units came to this bucket from bucket `from_bucket` (recorded with its StockMovedOut)."""
+    """This bucket claimed `quantity` units bucket `from_bucket` had given it (one or more StockMovedOut of
+    that bucket, not claimed before): what this bucket has received from it in all never exceeds what it
+    gave."""
 
     sku: str
     move_id: str

@@ -5,8 +5,10 @@ is touched, derives command ids, and runs the Stock decider through the core's r
 
 A SKU's stock is kept in buckets (inventory.buckets). Queued commands reach it in two steps: `bucket_for`
 names the bucket a command belongs in (its order's home bucket), and `apply_to_bucket` decides a batch of
-one bucket's commands together, in one commit. A bucket short of units for its batch takes them from its
-siblings in the same transaction as the batch's reservations (`_take_from_siblings`)."""
+one bucket's commands together, in one commit. A bucket short of units for its batch claims what its
+siblings have given it and not yet claimed, and, if that is not enough, has siblings give it more, each a
+fact of the giver's own (`_claims`). Every write is one conditional commit on one stream: no transactions,
+which a log replicated across regions with strong consistency does not allow."""
 
 from __future__ import annotations
 
@@ -33,18 +35,19 @@ from inventory.commands import (
 )
 from inventory.config import StockOpening
 from inventory.errors import StockNotOpenedError, UnknownSkuError
-from inventory.events import StockReservationRefused
+from inventory.events import StockMovedIn, StockReservationRefused
 from inventory.queued import ReleasePayload, ReservePayload, read_queued_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from eventcore import BatchDecision, CommandResult, DeciderRunner, PreparedBatch
+    from eventcore import BatchDecision, CommandResult, DeciderRunner
     from eventcore.messaging.inbound import CommandMessage
     from inventory.commands import StockCommand
     from inventory.stock import Stock
 
 MAX_ATTEMPTS = 8  # a bucket's batch and a sibling's move race other buckets' writers: decide again
+GIVE_ATTEMPTS = 3  # a giver's commit racing its own batches: given on its caught-up state
 LAYOUT_MAX_AGE = 5.0  # seconds a router trusts the layout it read (a split reaches every router this soon)
 
 
@@ -59,9 +62,13 @@ class StockLevels:
 
 @dataclass(frozen=True, slots=True)
 class BucketLevels:
+    """A bucket's levels (counting the units in transit to it), its stream's version, and how many units its
+    siblings have given it that it has not claimed yet (`in_transit`)."""
+
     bucket: int
     levels: StockLevels
     version: int
+    in_transit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +104,7 @@ class QueuedOutcome:
 
 @dataclass(frozen=True, slots=True)
 class BucketAnswer:
-    """A bucket's batch applied: each message's outcome in the batch's order, the units taken from
+    """A bucket's batch applied: each message's outcome in the batch's order, the units claimed from
     siblings, and the bucket's available units after."""
 
     outcomes: tuple[QueuedOutcome, ...]
@@ -136,8 +143,9 @@ class InventoryService:
 
     def apply_to_bucket(self, sku: str, bucket: int, messages: Sequence[CommandMessage]) -> BucketAnswer:
         """Decide one bucket's queued commands together, in their order, and record them in one commit; when
-        the bucket cannot serve its reservations, units come from its siblings in the same transaction. A
-        message that cannot be read, or that a rule refuses, has its error; the others are applied."""
+        the bucket cannot serve its reservations, it claims units from its siblings first (in the same
+        commit). A message that cannot be read, or that a rule refuses, has its error; the others are
+        applied."""
         at = self._clock()
         outcomes: dict[int, QueuedOutcome] = {}
         members: dict[int, BatchMember[StockCommand]] = {}
@@ -183,82 +191,134 @@ class InventoryService:
             # The layout is the bucket's own: a split since this state was read makes the commit lose.
             held = self._held_in_earlier_layouts(sku, bucket, state, members)
             deciding = {index: m for index, m in members.items() if index not in held}
-            if held:
-                prepared = self.runner.decide_batch(
-                    home, list(deciding.values()), batch_id=batch_id, correlation_id=correlation_id
-                )
             short = sum(
                 event.requested
-                for outcome in prepared.decision.members
+                for index, outcome in zip(members, prepared.decision.members, strict=True)
+                if index in deciding
                 for event in outcome.events
                 if isinstance(event, StockReservationRefused)
             )
-            moves = self._plan_taking(sku, bucket, short) if short else []
-            batches = [prepared]
-            if moves:
-                taken = self._taking(sku, bucket, moves, list(deciding.values()), batch_id, correlation_id)
-                if taken is None:
-                    continue  # a sibling changed since it was read: read again
-                batches = taken
+            claims: list[BatchMember[StockCommand]] = []
+            if short:
+                last = attempt == MAX_ATTEMPTS - 1
+                claimed = self._claims(sku, bucket, state, short, batch_id, correlation_id, partial=last)
+                if claimed is None:
+                    continue  # a sibling changed since it was read: read again (what it gave stays owed)
+                claims = claimed
+            if held or claims:
+                prepared = self.runner.decide_batch(
+                    home, [*claims, *deciding.values()], batch_id=batch_id, correlation_id=correlation_id
+                )
             try:
-                self.runner.record(batches, lost_before=attempt > 0)
+                self.runner.record(prepared, lost_before=attempt > 0)
             except ConcurrencyError:
-                continue
-            decision = batches[0].decision
+                continue  # what was given stays in transit to this bucket: claimed at the next attempt
+            decision = prepared.decision
             outcomes = {index: QueuedOutcome(members[index].command_id) for index in held}
-            for index, outcome in zip(deciding, decision.members[len(moves) :], strict=True):
+            for index, outcome in zip(deciding, decision.members[len(claims) :], strict=True):
                 outcomes[index] = _queued_outcome(outcome)
-            return _Decided(outcomes, decision.state, sum(units for _, units in moves))
+            moved_in = sum(
+                event.quantity
+                for outcome in decision.members[: len(claims)]
+                for event in outcome.events
+                if isinstance(event, StockMovedIn)
+            )
+            return _Decided(outcomes, decision.state, moved_in)
         raise TooManyConflictsError(home, MAX_ATTEMPTS)
 
-    def _plan_taking(self, sku: str, bucket: int, short: int) -> list[tuple[int, int]]:
-        """What to take from which sibling. Siblings (and the layout) are read from the log, not the memory
-        image: a reservation refused for want of units found every bucket short when it was read."""
-        layout = self.runner.latest(bucket_id(sku, 0)).state
-        if layout is None:
-            return []
-        siblings = [b for b in range(max(layout.layouts)) if b not in (0, bucket)]
-        states = dict(
-            zip(
-                siblings,
-                self._readers.map(self.runner.latest, (bucket_id(sku, b) for b in siblings)),
-                strict=True,
-            )
-        )
-        available = {
-            b: aggregate.state.available for b, aggregate in states.items() if aggregate.state is not None
-        }
-        if bucket != 0:
-            available[0] = layout.available
-        return plan_moves(short, {b: units for b, units in available.items() if units > 0}, layout.buckets)
-
-    def _taking(
+    def _claims(
         self,
         sku: str,
         bucket: int,
-        moves: list[tuple[int, int]],
-        members: list[BatchMember[StockCommand]],
+        state: Stock,
+        short: int,
         batch_id: str,
         correlation_id: str | None,
-    ) -> list[PreparedBatch[Stock | None]] | None:
-        """The batches recording the moves into the bucket with its commands (the bucket's batch first, its
-        move-ins before its commands), or None when a sibling no longer has what it was read to have."""
+        *,
+        partial: bool = False,
+    ) -> list[BatchMember[StockCommand]] | None:
+        """The claims that bring the bucket what its siblings gave it and it has not claimed, after siblings
+        with units to spare gave it what it still lacks (each giving one commit on the giver's stream,
+        before the claim: a crash in between leaves the units in transit, never lost, never counted
+        twice); None when a sibling could not give what it was read to have (its own batch came first), so
+        that the batch is decided again on a fresh read rather than refused (`partial`, the last attempt:
+        what could be had). Siblings (and the layout) are read from the log, not the memory image: a
+        reservation refused for want of units found every bucket short when it was read. A sibling bucket 0
+        gave its opening share to but that never opened (a crash after the opening) is opened first, so its
+        share can be given on."""
+        layout = state if bucket == 0 else self.runner.latest(bucket_id(sku, 0)).state
+        if layout is None:
+            return []
+        siblings = [b for b in range(max(layout.layouts)) if b not in (0, bucket)]
+        read = self._readers.map(self.runner.latest, (bucket_id(sku, b) for b in siblings))
+        states = {b: aggregate.state for b, aggregate in zip(siblings, read, strict=True) if aggregate.state}
+        for unopened in (b for b in siblings if b not in states and layout.sent.get(b, 0)):
+            self._open_bucket(sku, unopened)
+            opened = self.runner.latest(bucket_id(sku, unopened)).state
+            if opened is not None:
+                states[unopened] = opened
+        states[0] = layout
+        states[bucket] = state
+        wanted = short - sum(_owed(bucket, states).values())
+        if wanted > 0:
+            spare = {
+                b: giver.available + sum(_owed(b, states).values())
+                for b, giver in states.items()
+                if b != bucket
+            }
+            moves = plan_moves(wanted, {b: units for b, units in spare.items() if units > 0}, layout.buckets)
+            for giver, units in moves:
+                given = self._give(sku, giver, bucket, units, states, batch_id, correlation_id)
+                if given is None and not partial:
+                    return None
+                if given is not None:
+                    states[giver] = given
+        return [
+            _claim(sku, bucket, b, states[b].sent[bucket], batch_id, self._clock())
+            for b in sorted(_owed(bucket, states))
+        ]
+
+    def _give(
+        self,
+        sku: str,
+        giver: int,
+        bucket: int,
+        units: int,
+        states: Mapping[int, Stock],
+        batch_id: str,
+        correlation_id: str | None,
+    ) -> Stock | None:
+        """Bucket `giver` gives `units` to `bucket`, one commit on the giver's stream (with its own claims
+        first, so units in transit to a bucket that takes no more reservations are passed on too): its
+        state after, or None when it no longer has them (its own batches took them since it was read). A
+        lost race for its stream is decided again on the giver's caught-up state, a few times."""
         at = self._clock()
-        move_ins: list[BatchMember[StockCommand]] = []
-        donors: list[PreparedBatch[Stock | None]] = []
-        for donor, units in moves:
-            give, take = _move(sku, derived_id("Move", batch_id, str(donor)), donor, bucket, units, at)
-            move_ins.append(take)
-            prepared = self.runner.decide_batch(
-                bucket_id(sku, donor), [give], batch_id=batch_id, correlation_id=correlation_id
-            )
-            if prepared.decision.members[0].error is not None:
-                return None
-            donors.append(prepared)
-        home = self.runner.decide_batch(
-            bucket_id(sku, bucket), [*move_ins, *members], batch_id=batch_id, correlation_id=correlation_id
+        give = MoveStockOut(
+            sku=sku,
+            move_id=derived_id("Move", batch_id, str(giver)),
+            to_bucket=bucket,
+            quantity=units,
+            at=at,
         )
-        return [home, *donors]
+        members = [
+            _claim(sku, giver, b, states[b].sent[giver], batch_id, at) for b in sorted(_owed(giver, states))
+        ]
+        members.append(BatchMember(give, derived_id("MoveStockOut", give.move_id), command_fingerprint(give)))
+        for attempt in range(GIVE_ATTEMPTS):
+            prepared = self.runner.decide_batch(
+                bucket_id(sku, giver),
+                members,
+                batch_id=derived_id("Give", batch_id, str(giver)),
+                correlation_id=correlation_id,
+            )
+            if prepared.decision.members[-1].error is not None:
+                return None
+            try:
+                self.runner.record(prepared, lost_before=attempt > 0)
+            except ConcurrencyError:
+                continue
+            return prepared.decision.state
+        return None
 
     def _held_in_earlier_layouts(
         self, sku: str, bucket: int, state: Stock, members: Mapping[int, BatchMember[StockCommand]]
@@ -324,10 +384,14 @@ class InventoryService:
     def split(
         self, sku: str, buckets: int, *, idempotency_key: str | None, correlation_id: str | None
     ) -> StockAnswer:
-        """Staff: keep the SKU's stock in `buckets` buckets from now on, while orders flow. Recorded in every
-        bucket the SKU has, together (new buckets opened empty: they take units from their siblings when their
-        first reservations arrive; a bucket beyond the new layout takes no more reservations, and gives its
-        units to the first sibling short of some). The same Idempotency-Key is the same split."""
+        """Staff: keep the SKU's stock in `buckets` buckets from now on, while orders flow. Told to every
+        other bucket the SKU has or will have first, with every layout bucket 0 has had (new buckets opened
+        empty: they claim units from their siblings when their first reservations arrive), and recorded in
+        bucket 0 last, only if its layouts are still those that were told: routers read the layout there,
+        so no reservation is routed by a layout a bucket does not know, and two splits at once, or one after
+        another cut short, leave every bucket knowing every layout. A bucket beyond the new layout takes no
+        more reservations, and gives its units to the first sibling short of some. The same Idempotency-Key
+        is the same split: a split cut short is finished by sending it again."""
         self._opening(sku)
         key = idempotency_key or self._new_id()
         command_id = derived_id("SplitStock", key)
@@ -337,41 +401,60 @@ class InventoryService:
             earlier = self.runner.applied(zero_id, command_id=command_id, fingerprint=split_fingerprint)
             if earlier is not None:
                 return _answer(earlier)
+            layout = self._layout_now(sku)
             at = self._clock()
-            split = SplitStock(sku=sku, buckets=buckets, at=at)
+            after = (*(count for count in layout.layouts if count != buckets), buckets)
+            self._tell_layouts(sku, after, at, correlation_id)
+            split = SplitStock(sku=sku, buckets=buckets, at=at, layouts=after)
+            member: BatchMember[StockCommand] = BatchMember(
+                split, derived_id("SplitStock", key, "0"), split_fingerprint
+            )
             zero = self.runner.decide_batch(
                 zero_id,
-                [BatchMember(split, derived_id("SplitStock", key, "0"), split_fingerprint)],
+                [member],
                 batch_id=command_id,  # the commit the command index finds when the key comes again
                 batch_fingerprint=split_fingerprint,
                 correlation_id=correlation_id,
             )
-            layout = zero.before.state
-            if layout is None:
-                self._open_bucket(sku, 0)
-                continue
-            after = zero.decision.state
-            assert after is not None
-            batches = [zero]
-            for bucket in range(1, max(max(layout.layouts), buckets)):
-                told: StockCommand = (
-                    SplitStock(sku=sku, buckets=buckets, at=at)
-                    if bucket < max(layout.layouts)
-                    else OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=after.layouts)
-                )
-                member = BatchMember(told, derived_id("SplitStock", key, str(bucket)), split_fingerprint)
-                batches.append(
-                    self.runner.decide_batch(
-                        bucket_id(sku, bucket), [member], batch_id=command_id, correlation_id=correlation_id
-                    )
-                )
+            if zero.before.state is None or zero.before.state.layouts != layout.layouts:
+                continue  # another split came first: tell every bucket again, with its layout too
             try:
-                self.runner.record(batches, lost_before=attempt > 0)
+                self.runner.record(zero, lost_before=attempt > 0)
             except ConcurrencyError:
                 continue
             self._layouts.pop(sku, None)
-            return StockAnswer(after, zero.decision.version, _recorded(zero.decision), replayed=False)
+            after_state = zero.decision.state
+            assert after_state is not None
+            return StockAnswer(after_state, zero.decision.version, _recorded(zero.decision), replayed=False)
         raise TooManyConflictsError(zero_id, MAX_ATTEMPTS)
+
+    def _tell_layouts(
+        self, sku: str, layouts: tuple[int, ...], at: datetime, correlation_id: str | None
+    ) -> None:
+        """Every bucket but 0 of every layout learns `layouts` (bucket 0's, the new one last): a bucket not
+        opened yet opens with them (or, opened meanwhile by its first command, is told like the others)."""
+        split = SplitStock(sku=sku, buckets=layouts[-1], at=at, layouts=layouts)
+        told = fingerprint({"sku": sku, "layouts": layouts})
+        for bucket in range(1, max(layouts)):
+            aggregate_id = bucket_id(sku, bucket)
+            if self.runner.latest(aggregate_id).state is None:
+                opening = _opening_member(
+                    OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts)
+                )
+                self.runner.handle(
+                    aggregate_id,
+                    opening.command,
+                    command_id=opening.command_id,
+                    fingerprint=opening.fingerprint,
+                    correlation_id=correlation_id,
+                )
+            self.runner.handle(
+                aggregate_id,
+                split,
+                command_id=derived_id("SplitStock", aggregate_id, told),
+                fingerprint=told,
+                correlation_id=correlation_id,
+            )
 
     def stock(self, sku: str) -> SkuStock:
         """The SKU's stock now, read from the log: totals and every bucket (a SKU never touched: its opening
@@ -380,21 +463,37 @@ class InventoryService:
         zero = self.runner.latest(bucket_id(sku, 0))
         if zero.state is None:
             by_bucket = tuple(
-                BucketLevels(b, StockLevels(units, 0, units), 0)
+                BucketLevels(b, StockLevels(units, 0, units), 0, 0)
                 for b, units in enumerate(shares(opening.quantity, opening.buckets))
             )
             return SkuStock(sku, _sum(by_bucket), opening.buckets, by_bucket)
         layout = zero.state
-        levels = [BucketLevels(0, _levels(layout), zero.version)]
-        others = self._readers.map(
-            self.runner.latest, (bucket_id(sku, b) for b in range(1, max(layout.layouts)))
-        )
-        for bucket, aggregate in enumerate(others, start=1):
-            state = aggregate.state
-            levels.append(
-                BucketLevels(bucket, _levels(state) if state else StockLevels(0, 0, 0), aggregate.version)
+        aggregates = [
+            zero,
+            *self._readers.map(
+                self.runner.latest, (bucket_id(sku, b) for b in range(1, max(layout.layouts)))
+            ),
+        ]
+        states = {b: aggregate.state for b, aggregate in enumerate(aggregates) if aggregate.state is not None}
+        levels = tuple(
+            BucketLevels(
+                bucket,
+                _levels(aggregate.state, sum(_owed(bucket, states).values())),
+                aggregate.version,
+                sum(_owed(bucket, states).values()),
             )
-        return SkuStock(sku, _sum(levels), layout.buckets, tuple(levels))
+            for bucket, aggregate in enumerate(aggregates)
+        )
+        # Moves between buckets read at different moments (a giver before its give, the receiver after its
+        # claim) must not count units twice or lose them: every pair's sent less received, unclipped.
+        in_flight = sum(
+            giver.sent.get(b, 0) - (states[b].received.get(g, 0) if b in states else 0)
+            for g, giver in states.items()
+            for b in giver.sent
+        )
+        on_hand = sum(state.on_hand for state in states.values()) + in_flight
+        reserved = sum(state.reserved for state in states.values())
+        return SkuStock(sku, StockLevels(on_hand, reserved, on_hand - reserved), layout.buckets, levels)
 
     # -- opening -----------------------------------------------------------------------------------------
 
@@ -435,53 +534,71 @@ class InventoryService:
             self._open_bucket(sku, 0)
         raise StockNotOpenedError(sku)
 
+    def _layout_now(self, sku: str) -> Stock:
+        """Bucket 0's state as the log has it now (the SKU opened first if it never was)."""
+        for _ in range(2):
+            state = self.runner.latest(bucket_id(sku, 0)).state
+            if state is not None:
+                return state
+            self._open_bucket(sku, 0)
+        raise StockNotOpenedError(sku)
+
     def _open_bucket(self, sku: str, bucket: int) -> None:
-        """Open a bucket, once. Bucket 0 with the SKU's configured balance, spread at once over the number of
-        buckets configured (one transaction: every bucket's opening and the moves); another bucket (only
-        reached when the layout changed under a message) empty, with bucket 0's layout."""
-        opening = self._opening(sku)
+        """Open a bucket, once. Bucket 0 with the SKU's configured balance, giving each bucket configured its
+        share in the same commit, then the other buckets, each claiming its share as it opens (one commit
+        each: a bucket not opened by then opens, and claims, when its first command arrives). Another
+        bucket (reached when the layout changed under a message) opens with bucket 0's layout."""
+        if bucket == 0:
+            opening = self._opening(sku)
+            self._record_opening(sku, 0, self._opening_of_zero(sku, opening, self._clock()))
+            for other in range(1, opening.buckets):
+                self._open_bucket(sku, other)
+            return
+        layout = self.runner.latest(bucket_id(sku, 0)).state
+        if layout is None:
+            self._open_bucket(sku, 0)
+            return
+        at = self._clock()
+        members = [
+            _opening_member(OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layout.layouts))
+        ]
+        if layout.sent.get(bucket, 0):
+            members.append(_claim(sku, bucket, 0, layout.sent[bucket], members[0].command_id, at))
+        self._record_opening(sku, bucket, members)
+
+    def _record_opening(self, sku: str, bucket: int, members: list[BatchMember[StockCommand]]) -> None:
         for attempt in range(MAX_ATTEMPTS):
-            at = self._clock()
-            if bucket == 0:
-                batches = self._opening_batches(sku, opening, at)
-            else:
-                layout = self._layout(sku)
-                command = OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layout.layouts)
-                member = _opening_member(command)
-                batches = [
-                    self.runner.decide_batch(bucket_id(sku, bucket), [member], batch_id=member.command_id)
-                ]
+            prepared = self.runner.decide_batch(
+                bucket_id(sku, bucket), members, batch_id=members[0].command_id
+            )
             try:
-                self.runner.record(batches, lost_before=attempt > 0)
+                self.runner.record(prepared, lost_before=attempt > 0)
             except ConcurrencyError:
                 continue
             return
         raise TooManyConflictsError(bucket_id(sku, bucket), MAX_ATTEMPTS)
 
-    def _opening_batches(
+    def _opening_of_zero(
         self, sku: str, opening: StockOpening, at: datetime
-    ) -> list[PreparedBatch[Stock | None]]:
+    ) -> list[BatchMember[StockCommand]]:
+        """Bucket 0's opening: the whole balance, and the moves giving each other bucket its share."""
         layouts = (opening.buckets,)
-        open_zero = _opening_member(
-            OpenStock(sku=sku, quantity=opening.quantity, at=at, bucket=0, layouts=layouts)
-        )
-        gives: list[BatchMember[StockCommand]] = [open_zero]
-        others: list[PreparedBatch[Stock | None]] = []
+        members = [
+            _opening_member(OpenStock(sku=sku, quantity=opening.quantity, at=at, bucket=0, layouts=layouts))
+        ]
         for bucket, units in enumerate(shares(opening.quantity, opening.buckets)):
-            if bucket == 0:
-                continue
-            members = [_opening_member(OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts))]
-            if units:
-                give, take = _move(sku, derived_id("Move", "opening", sku, str(bucket)), 0, bucket, units, at)
-                gives.append(give)
-                members.append(take)
-            others.append(
-                self.runner.decide_batch(bucket_id(sku, bucket), members, batch_id=open_zero.command_id)
-            )
-        zero = self.runner.decide_batch(bucket_id(sku, 0), gives, batch_id=open_zero.command_id)
-        if zero.commit is None:
-            return [zero]  # opened already: its buckets with it
-        return [zero, *others]
+            if bucket and units:
+                give = MoveStockOut(
+                    sku=sku,
+                    move_id=derived_id("Move", "opening", sku, str(bucket)),
+                    to_bucket=bucket,
+                    quantity=units,
+                    at=at,
+                )
+                members.append(
+                    BatchMember(give, derived_id("MoveStockOut", give.move_id), command_fingerprint(give))
+                )
+        return members
 
     def _opening(self, sku: str) -> StockOpening:
         openings = self._initial_stock()
@@ -514,15 +631,29 @@ class _Decided:
     moved_in: int
 
 
-def _move(
-    sku: str, move_id: str, donor: int, bucket: int, units: int, at: datetime
-) -> tuple[BatchMember[StockCommand], BatchMember[StockCommand]]:
-    """A move's two commands: the donor's giving and the bucket's taking, to be recorded together."""
-    give = MoveStockOut(sku=sku, move_id=move_id, to_bucket=bucket, quantity=units, at=at)
-    take = MoveStockIn(sku=sku, move_id=move_id, from_bucket=donor, quantity=units, at=at)
-    return (
-        BatchMember(give, derived_id("MoveStockOut", move_id), command_fingerprint(give)),
-        BatchMember(take, derived_id("MoveStockIn", move_id), command_fingerprint(take)),
+def _owed(bucket: int, states: Mapping[int, Stock]) -> dict[int, int]:
+    """What each sibling has given `bucket` that it has not claimed yet (only the siblings owing some)."""
+    received = states[bucket].received if bucket in states else {}
+    owed = {b: giver.sent.get(bucket, 0) - received.get(b, 0) for b, giver in states.items() if b != bucket}
+    return {b: units for b, units in owed.items() if units > 0}
+
+
+def _claim(
+    sku: str, bucket: int, giver: int, sent_total: int, batch_id: str, at: datetime
+) -> BatchMember[StockCommand]:
+    """The bucket's claim of what `giver` has given it, `sent_total` units in all (its id names the total, so
+    the same claim made twice is one)."""
+    take = MoveStockIn(
+        sku=sku,
+        move_id=derived_id("Claim", batch_id, str(giver)),
+        from_bucket=giver,
+        sent_total=sent_total,
+        at=at,
+    )
+    return BatchMember(
+        take,
+        derived_id("MoveStockIn", bucket_id(sku, bucket), str(giver), str(sent_total)),
+        fingerprint({"sku": sku, "bucket": bucket, "from": giver, "sent_total": sent_total}),
     )
 
 
@@ -563,8 +694,11 @@ def _queued_outcome(outcome: MemberOutcome) -> QueuedOutcome:
     )
 
 
-def _levels(stock: Stock) -> StockLevels:
-    return StockLevels(stock.on_hand, stock.reserved, stock.available)
+def _levels(stock: Stock | None, in_transit: int = 0) -> StockLevels:
+    """A bucket's levels, counting the units given to it and not yet claimed as its own."""
+    if stock is None:
+        return StockLevels(in_transit, 0, in_transit)
+    return StockLevels(stock.on_hand + in_transit, stock.reserved, stock.available + in_transit)
 
 
 def _sum(buckets: Sequence[BucketLevels]) -> StockLevels:

@@ -2,7 +2,9 @@
 holds in it. A SKU's stock is kept in one bucket or several (each its own stream, so a flash sale is decided
 by several writers at once: inventory.buckets); bucket 0 also keeps how many buckets there are. Stock is
 never reserved beyond what is on hand, an order holds a bucket's stock at most once, and units move between
-buckets of a SKU only as a pair of facts recorded together. Pure: time arrives with the command.
+buckets of a SKU as a fact of the giving bucket (StockMovedOut), which the receiving bucket later claims
+(StockMovedIn): each bucket counts what it gave and received per sibling, so what is in transit is their
+difference, and no move needs two streams written together. Pure: time arrives with the command.
 
 What the state keeps is bounded by the orders holding stock right now (reserved, not yet shipped or
 released); a reservation asked for after its order's deadline is ignored, since the order's process manager
@@ -43,7 +45,7 @@ class Stock(BaseModel):
     """A bucket of a SKU's stock once opened (before that, None). `reservations`: order id -> quantity it
     holds. Every bucket knows the layout: `layouts` are the numbers of buckets the SKU's stock has been kept
     in, the current one last (a reservation made before a split is in its order's home bucket of the layout
-    of the time)."""
+    of the time). `sent` and `received`: units given to and claimed from each sibling bucket, in all."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -53,6 +55,8 @@ class Stock(BaseModel):
     on_hand: int
     reservations: dict[str, int]
     updated_at: AwareDatetime
+    sent: dict[int, int] = {}
+    received: dict[int, int] = {}
 
     @property
     def buckets(self) -> int:
@@ -66,6 +70,10 @@ class Stock(BaseModel):
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+
+def _counted(counts: dict[int, int], bucket: int, units: int) -> dict[int, int]:
+    return {**counts, bucket: counts.get(bucket, 0) + units}
 
 
 def _holding(stock: Stock, order_id: str, quantity: int | None, at: AwareDatetime) -> Stock:
@@ -94,11 +102,19 @@ def evolve(state: Stock | None, event: Event) -> Stock | None:
             return stock.model_copy(update={"layouts": layouts, "updated_at": split.split_at})
         case Stock() as stock, StockMovedOut() as out:
             return stock.model_copy(
-                update={"on_hand": stock.on_hand - out.quantity, "updated_at": out.moved_at}
+                update={
+                    "on_hand": stock.on_hand - out.quantity,
+                    "sent": _counted(stock.sent, out.to_bucket, out.quantity),
+                    "updated_at": out.moved_at,
+                }
             )
         case Stock() as stock, StockMovedIn() as in_:
             return stock.model_copy(
-                update={"on_hand": stock.on_hand + in_.quantity, "updated_at": in_.moved_at}
+                update={
+                    "on_hand": stock.on_hand + in_.quantity,
+                    "received": _counted(stock.received, in_.from_bucket, in_.quantity),
+                    "updated_at": in_.moved_at,
+                }
             )
         case Stock() as stock, StockReceived() as received:
             return stock.model_copy(
@@ -137,12 +153,23 @@ def decide(command: StockCommand, state: Stock | None) -> list[Event]:
         case _, None:
             raise StockNotOpenedError(command.sku)
 
-        case SplitStock() as split, Stock() as stock if split.buckets == stock.buckets:
-            return []  # kept in that many buckets already
         case SplitStock() as split, Stock() as stock:
-            return [
-                StockSplit(sku=split.sku, buckets=split.buckets, previous=stock.buckets, split_at=split.at)
-            ]
+            # Every layout told that this bucket does not know yet, then the current one last: nothing when
+            # the bucket knows them all and is kept in that many buckets already.
+            layouts = split.layouts or (split.buckets,)
+            splits: list[Event] = []
+            current = stock.buckets
+            for count in layouts[:-1]:
+                if count not in stock.layouts:
+                    splits.append(
+                        StockSplit(sku=split.sku, buckets=count, previous=current, split_at=split.at)
+                    )
+                    current = count
+            if current != split.buckets:
+                splits.append(
+                    StockSplit(sku=split.sku, buckets=split.buckets, previous=current, split_at=split.at)
+                )
+            return splits
 
         case MoveStockOut() as out, Stock() as stock if stock.available < out.quantity:
             raise NotEnoughToMoveError(out.sku, stock.bucket, out.quantity, stock.available)
@@ -156,13 +183,16 @@ def decide(command: StockCommand, state: Stock | None) -> list[Event]:
                     moved_at=out.at,
                 )
             ]
-        case MoveStockIn() as in_, Stock():
+        case MoveStockIn() as in_, Stock() as stock:
+            owed = in_.sent_total - stock.received.get(in_.from_bucket, 0)
+            if owed <= 0:
+                return []  # claimed already (a claim again, or one from a staler read)
             return [
                 StockMovedIn(
                     sku=in_.sku,
                     move_id=in_.move_id,
                     from_bucket=in_.from_bucket,
-                    quantity=in_.quantity,
+                    quantity=owed,
                     moved_at=in_.at,
                 )
             ]
@@ -241,4 +271,5 @@ stock_decider: Decider[StockCommand, Stock | None] = Decider(
     # The state grows with the orders holding stock; a snapshot every 100 events keeps the cold load one
     # query and the snapshot writes rare on a busy SKU.
     snapshot_every=100,
+    state_schema=2,  # 2: what each bucket gave and claimed per sibling (moves without transactions)
 )

@@ -161,6 +161,23 @@ class TestBuckets:
         assert state is not None
         assert (state.buckets, state.layouts) == (4, (8, 4))
 
+    def test_a_bucket_told_of_layouts_it_missed_learns_each_and_the_current_one_last(self):
+        # GIVEN a bucket that knows (4, 8) (a split to 8 that never reached bucket 0), bucket 0 at (4, 2, 8)
+        knows = StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=5, layouts=(4, 8))
+        told = SplitStock(sku=SKU, buckets=8, at=T1, layouts=(4, 2, 8))
+        state = (
+            spec.given(knows)
+            .when(told)
+            .then(
+                StockSplit(sku=SKU, buckets=2, previous=8, split_at=T1),
+                StockSplit(sku=SKU, buckets=8, previous=2, split_at=T1),
+            )
+        )
+        assert state is not None
+        assert (state.buckets, set(state.layouts)) == (8, {4, 2, 8})
+        # told again: nothing new
+        spec.given(knows, *stock_decider.decide(told, stock_decider.fold([knows], None))).when(told).then()
+
     def test_a_bucket_gives_only_what_is_available(self):
         out = MoveStockOut(sku=SKU, move_id="m-1", to_bucket=2, quantity=9, at=T1)
         state = (
@@ -175,11 +192,38 @@ class TestBuckets:
     def test_units_moved_in_are_on_hand(self):
         state = (
             spec.given(StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=1))
-            .when(MoveStockIn(sku=SKU, move_id="m-1", from_bucket=0, quantity=3, at=T1))
+            .when(MoveStockIn(sku=SKU, move_id="m-1", from_bucket=0, sent_total=3, at=T1))
             .then(StockMovedIn(sku=SKU, move_id="m-1", from_bucket=0, quantity=3, moved_at=T1))
         )
         assert state is not None
-        assert state.available == 3
+        assert (state.available, state.received) == (3, {0: 3})
+
+    def test_a_claim_takes_only_what_was_given_and_not_claimed_yet(self):
+        empty = StockOpened(sku=SKU, quantity=0, opened_at=T0, bucket=1)
+        claimed = StockMovedIn(sku=SKU, move_id="m-1", from_bucket=0, quantity=3, moved_at=T1)
+        claim = MoveStockIn(sku=SKU, move_id="m-2", from_bucket=0, sent_total=5, at=T1)
+        state = (
+            spec.given(empty, claimed)
+            .when(claim)
+            .then(StockMovedIn(sku=SKU, move_id="m-2", from_bucket=0, quantity=2, moved_at=T1))
+        )
+        assert state is not None
+        assert (state.on_hand, state.received) == (5, {0: 5})
+        # a claim of a total already claimed (again, or read staler) records nothing
+        stale = MoveStockIn(sku=SKU, move_id="m-3", from_bucket=0, sent_total=2, at=T1)
+        spec.given(empty, claimed).when(stale).then()
+
+    def test_a_bucket_counts_what_it_gave_each_sibling(self):
+        state = stock_decider.fold(
+            [
+                opened,
+                StockMovedOut(sku=SKU, move_id="m-1", to_bucket=2, quantity=3, moved_at=T1),
+                StockMovedOut(sku=SKU, move_id="m-2", to_bucket=2, quantity=1, moved_at=T1),
+            ],
+            None,
+        )
+        assert state is not None
+        assert (state.on_hand, state.sent) == (6, {2: 4})
 
     def test_an_opening_of_version_one_is_read_as_the_one_bucket(self):
         recorded = RecordedEvent(

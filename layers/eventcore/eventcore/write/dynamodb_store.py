@@ -1,12 +1,13 @@
 """The event store on DynamoDB: one item per commit, keyed (stream, version of its first event), written with
-one conditional PutItem so exactly one writer wins each version (several streams' commits: one
-TransactWriteItems of such puts). Items are kept in DynamoDB's low-level JSON
+one conditional PutItem so exactly one writer wins each version, and never a transaction (a log replicated
+across regions with strong consistency refuses them: docs/failover.md). Items are kept in DynamoDB's
+low-level JSON
 so the same decoding serves table reads and change records (DynamoDB Streams, NEW_IMAGE)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,7 +19,6 @@ from eventcore.write.store import Commit, Member
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 ITEM_SIZE_LIMIT = 400 * 1024
 
@@ -132,7 +132,6 @@ def _within_the_limit(commit: Commit) -> Item:
     return item
 
 
-TRANSACTION_ITEMS = 100  # TransactWriteItems' limit (docs/capacity.md)
 COMMAND_INDEX = "commands"  # every event log table's index on (stream, command_id): see `find_command`
 
 
@@ -167,41 +166,6 @@ class DynamoDBEventStore:
             raise ConcurrencyError(
                 commit.stream_id, commit.version, commit_from_item(existing) if existing else None
             ) from exc
-
-    def append_all(self, commits: Sequence[Commit]) -> None:
-        """One TransactWriteItems of conditional puts (at most TRANSACTION_ITEMS commits): all land or none.
-        A lost race names the first stream whose version was taken, with the winner's commit."""
-        if len(commits) > TRANSACTION_ITEMS:
-            raise ValueError(f"{len(commits)} commits in one transaction; DynamoDB takes {TRANSACTION_ITEMS}")
-        puts: list[TransactWriteItemTypeDef] = []
-        for commit in commits:
-            item = _within_the_limit(commit)
-            puts.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": item,
-                        "ConditionExpression": "attribute_not_exists(#version)",
-                        "ExpressionAttributeNames": {"#version": "version"},
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
-                }
-            )
-        try:
-            self._client.transact_write_items(TransactItems=puts)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = cast("list[dict[str, Any]]", exc.response.get("CancellationReasons", []))
-            for commit, reason in zip(commits, reasons, strict=False):
-                if reason.get("Code") == "ConditionalCheckFailed":
-                    existing = cast("Item | None", reason.get("Item"))
-                    raise ConcurrencyError(
-                        commit.stream_id, commit.version, commit_from_item(existing) if existing else None
-                    ) from exc
-            # Another transaction held one of the items (TransactionConflict): nothing was written; the
-            # first stream is named so the caller reads it again and decides anew.
-            raise ConcurrencyError(commits[0].stream_id, commits[0].version) from exc
 
     def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         condition = "#stream = :stream AND #version > :after"

@@ -229,7 +229,7 @@ class DeciderRunner[C, S]:
                 causation_id=causation_id,
             )
             try:
-                self.record([prepared], lost_before=attempt > 0)
+                self.record(prepared, lost_before=attempt > 0)
             except ConcurrencyError:
                 continue
             return prepared.decision
@@ -300,24 +300,18 @@ class DeciderRunner[C, S]:
             decision = BatchDecision(aggregate_id, after.state, after.version, tuple(outcomes))
             return PreparedBatch(aggregate, after, commit, decision)
 
-    def record(self, batches: Sequence[PreparedBatch[S]], *, lost_before: bool = False) -> None:
-        """Append the batches' commits all or none (one transaction when there are several: the facts of a
-        move between two aggregates land together). On a lost race the memory image catches up (`lost_before`:
-        these batches lost a race already, so read the stream rather than trust the winner's commit) and
-        `ConcurrencyError` says which stream lost: decide again."""
-        commits = [batch.commit for batch in batches if batch.commit is not None]
+    def record(self, batch: PreparedBatch[S], *, lost_before: bool = False) -> None:
+        """Append the batch's commit (nothing when it decided nothing). On a lost race the memory image
+        catches up (`lost_before`: this batch lost a race already, so read the stream rather than trust the
+        winner's commit) and `ConcurrencyError` is raised: decide again."""
+        if batch.commit is None:
+            return
         try:
-            if len(commits) == 1:
-                self.store.append(commits[0])
-            elif commits:
-                self.store.append_all(commits)
+            self.store.append(batch.commit)
         except ConcurrencyError as conflict:
-            for batch in batches:
-                if batch.before.stream_id == conflict.stream_id:
-                    self._remember(self._catch_up(batch.before, conflict.existing, lost_before=lost_before))
+            self._remember(self._catch_up(batch.before, conflict.existing, lost_before=lost_before))
             raise
-        for batch in batches:
-            self._remember(batch.after)
+        self._remember(batch.after)
 
     def applied(self, aggregate_id: str, *, command_id: str, fingerprint: str) -> CommandResult[S] | None:
         """The answer to a command already applied to the aggregate (as `handle` would give it), or None if

@@ -1,5 +1,5 @@
 """The event store contract: one commit (all events of one command) per append, appended only at the stream's
-next version, read back in order; commits of several streams can be appended together, all or none.
+next version, read back in order (one stream per commit: a commit never spans streams).
 `InMemoryEventStore` is the fast fake for unit tests; the DynamoDB store is the real one. Both pass the same
 contract tests.
 
@@ -10,7 +10,7 @@ A stream is one aggregate's history, named `<Aggregate>-<id>` (its stream id). C
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,11 +67,6 @@ class EventStore(Protocol):
         """Append `commit`; raise `ConcurrencyError` if the stream already has a commit at its version."""
         ...
 
-    def append_all(self, commits: Sequence[Commit]) -> None:
-        """Append the commits (of different streams) all or none; `ConcurrencyError` names a stream that
-        already has a commit at its version."""
-        ...
-
     def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         """The commits starting after version `after` (and at or before `up_to`), oldest first."""
         ...
@@ -106,24 +101,6 @@ class InMemoryEventStore:
                 raise ConcurrencyError(commit.stream_id, commit.version, overlapping)
             commits.append(commit)
             commits.sort(key=lambda c: c.version)
-
-    def append_all(self, commits: Sequence[Commit]) -> None:
-        with self._lock:
-            for commit in commits:
-                overlapping = next(
-                    (
-                        c
-                        for c in self._streams.get(commit.stream_id, ())
-                        if c.version <= commit.last_version and commit.version <= c.last_version
-                    ),
-                    None,
-                )
-                if overlapping is not None:
-                    raise ConcurrencyError(commit.stream_id, commit.version, overlapping)
-            for commit in commits:
-                stream = self._streams.setdefault(commit.stream_id, [])
-                stream.append(commit)
-                stream.sort(key=lambda c: c.version)
 
     def read(self, stream_id: str, *, after: int = 0, up_to: int | None = None) -> Iterator[Commit]:
         with self._lock:

@@ -7,8 +7,11 @@ support: no TTL, no local secondary index, no transaction."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support.aws import ROOT, template
 
@@ -139,3 +142,78 @@ def test_only_the_counters_issue_transactions_and_only_on_the_regional_analytics
         if "ANALYTICS_TABLE" in resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
     }
     assert given == {"SalesAnalyticsProjectorFunction": {"Ref": "SalesAnalytics"}}
+
+
+# -- every mode refers only to what it creates ---------------------------------------------------------------
+
+MODES = {
+    "none": {},
+    "primary": {"Replication": "primary", "ReplicaRegion": "eu-central-1", "WitnessRegion": "eu-west-3"},
+    "standby": {
+        "Replication": "standby",
+        "ReplicaRegion": "eu-west-1",
+        "PrimaryStackId": "0f8e4c1a-3b2d-4e6f-9a7b-1c2d3e4f5a6b",
+        "PersonalDataPrimaryKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/mrk-1",
+        "ReplicatedStreamArns": "a,b,c,d",
+    },
+}
+PSEUDO = {"AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::AccountId", "AWS::Partition"}
+PSEUDO |= {"AWS::URLSuffix", "AWS::NoValue"}
+
+
+def holds(condition: Any, values: dict[str, str], conditions: dict[str, Any]) -> bool:
+    if "Condition" in condition:
+        return holds(conditions[condition["Condition"]], values, conditions)
+    if "Fn::Equals" in condition:
+        left, right = (
+            values[side["Ref"]] if isinstance(side, dict) else str(side) for side in condition["Fn::Equals"]
+        )
+        return left == right
+    if "Fn::Not" in condition:
+        return not holds(condition["Fn::Not"][0], values, conditions)
+    if "Fn::Or" in condition:
+        return any(holds(part, values, conditions) for part in condition["Fn::Or"])
+    if "Fn::And" in condition:
+        return all(holds(part, values, conditions) for part in condition["Fn::And"])
+    raise AssertionError(f"not a condition: {condition!r}")
+
+
+def targets(value: Any, truth: dict[str, bool]) -> set[str]:
+    """What a value refers to, each `Fn::If` taken as the mode decides it."""
+    if isinstance(value, list):
+        return set().union(*(targets(item, truth) for item in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if "Fn::If" in value:
+        condition, when, otherwise = value["Fn::If"]
+        return targets(when if truth[condition] else otherwise, truth)
+    found: set[str] = set()
+    if isinstance(value.get("Ref"), str):
+        found.add(value["Ref"])
+    if "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        found.add(target.split(".")[0] if isinstance(target, str) else target[0])
+    if "Fn::Sub" in value:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        found |= {n.split(".")[0] for n in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+        found |= targets(variables, truth)
+    return found | set().union(
+        *(targets(item, truth) for key, item in value.items() if key not in ("Ref", "Fn::GetAtt", "Fn::Sub"))
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_refers_only_to_resources_it_creates(mode):
+    sam = template()
+    values = {name: str(spec.get("Default", "")) for name, spec in sam["Parameters"].items()}
+    values |= MODES[mode]
+    conditions = sam["Conditions"]
+    truth = {name: holds(condition, values, conditions) for name, condition in conditions.items()}
+    created = {n for n, r in sam["Resources"].items() if truth.get(r.get("Condition", ""), True)}
+    known = created | set(sam["Parameters"]) | PSEUDO
+    for section in ("Resources", "Outputs"):
+        for name, entry in sam[section].items():
+            if not truth.get(entry.get("Condition", ""), True):
+                continue
+            missing = targets({k: v for k, v in entry.items() if k != "Condition"}, truth) - known
+            assert not missing, f"{mode}: {name} refers to {sorted(missing)}, which this mode does not create"

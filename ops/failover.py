@@ -11,8 +11,8 @@
    same derived command ids (receivers do nothing twice), its deadline re-armed with them. Whatever was on
    the failed region's queues is never assumed delivered.
 
-The functions of the promoted region see the record within their cache (`ActiveRegionCacheSeconds`); the
-held batches of its process manager and consumers are delivered again and acted on from then."""
+The functions of the promoted region see the record within their cache (`ActiveRegionCacheSeconds`); from
+then its process manager sends what it decides, and its consumers act on what they were holding."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Which region is active, in a stack replicated across two regions (docs/failover.md): one item in a small
 table replicated with multi-Region strong consistency, read with a strongly consistent read and kept by a
-warm container for a few seconds. Only the active region takes commands and lets its reactors act (the
-process manager, the command consumers); the standby serves reads from its own views, keeps them current,
-and refuses the rest (`RegionPassiveError`: 503 with `Retry-After` on the API, the whole batch failed and
-retried later on a queue or stream). A stack deployed in one region has no such table and is always active.
+warm container for a few seconds. Only the active region takes commands and acts; the standby serves reads
+from its own views and keeps them current, refuses commands (`RegionPassiveError`: 503 with `Retry-After`
+on the API), holds its command consumers' batches (failed, delivered again later), and its process manager
+records what it hears but sends nothing (`SentOnlyWhenActive`). A stack deployed in one region has no such
+table and is always active.
 
 The record is written by the operator's promotion (`python -m ops failover`), never by a function:
 `promote` is the one conditional write that moves it."""

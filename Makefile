@@ -47,7 +47,7 @@ test-e2e: venv
 test-scale: venv
 	$(BIN)/pytest -m scale tests/scale
 
-BENCHMARKS := bench/command_path.py bench/projection.py bench/flash_sale.py bench/mining.py bench/end_to_end.py bench/cost.py
+BENCHMARKS := bench/command_path.py bench/projection.py bench/failover.py bench/flash_sale.py bench/mining.py bench/end_to_end.py bench/cost.py
 
 # In-process benchmarks first: the end-to-end one starts a whole local cloud of worker processes.
 bench: venv

@@ -74,6 +74,16 @@ LAMBDA_ARM_USD_PER_GB_SECOND = 0.0000133334
 # https://aws.amazon.com/dynamodb/pricing/on-demand/
 DYNAMODB_USD_PER_MILLION_WRU = 0.625
 DYNAMODB_USD_PER_MILLION_RRU = 0.125
+# Not checked for MRSC (docs/failover.md): the write price, as for a replicated write of a global table.
+DYNAMODB_USD_PER_MILLION_REPLICATED_WRU = DYNAMODB_USD_PER_MILLION_WRU
+# What a replicated stack (Replication=primary) makes global tables with multi-Region strong consistency.
+REPLICATED_TABLES = {
+    "OrdersEventLog",
+    "PaymentsEventLog",
+    "InventoryEventLog",
+    "ShippingEventLog",
+    "PersonalDataKeys",
+}
 # https://aws.amazon.com/kinesis/data-streams/pricing/ (on-demand mode; plus 0.04 USD per stream-hour)
 KINESIS_ON_DEMAND_USD_PER_GB_IN = 0.08
 KINESIS_ON_DEMAND_USD_PER_GB_OUT = 0.04
@@ -567,6 +577,12 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         "kms_keys": len(by_type(run["cfn"], "AWS::KMS::Key")) * KMS_USD_PER_KEY_MONTH,
     }
     analytics_wru = sum(units for table, units in write_units.items() if table in analytics_tables)
+    # Replication=primary (docs/failover.md): the replicated tables' writes are written again in the second
+    # replica region (the witness keeps no readable copy). Priced at the on-demand write price: MRSC's
+    # replicated-write price was not checked.
+    replicated_wru = sum(
+        units for table, units in write_units.items() if table.split("/")[0] in REPLICATED_TABLES
+    )
     return {
         "orders": orders,
         "final_statuses": run["statuses"],
@@ -628,6 +644,10 @@ def analyse(run: dict[str, Any]) -> dict[str, Any]:
         "archive_bytes_per_order": round(archive["bytes"] / archived_orders, 1),
         "archive_firehose_billed_kb_per_order": round(records_per_order * firehose_kb_per_record, 1),
         "archive_objects_per_month_at_default_buffer": round(objects_per_month),
+        "mrsc_replicated_write_units_per_order": round(replicated_wru * per, 2),
+        "mrsc_usd_per_million_orders": round(
+            replicated_wru * per * DYNAMODB_USD_PER_MILLION_REPLICATED_WRU, 2
+        ),
         "prices": f"on-demand list prices, us-east-1, {PRICES_AS_OF}",
     }
 

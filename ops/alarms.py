@@ -750,7 +750,8 @@ def _nested(line: str, shape: StackShape, parameters: dict[str, str]) -> str:
         if name != "StackName" and name not in parameters:
             if name not in shape.resources and name not in shape.parameter_defaults:
                 raise ValueError(f"the operations section names {name}, which template.yaml does not have")
-            parameters[name] = f"!Ref {name}"
+            replicated = shape.resources.get(name, {}).get("Condition") == REPLICATED_ELSEWHERE
+            parameters[name] = f"*{_kebab(name)}-name" if replicated else f"!Ref {name}"
     return line
 
 
@@ -782,8 +783,18 @@ def alarmed(cfn: dict[str, Any]) -> StackShape:
     with a Condition (the dev stack's own user pool and its token trigger) gets none: the nested stack could
     not be handed the name of a resource its parent may not have, and what exists only in a dev stack pages
     nobody (docs/operations.md)."""
-    resources = {name: res for name, res in cfn.get("Resources", {}).items() if "Condition" not in res}
+    resources = {
+        name: res
+        for name, res in cfn.get("Resources", {}).items()
+        if res.get("Condition") in (None, REPLICATED_ELSEWHERE)
+    }
     return StackShape.of({**cfn, "Resources": resources})
+
+
+# The condition of a table a stack in one region has of its own, and a replicated stack has as a global table
+# (docs/failover.md): every stack has it, under one name or the other, so it keeps its alarms. The nested
+# stack gets its name through template.yaml's anchor `&<kebab-case id>-name`, which picks the right one.
+REPLICATED_ELSEWHERE = "SingleRegion"
 
 
 def generate(path: Path) -> Operations:

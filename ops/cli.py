@@ -111,6 +111,22 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--max-pages", type=int, default=1000, help="Scan pages per event log at most")
     trace.set_defaults(handler=_trace)
 
+    failover = commands.add_parser(
+        "failover",
+        parents=[scripted],
+        help="promote the standby of a replicated pair (--stack, the same name in both regions)",
+    )
+    failover.add_argument("--to", required=True, help="the region to make active")
+    failover.add_argument("--other", help="the pair's other region (default: the stack's ReplicaRegion)")
+    failover.add_argument(
+        "--recent-hours",
+        type=float,
+        default=24.0,
+        help="finished processes whose last fact is this recent are resumed too (default 24)",
+    )
+    failover.add_argument("--status", action="store_true", help="only say which region is active")
+    failover.set_defaults(handler=_failover)
+
     token = commands.add_parser(
         "token",
         parents=[scripted],
@@ -407,6 +423,46 @@ def _dlq_redrive(args: argparse.Namespace) -> int:
         for message_id, why in report.left:
             print(f"  left parked: {message_id}: {why}")
     return OK if report.ok else PROBLEMS
+
+
+def _failover(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from eventcore.regions import PromotionRefusedError
+    from ops.failover import failover, region_end, status
+
+    if not args.stack:
+        raise TargetError(
+            "failover acts on a replicated pair of deployed stacks (--stack NAME, the same in both regions): "
+            "the local cloud runs one region (docs/failover.md)"
+        )
+    to = region_end(aws_target(args.stack, args.to, args.profile))
+    if args.status:
+        print(status(to))
+        return OK
+    other_region = args.other or to.replica_region
+    if not other_region:
+        raise TargetError(f"stack {args.stack} in {args.to} names no ReplicaRegion: pass --other")
+    try:
+        other = region_end(aws_target(args.stack, other_region, args.profile))
+    except TargetError:
+        other = None  # the other region does not answer at all: reachable it is not
+    try:
+        resumed = failover(
+            to, other or to.unreachable(other_region), recent=timedelta(hours=args.recent_hours)
+        )
+    except PromotionRefusedError as refusal:
+        print(f"ops: refused: {refusal}", file=sys.stderr)
+        return PROBLEMS
+    if args.json:
+        _print_json(vars(resumed) if not hasattr(resumed, "__slots__") else _slots(resumed))
+    else:
+        print(
+            f"{resumed.region} is active (promotion {resumed.epoch}): {resumed.in_flight} of "
+            f"{resumed.processes} processes resumed, {resumed.commands} commands sent again "
+            f"({', '.join(f'{n} {t}' for t, n in resumed.by_type.items()) or 'none'})"
+        )
+    return OK
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -117,14 +117,42 @@ def offline_environment(logical_id: str, sam: dict[str, Any]) -> dict[str, str]:
     global_env = sam.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     properties = sam["Resources"][logical_id]["Properties"]
     variables = {**global_env, **properties.get("Environment", {}).get("Variables", {})}
-    return {name: _offline_value(name, value, defaults) for name, value in variables.items()}
+    conditions = sam.get("Conditions", {})
+    return {name: _offline_value(name, value, defaults, conditions) for name, value in variables.items()}
 
 
-def _offline_value(name: str, value: Any, defaults: dict[str, str]) -> str:
+def _holds(condition: Any, defaults: dict[str, str], conditions: dict[str, Any]) -> bool:
+    """A template condition, evaluated with the parameters' defaults (Equals, Not, And, Or, Condition)."""
+    if isinstance(condition, dict):
+        if "Condition" in condition:
+            return _holds(conditions[condition["Condition"]], defaults, conditions)
+        if "Fn::Equals" in condition:
+            left, right = (
+                defaults.get(side["Ref"], "") if isinstance(side, dict) else str(side)
+                for side in condition["Fn::Equals"]
+            )
+            return left == right
+        if "Fn::Not" in condition:
+            return not _holds(condition["Fn::Not"][0], defaults, conditions)
+        if "Fn::And" in condition:
+            return all(_holds(part, defaults, conditions) for part in condition["Fn::And"])
+        if "Fn::Or" in condition:
+            return any(_holds(part, defaults, conditions) for part in condition["Fn::Or"])
+    raise ValueError(f"not a condition this offline environment evaluates: {condition!r}")
+
+
+def _offline_value(
+    name: str, value: Any, defaults: dict[str, str], conditions: dict[str, Any] | None = None
+) -> str:
     """A literal as the template gives it, a parameter's default, or a name of its own for a resource; a
-    `!Sub` string with each `${...}` so replaced (`VIEW_TABLES`' JSON stays JSON)."""
+    `!Sub` string with each `${...}` so replaced (`VIEW_TABLES`' JSON stays JSON); an `!If` as the
+    parameters' defaults decide it."""
     if isinstance(value, str):
         return value
+    if isinstance(value, dict) and isinstance(value.get("Fn::If"), list) and conditions is not None:
+        condition, when, otherwise = value["Fn::If"]
+        chosen = when if _holds(conditions[condition], defaults, conditions) else otherwise
+        return _offline_value(name, chosen, defaults, conditions)
     if isinstance(value, dict) and value.get("Ref") in defaults:
         return defaults[value["Ref"]]
     if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):

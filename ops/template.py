@@ -91,8 +91,11 @@ class _AnyManagedPolicy(dict[str, str]):
 
 
 def target_of(value: Any) -> str | None:
-    """The logical id a `Ref` or `Fn::GetAtt` points at (None for anything else)."""
+    """The logical id a `Ref` or `Fn::GetAtt` points at (None for anything else). Through an `Fn::If`, the
+    last branch: the resource a stack in one region has (a replicated stack's tables, docs/failover.md)."""
     if isinstance(value, dict):
+        if "Fn::If" in value and isinstance(value["Fn::If"], list) and len(value["Fn::If"]) == 3:
+            return target_of(value["Fn::If"][2])
         if "Ref" in value and isinstance(value["Ref"], str):
             return value["Ref"]
         if "Fn::GetAtt" in value:

@@ -78,4 +78,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return process_batch(
             event, deadline_record_handler, deadlines, context, logger=logger, metrics=metrics
         )
-    return process_batch(event, published_record_handler, published, context, logger=logger, metrics=metrics)
+    # In the standby region it hears and records, and sends nothing (docs/failover.md): never held.
+    return process_batch(
+        event,
+        published_record_handler,
+        published,
+        context,
+        logger=logger,
+        metrics=metrics,
+        hold_while_passive=False,
+    )

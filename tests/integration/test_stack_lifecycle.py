@@ -43,6 +43,7 @@ NAME_LIMITS: dict[tuple[str, str], int] = {
     ("AWS::SQS::Queue", "QueueName"): 80,  # .fifo included
     ("AWS::Kinesis::Stream", "Name"): 128,
     ("AWS::DynamoDB::Table", "TableName"): 255,
+    ("AWS::DynamoDB::GlobalTable", "TableName"): 255,
     ("AWS::Logs::LogGroup", "LogGroupName"): 512,
     ("AWS::SNS::Topic", "TopicName"): 256,
     ("AWS::SSM::Parameter", "Name"): SSM_NAME_LIMIT,
@@ -181,7 +182,14 @@ def test_only_what_holds_facts_or_parked_messages_is_retained(stacks):
         for logical_id in operations_doc_leftovers()
         if logical_id in cfn["Resources"]
     }
-    assert kinds == {"AWS::DynamoDB::Table", "AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SQS::Queue"}
+    assert kinds == {
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",  # a replicated stack's (docs/failover.md)
+        "AWS::KMS::Key",
+        "AWS::KMS::ReplicaKey",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+    }
     for logical_id, resource in cfn["Resources"].items():
         if resource["Type"].startswith("AWS::Cognito::") or resource["Type"] == "AWS::Lambda::LayerVersion":
             assert resource.get("DeletionPolicy", "Delete") == "Delete", logical_id

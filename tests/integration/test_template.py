@@ -15,7 +15,7 @@ import pytest
 from localcloud.template import load_template, parameter_values
 from localcloud.translate import translate
 from localcloud.triggers import mapping_notes
-from tests.support.aws import ROOT, template
+from tests.support.aws import ROOT, single_region, template
 
 TEMPLATE = ROOT / "template.yaml"
 
@@ -115,8 +115,13 @@ def test_every_role_is_least_privilege_once_translated():
     for name in services:
         assert "ManagedPolicyArns" not in every_role[name]["Properties"], name
     shared = resources["FunctionLogsAndTraces"]["Properties"]["PolicyDocument"]["Statement"]
-    logs, traces = shared
+    logs, traces, active_region = shared
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # in a replicated stack only (docs/failover.md): reading the one item that says which region is active
+    replicated, read, absent = active_region["Fn::If"]
+    assert (replicated, absent) == ("Replicated", {"Ref": "AWS::NoValue"})
+    assert read["Action"] == "dynamodb:GetItem"
+    assert read["Resource"]["Fn::Sub"][0].endswith(":table/${AWS::StackName}-active-region-${PairId}")
     # `/` ends the stack's name (a stack name has none): stack `orders` cannot write `orders-prod`'s logs.
     assert logs["Resource"]["Fn::Sub"].endswith(":log-group:/aws/lambda/${AWS::StackName}/*:*")
     assert all(action.startswith("xray:") for action in traces["Action"])
@@ -185,7 +190,7 @@ def test_only_the_privacy_api_destroys_data_keys_and_only_the_orders_api_makes_t
         for name, role in resources_of("AWS::IAM::Role").items():
             for policy in role["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
-                    resources = as_list(statement["Resource"])
+                    resources = [single_region(r) for r in as_list(statement["Resource"])]
                     if (
                         action in as_list(statement["Action"])
                         and {"Fn::GetAtt": [resource, "Arn"]} in resources

@@ -28,6 +28,14 @@ def resource(logical_id: str) -> dict[str, Any]:
     return template()["Resources"][logical_id]
 
 
+def single_region(value: Any) -> Any:
+    """What a stack in one region has where a replicated one names its global table instead (the last branch
+    of each `Fn::If` of template.yaml's anchors, docs/failover.md)."""
+    while isinstance(value, dict) and "Fn::If" in value:
+        value = value["Fn::If"][2]
+    return value
+
+
 def create_table(client: Any, logical_id: str, table_name: str | None = None) -> str:
     """Create table `logical_id` of template.yaml in (moto) DynamoDB, with its keys, indexes and stream, as
     the template's defaults create it (not pre-warmed: PrewarmTables is "false")."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from eventcore.lambdas.wiring import Wiring
 from eventcore.messaging.command_sender import SqsCommandSender
 from eventcore.read.counters import IdempotentCounters
+from eventcore.regions import SentOnlyWhenActive
 from orders.config import load_pricing_config
 from orders.fulfillment import decider as fulfillment_decider
 from orders.fulfillment.outbound import DEADLINES, INVENTORY, ORDERS, PAYMENTS, SHIPPING
@@ -58,15 +59,18 @@ class OrdersWiring(Wiring):
         env = self.env
         return FulfillmentService(
             self.runner(fulfillment_decider(timedelta(seconds=int(env["FULFILLMENT_DEADLINE_SECONDS"])))),
-            SqsCommandSender(
-                self.sqs,
-                {
-                    ORDERS: env["ORDER_COMMANDS_QUEUE_URL"],
-                    PAYMENTS: env["PAYMENT_COMMANDS_QUEUE_URL"],
-                    INVENTORY: env["INVENTORY_COMMANDS_QUEUE_URL"],
-                    SHIPPING: env["SHIPPING_COMMANDS_QUEUE_URL"],
-                    DEADLINES: env["FULFILLMENT_DEADLINES_QUEUE_URL"],
-                },
+            # In the standby region it records what it hears but sends nothing (docs/failover.md)
+            SentOnlyWhenActive(
+                SqsCommandSender(
+                    self.sqs,
+                    {
+                        ORDERS: env["ORDER_COMMANDS_QUEUE_URL"],
+                        PAYMENTS: env["PAYMENT_COMMANDS_QUEUE_URL"],
+                        INVENTORY: env["INVENTORY_COMMANDS_QUEUE_URL"],
+                        SHIPPING: env["SHIPPING_COMMANDS_QUEUE_URL"],
+                        DEADLINES: env["FULFILLMENT_DEADLINES_QUEUE_URL"],
+                    },
+                )
             ),
             sources={
                 env["ORDERS_EVENT_SOURCE"]: "orders",

@@ -84,9 +84,13 @@ class Saga:
     deadline_seconds: int = PATIENT
     suffix: str = ""  # appended to every resource name, for several sagas in one moto
     context: LambdaContext = field(default_factory=LambdaContext)
+    # A standby region's saga (docs/failover.md): the logs are the primary's, replicated (one table is what
+    # MRSC makes of them: a conditional write checked against both, the same stream records in both); its
+    # streams, queues, views and functions are its own.
+    replicated_logs: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
-        self.logs = {
+        self.logs = self.replicated_logs or {
             name: create_table(self.dynamodb, f"{name}EventLog", f"{name.lower()}-event-log{self.suffix}")
             for name in ("Orders", "Payments", "Inventory", "Shipping")
         }

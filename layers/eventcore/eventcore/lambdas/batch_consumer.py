@@ -1,6 +1,8 @@
 """What every batch consumer answers Lambda, written once: the partial batch response, the frame of a
 change-record consumer (projector, publisher) with its failure report, the frame around Powertools' batch
 processing for the Kinesis and SQS consumers, and an SQS FIFO batch's message groups handled concurrently.
+The frames of the consumers that act (`process_batch`, `process_queued_batch`, `process_fifo_groups`) hold
+every batch in the standby region; those that derive (projectors, publishers, analytics) always run.
 All answer an empty or foreign-shaped batch, and report it, instead of raising; a batch where every record
 failed is answered with every record in its failures."""
 
@@ -15,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import EventType, SqsFifoPartialProce
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from eventcore.read.change_records import read_change_records
+from eventcore.regions import RegionPassiveError, active_region
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
@@ -123,15 +126,25 @@ def process_batch(
     *,
     logger: Logger,
     metrics: Metrics,
+    hold_while_passive: bool = True,
 ) -> BatchResponse:
     """Powertools' `process_partial_response`, except that a batch where every record failed still answers
     with `batchItemFailures` (never an exception, which would make Lambda retry or back off the whole batch),
     and an empty or foreign-shaped batch is reported and answered with no failures: no event source mapping
-    delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke."""
+    delivers one, so there is nothing to retry, and raising would only crash-loop a hand-made invoke. In the
+    standby region every batch is held (failed, to be delivered again), unless `hold_while_passive=False`:
+    a consumer that knows what it may do there (the process manager records, sends nothing)."""
     processor.raise_on_entire_batch_failure = False
     unprocessable = _unprocessable(event, processor.event_type, logger=logger, metrics=metrics)
     if unprocessable is not None:
         return unprocessable
+    passive = (
+        _held_while_passive(event, processor.event_type, logger=logger, metrics=metrics)
+        if hold_while_passive
+        else None
+    )
+    if passive is not None:
+        return passive
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
@@ -164,6 +177,9 @@ def process_queued_batch(
     unprocessable = _unprocessable(event, EventType.SQS, logger=logger, metrics=metrics)
     if unprocessable is not None:
         return unprocessable
+    passive = _held_while_passive(event, EventType.SQS, logger=logger, metrics=metrics)
+    if passive is not None:
+        return passive
     records = [
         QueuedRecord(
             record["messageId"], (record.get("attributes") or {}).get("MessageGroupId"), record["body"]
@@ -215,6 +231,9 @@ def process_fifo_groups(
     unprocessable = _unprocessable(event, EventType.SQS, logger=logger, metrics=metrics)
     if unprocessable is not None:
         return FifoBatch(unprocessable)
+    passive = _held_while_passive(event, EventType.SQS, logger=logger, metrics=metrics)
+    if passive is not None:
+        return FifoBatch(passive)
     records: list[dict[str, Any]] = event["Records"]
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
@@ -244,6 +263,23 @@ def _process_group(
     failed = [str(item["itemIdentifier"]) for item in processor.response()["batchItemFailures"]]
     handled = [(record["messageId"], result) for status, result, record in outcomes if status == "success"]
     return failed, handled
+
+
+def _held_while_passive(
+    event: Any, event_type: EventType, *, logger: Logger, metrics: Metrics
+) -> BatchResponse | None:
+    """In the standby region (docs/failover.md) a consumer that acts (the process manager, a command
+    consumer) acts on nothing: every record of the batch is answered as failed, so Lambda delivers it again
+    later and nothing is lost or done twice. None in the active region (or a stack in one region)."""
+    try:
+        active_region().require_active()
+    except RegionPassiveError as passive:
+        logger.warning("the standby region acts on nothing: the batch is held for later", reason=str(passive))
+        metrics.add_metric(name="BatchesHeldWhilePassive", unit=MetricUnit.Count, value=1)
+        section, identifier = _IDENTIFIERS.get(event_type, ("", "messageId"))
+        records = event["Records"]
+        return batch_response([(r[section] if section else r)[identifier] for r in records])
+    return None
 
 
 def _unprocessable(

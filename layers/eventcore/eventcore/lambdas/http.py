@@ -25,6 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from eventcore.errors import CommitTooLargeError, IdempotencyConflictError, TooManyConflictsError
 from eventcore.read.cursors import InvalidCursorError
+from eventcore.regions import RegionPassiveError, active_region
 from eventcore.validation import FieldProblem, field_problems
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ PROBLEM_STATUSES: dict[int, str] = {
     415: "The body is not `application/json`.",
     422: "The body is not valid: not UTF-8, malformed JSON, nested over 32 levels, or against the schema; or "
     "the Idempotency-Key was used with another body; `errors` names each field.",
-    503: "A configuration the answer depends on is unavailable; retry after `Retry-After` seconds.",
+    503: "A configuration the answer depends on is unavailable, or this region is the standby and takes no "
+    "command (docs/failover.md); retry after `Retry-After` seconds.",
 }
 
 
@@ -388,10 +390,37 @@ def refuse_unknown_query_parameters(
     )
 
 
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_commands_while_passive(
+    app: APIGatewayHttpResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
+    """A middleware: in the standby region (docs/failover.md) every request that is not a read is refused
+    with 503 and `Retry-After` before a route runs, so nothing is sealed, recorded or erased there; reads
+    are answered from the region's own views."""
+    if app.current_event.request_context.http.method.upper() in READING_METHODS:
+        return next_middleware(app)
+    active_region().require_active()
+    return next_middleware(app)
+
+
+def passive_problem(error: RegionPassiveError) -> Response[str]:
+    return problem(
+        503,
+        "This region is the standby and takes no commands; retry after Retry-After seconds.",
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
 def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
-    """The answers to the refusals every API function shares, in the one error shape, and the refusal of
-    query parameters a route does not take."""
-    app.use([refuse_unknown_query_parameters])
+    """The answers to the refusals every API function shares, in the one error shape, the refusal of
+    query parameters a route does not take, and of commands in the standby region."""
+    app.use([refuse_unknown_query_parameters, refuse_commands_while_passive])
+
+    @app.exception_handler(RegionPassiveError)
+    def _passive(error: RegionPassiveError) -> Response[str]:
+        return passive_problem(error)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:

@@ -131,6 +131,8 @@ class InventoryService:
         self._layouts: dict[str, tuple[Stock, float]] = {}
         # A bucket short of units reads its siblings at once: one round trip, however many buckets.
         self._readers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stock-siblings")
+        # A split tells every bucket at once (a pool of its own: a split never waits on the readers).
+        self._tellers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stock-split")
 
     # -- queued commands ---------------------------------------------------------------------------------
 
@@ -457,30 +459,39 @@ class InventoryService:
     def _tell_layouts(
         self, sku: str, layouts: tuple[int, ...], at: datetime, correlation_id: str | None
     ) -> None:
-        """Every bucket but 0 of every layout learns `layouts` (bucket 0's, the new one last): a bucket not
-        opened yet opens with them (or, opened meanwhile by its first command, is told like the others)."""
+        """Every bucket but 0 of every layout learns `layouts` (bucket 0's, the new one last), all at once:
+        a bucket not opened yet opens with them (or, opened meanwhile by its first command, is told like
+        the others)."""
         split = SplitStock(sku=sku, buckets=layouts[-1], at=at, layouts=layouts)
         told = fingerprint({"sku": sku, "layouts": layouts})
-        for bucket in range(1, max(layouts)):
+
+        def tell(bucket: int) -> None:
             aggregate_id = bucket_id(sku, bucket)
-            if self.runner.latest(aggregate_id).state is None:
-                opening = _opening_member(
-                    OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts)
-                )
+            command_id = derived_id("SplitStock", aggregate_id, told)
+            try:
                 self.runner.handle(
                     aggregate_id,
-                    opening.command,
-                    command_id=opening.command_id,
-                    fingerprint=opening.fingerprint,
+                    split,
+                    command_id=command_id,
+                    fingerprint=told,
                     correlation_id=correlation_id,
                 )
+                return
+            except StockNotOpenedError:
+                pass
+            opening = _opening_member(OpenStock(sku=sku, quantity=0, at=at, bucket=bucket, layouts=layouts))
             self.runner.handle(
                 aggregate_id,
-                split,
-                command_id=derived_id("SplitStock", aggregate_id, told),
-                fingerprint=told,
+                opening.command,
+                command_id=opening.command_id,
+                fingerprint=opening.fingerprint,
                 correlation_id=correlation_id,
             )
+            self.runner.handle(
+                aggregate_id, split, command_id=command_id, fingerprint=told, correlation_id=correlation_id
+            )
+
+        list(self._tellers.map(tell, range(1, max(layouts))))
 
     def stock(self, sku: str) -> SkuStock:
         """The SKU's stock now, read from the log: totals and every bucket (a SKU never touched: its opening

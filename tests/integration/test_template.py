@@ -146,6 +146,8 @@ STAFF_SCOPES = {
     "/shipments": "orders/warehouse",
     "/customers/{customer_id}": "orders/privacy",
 }
+# Staff routes under a customer's resource: the warehouse records a return's parcel received.
+STAFF_SUFFIXES = {"/returns/{return_id}/receipt": "orders/warehouse"}
 
 
 def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_scope():
@@ -160,8 +162,9 @@ def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_sc
             properties = event["Properties"]
             auth = properties.get("Auth", {})
             assert auth.get("Authorizer", "OrdersJwt") == "OrdersJwt", f"{name} overrides the authorizer"
-            scope = next(
-                (s for prefix, s in STAFF_SCOPES.items() if properties["Path"].startswith(prefix)), None
+            path = properties["Path"]
+            scope = next((s for prefix, s in STAFF_SCOPES.items() if path.startswith(prefix)), None) or next(
+                (s for suffix, s in STAFF_SUFFIXES.items() if path.endswith(suffix)), None
             )
             assert auth.get("AuthorizationScopes", []) == ([scope] if scope else []), (
                 name,

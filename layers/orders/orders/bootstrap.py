@@ -18,7 +18,7 @@ from orders.order import order_decider
 from orders.privacy import PrivacyService, customer_decider
 from orders.queries import OrderQueries
 from orders.read_model import order_projection
-from orders.service import OrderService
+from orders.service import OrderService, ReturnPolicy
 
 if TYPE_CHECKING:
     from eventcore.read.generations.projector import GenerationalProjector
@@ -29,7 +29,10 @@ class OrdersWiring(Wiring):
         """Places, cancels and applies queued commands to orders; seals personal data where the function
         has the vault (PERSONAL_DATA_KEYS_TABLE), as the orders API does."""
         return OrderService(
-            self.runner(order_decider), load_pricing_config, vault=self.vault if self.has_vault else None
+            self.runner(order_decider),
+            load_pricing_config,
+            vault=self.vault if self.has_vault else None,
+            returns=ReturnPolicy.from_environment(self.env),
         )
 
     def order_queries(self) -> OrderQueries:

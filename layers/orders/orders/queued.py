@@ -5,9 +5,19 @@ is parked, never guessed at."""
 from __future__ import annotations
 
 from eventcore.messaging.inbound import QueuedCommands
-from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, ShipOrder
+from orders.commands import (
+    CancelOrder,
+    ConfirmOrder,
+    DeliverOrder,
+    ExpireReturn,
+    RecordCapture,
+    RecordReturnRefund,
+    ShipOrder,
+)
 
-QueuedOrderCommand = ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder
+QueuedOrderCommand = (
+    ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder | RecordCapture | ExpireReturn | RecordReturnRefund
+)
 
 QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
     "orders",
@@ -16,6 +26,9 @@ QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
         "CancelOrder": CancelOrder,
         "ShipOrder": ShipOrder,
         "DeliverOrder": DeliverOrder,
+        "RecordCapture": RecordCapture,
+        "ExpireReturn": ExpireReturn,
+        "RecordReturnRefund": RecordReturnRefund,
     },
 )
 

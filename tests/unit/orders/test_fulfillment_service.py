@@ -254,7 +254,7 @@ def test_the_parcel_commits_the_stock_and_ships_then_delivers_the_order(service,
     )
     service.react(dispatched)
     kinds, commands = sender.take()
-    assert kinds == [(INVENTORY, "CommitStock"), (ORDERS, "ShipOrder")]
+    assert kinds == [(INVENTORY, "CommitStock"), (ORDERS, "ShipOrder"), (PAYMENTS, "CapturePayment")]
     assert commands[1].message.payload["tracking_number"] == "TR-1"
     delivered = published(
         "urn:s", "ShipmentDelivered", {"shipment_id": "s-1", "order_id": ORDER, "delivered_at": at}, "e-del"

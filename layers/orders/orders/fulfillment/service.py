@@ -34,6 +34,7 @@ class DeadlinePayload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: Annotated[str, Field(min_length=1, max_length=128)]
+    return_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None  # a return's deadline
     deadline_at: AwareDatetime
 
 
@@ -90,7 +91,8 @@ class FulfillmentService:
             self.sender.send([delayed(OutgoingCommand(DEADLINES, message), payload.deadline_at, now)])
             return Reaction(payload.order_id, (), (message.command_type,))
         cause = Cause.of_queued(message)
-        return self._decide(payload.order_id, DeadlinePassed(order_id=payload.order_id, at=now), cause)
+        passed = DeadlinePassed(order_id=payload.order_id, at=now, return_id=payload.return_id)
+        return self._decide(payload.order_id, passed, cause)
 
     def _decide(self, order_id: str, fact: FulfillmentInput, cause: Cause) -> Reaction:
         command_id = cause.command_id(fact)

@@ -67,14 +67,14 @@ class RecordCapture(_Command):
 
 
 class RequestReturn(_Command):
-    """The customer `requested_by` asks to return `lines` of their delivered order, within `window` days of
-    its delivery; the parcel is awaited until `deadline_at`."""
+    """The customer `requested_by` asks to return `lines` of their delivered order, within `window_seconds`
+    of its delivery; the parcel is awaited until `deadline_at`."""
 
     order_id: Id
     return_id: Id
     requested_by: Id
     lines: Annotated[tuple[ReturnLine, ...], Field(min_length=1)]
-    window_days: Annotated[int, Field(gt=0)]
+    window_seconds: Annotated[int, Field(gt=0)]
     deadline_at: AwareDatetime
     at: AwareDatetime
 

@@ -423,18 +423,23 @@ def _decide_return(
     raise ReturnAlreadySettledError(order_id, returned.return_id, returned.status.value, "refunded")
 
 
+def _duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    return f"{days} days" if not rest else f"{seconds} seconds"
+
+
 def _check_returnable(order: Order, request: RequestReturn) -> None:
     if order.status is not OrderStatus.DELIVERED or order.delivered_at is None:
         raise ReturnNotAllowedError(
             order.order_id,
             f"order {order.order_id} is {order.status.value}: only a delivered order is returned",
         )
-    closes = order.delivered_at + timedelta(days=request.window_days)
+    closes = order.delivered_at + timedelta(seconds=request.window_seconds)
     if request.at > closes:
         raise ReturnNotAllowedError(
             order.order_id,
             f"the return window of order {order.order_id} closed at {closes.isoformat()}, "
-            f"{request.window_days} days after its delivery",
+            f"{_duration(request.window_seconds)} after its delivery",
         )
     delivered = {line.sku: line.quantity for line in order.lines}
     asked = order.asked_back()

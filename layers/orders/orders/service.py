@@ -41,18 +41,19 @@ RETURN_ID_NAMESPACE = uuid.UUID("c3a8e2d1-7f64-4b1e-a9d2-50e8f3b6c471")
 
 @dataclass(frozen=True, slots=True)
 class ReturnPolicy:
-    """How long after delivery a customer may ask for a return (`window_days`, RETURN_WINDOW_DAYS), and how
-    long its parcel is awaited before the return expires (`receipt_days`, RETURN_RECEIPT_DAYS)."""
+    """How long after delivery a customer may ask for a return (`window_seconds`, RETURN_WINDOW_SECONDS: 30
+    days by default), and how long its parcel is awaited before the return expires (`receipt_seconds`,
+    RETURN_RECEIPT_SECONDS: 14 days). Seconds, so a local run can try both in seconds."""
 
-    window_days: int = 30
-    receipt_days: int = 14
+    window_seconds: int = 30 * 86_400
+    receipt_seconds: int = 14 * 86_400
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> ReturnPolicy:
         defaults = cls()
         return cls(
-            window_days=int(env.get("RETURN_WINDOW_DAYS") or defaults.window_days),
-            receipt_days=int(env.get("RETURN_RECEIPT_DAYS") or defaults.receipt_days),
+            window_seconds=int(env.get("RETURN_WINDOW_SECONDS") or defaults.window_seconds),
+            receipt_seconds=int(env.get("RETURN_RECEIPT_SECONDS") or defaults.receipt_seconds),
         )
 
 
@@ -259,8 +260,8 @@ class OrderService:
             return_id=return_id,
             requested_by=customer_id,
             lines=lines,
-            window_days=self.returns.window_days,
-            deadline_at=now + timedelta(days=self.returns.receipt_days),
+            window_seconds=self.returns.window_seconds,
+            deadline_at=now + timedelta(seconds=self.returns.receipt_seconds),
             at=now,
         )
         result = self.runner.handle(

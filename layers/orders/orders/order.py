@@ -425,7 +425,9 @@ def _decide_return(
 
 def _duration(seconds: int) -> str:
     days, rest = divmod(seconds, 86_400)
-    return f"{days} days" if not rest else f"{seconds} seconds"
+    if not rest:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _check_returnable(order: Order, request: RequestReturn) -> None:

@@ -132,11 +132,14 @@ class ReturnExpired(Event):
 
 
 class ReturnRefunded(Event):
-    """Payments gave back `amount` for the return."""
+    """Payments gave back `amount` for the return (in the order's `currency`; `campaign_code` is the order's,
+    so sales figures net of refunds need nothing else)."""
 
     order_id: str
     return_id: str
     amount: int
+    currency: str
+    campaign_code: str | None
     refunded_at: AwareDatetime
 
 

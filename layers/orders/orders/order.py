@@ -415,7 +415,12 @@ def _decide_return(
         case RecordReturnRefund() as made if returned.status is ReturnStatus.RECEIVED:
             return [
                 ReturnRefunded(
-                    order_id=order_id, return_id=returned.return_id, amount=made.amount, refunded_at=made.at
+                    order_id=order_id,
+                    return_id=returned.return_id,
+                    amount=made.amount,
+                    currency=order.currency,
+                    campaign_code=order.campaign_code,
+                    refunded_at=made.at,
                 )
             ]
         case RecordReturnRefund() if returned.status is ReturnStatus.REFUNDED:

@@ -212,7 +212,14 @@ class TestExpiryAndRefund:
         )
         record = RecordReturnRefund(order_id=ORDER, return_id="r-1", amount=1126, at=DELIVERED_AT)
         given = (*history(), asked("r-1", ("SKU-TEA-001", 1)), received)
-        refunded = ReturnRefunded(order_id=ORDER, return_id="r-1", amount=1126, refunded_at=DELIVERED_AT)
+        refunded = ReturnRefunded(
+            order_id=ORDER,
+            return_id="r-1",
+            amount=1126,
+            currency="EUR",
+            campaign_code="WELCOME10",
+            refunded_at=DELIVERED_AT,
+        )
         state = spec.given(*given).when(record).then(refunded)
         assert (state.authorised, state.captured, state.refunded) == (5490, 5490, 1126)
         spec.given(*given, refunded).when(record).then()

@@ -104,6 +104,14 @@ BUSINESS_ALARMS = (
         "The payment provider refused to capture a dispatched order's payment (its authorisation expired or "
         "was released): the parcel left unpaid, a person collects it. docs/payments.md#a-refused-capture",
     ),
+    BusinessAlarm(
+        "AuthorisationExpiringAlarm",
+        "AuthorisationExpiring",
+        "1",
+        "A confirmed order's payment authorisation is about to expire and its parcel has not left: "
+        "re-authorise with the customer or hold the parcel. "
+        "docs/payments.md#an-authorisation-about-to-expire",
+    ),
 )
 
 

@@ -13,6 +13,7 @@ from eventcore.read.counters import IdempotentCounters
 from orders.config import load_pricing_config
 from orders.fulfillment import decider as fulfillment_decider
 from orders.fulfillment.outbound import DEADLINES, INVENTORY, ORDERS, PAYMENTS, SHIPPING
+from orders.fulfillment.process import AUTHORISATION_HOLD
 from orders.fulfillment.service import FulfillmentService
 from orders.order import order_decider
 from orders.privacy import PrivacyService, customer_decider
@@ -55,12 +56,17 @@ class OrdersWiring(Wiring):
         return IdempotentCounters(self.env["ANALYTICS_TABLE"], self.dynamodb)
 
     def fulfillment_service(self) -> FulfillmentService:
-        """The process manager: its deadline (FULFILLMENT_DEADLINE_SECONDS), the queues it sends to
+        """The process manager: its deadline (FULFILLMENT_DEADLINE_SECONDS), how long the provider holds an
+        authorisation (AUTHORISATION_HOLD_SECONDS, 7 days by default), the queues it sends to
         (`<QUEUE>_COMMANDS_QUEUE_URL`, FULFILLMENT_DEADLINES_QUEUE_URL) and the CloudEvents source of each
         context it hears (`<CONTEXT>_EVENT_SOURCE`)."""
         env = self.env
+        deadline = timedelta(seconds=int(env["FULFILLMENT_DEADLINE_SECONDS"]))
+        hold = timedelta(
+            seconds=int(env.get("AUTHORISATION_HOLD_SECONDS") or AUTHORISATION_HOLD.total_seconds())
+        )
         return FulfillmentService(
-            self.runner(fulfillment_decider(timedelta(seconds=int(env["FULFILLMENT_DEADLINE_SECONDS"])))),
+            self.runner(fulfillment_decider(deadline, hold)),
             SqsCommandSender(
                 self.sqs,
                 {

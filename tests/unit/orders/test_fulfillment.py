@@ -32,6 +32,7 @@ from inventory.events import StockReserved as InventoryReserved
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
 from orders.fulfillment import FulfillmentNotStartedError, decider
 from orders.fulfillment.events import (
+    AuthorisationWatched,
     CancellationRacedDispatch,
     DeliveryRecorded,
     DispatchRecorded,
@@ -148,17 +149,25 @@ class TestStart:
         spec.given().when(authorized).then_raises(FulfillmentNotStartedError)
 
 
+def watched(at: datetime) -> AuthorisationWatched:
+    """The authorisation looked at again before it expires (held 7 days by default, looked at after 90%)."""
+    return AuthorisationWatched(
+        order_id=ORDER, expires_at=at + timedelta(days=7), check_at=at + timedelta(days=7) * 0.9
+    )
+
+
 class TestConfirmation:
     def test_every_line_held_and_the_payment_authorised_completes_it(self):
         spec.given(started, held("SKU-TEA-001"), paid).when(stock_reserved("SKU-MUG-001", T2)).then(
             held("SKU-MUG-001", T2),
             FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T2),
+            watched(T2),
         )
 
     def test_the_answers_in_any_order_complete_it_once(self):
         given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"))
         given.when(authorized).then(
-            paid, FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
+            paid, FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1), watched(T1)
         )
 
     def test_a_repeated_answer_changes_nothing(self):

@@ -10,6 +10,8 @@ from eventcore.write.command_ids import Cause
 from orders.events import ReceivedLine, ReturnLine, ReturnReceived, ReturnRequested
 from orders.fulfillment import decider
 from orders.fulfillment.events import (
+    AuthorisationExpiring,
+    AuthorisationWatched,
     CaptureRecorded,
     DeliveryRecorded,
     DispatchRecorded,
@@ -158,3 +160,29 @@ class TestAReturnsDeadline:
     def test_a_parcel_received_as_the_deadline_passed_is_still_settled(self):
         expiring = ReturnDeadlinePassed(order_id=ORDER, return_id="r-1", passed_at=DEADLINE_AT)
         spec.given(*delivered, opened, expiring).when(received).then(settling)
+
+
+class TestAnAuthorisationAboutToExpire:
+    completed_at = T0
+    watched = AuthorisationWatched(
+        order_id=ORDER, expires_at=T0 + timedelta(days=7), check_at=T0 + timedelta(days=7) * 0.9
+    )
+    confirmed = (*delivered[:5], watched)
+
+    def test_is_flagged_once_while_the_parcel_waits(self):
+        look = DeadlinePassed(order_id=ORDER, at=self.watched.check_at, watch="authorisation")
+        expiring = AuthorisationExpiring(
+            order_id=ORDER, expires_at=self.watched.expires_at, noticed_at=look.at
+        )
+        spec.given(*self.confirmed).when(look).then(expiring)
+        spec.given(*self.confirmed, expiring).when(look).then()
+
+    def test_changes_nothing_once_the_parcel_left_or_before_its_time(self):
+        look = DeadlinePassed(order_id=ORDER, at=self.watched.check_at, watch="authorisation")
+        spec.given(*self.confirmed, delivered[5]).when(look).then()
+        early = DeadlinePassed(order_id=ORDER, at=T0 + timedelta(days=1), watch="authorisation")
+        spec.given(*self.confirmed).when(early).then()
+
+    def test_is_looked_at_through_the_deadline_queue(self):
+        [(queue, kind, payload)] = sent(self.watched)
+        assert (queue, kind, payload["watch"]) == (DEADLINES, "CheckDeadline", "authorisation")

@@ -138,8 +138,9 @@ def test_both_answers_confirm_the_order(service, sender):
     service.react(RESERVED)
     sender.take()
     service.react(AUTHORIZED)
-    kinds, (confirm, _) = sender.take()
-    assert kinds == [(ORDERS, "ConfirmOrder"), (SHIPPING, "MarkShipmentReady")]
+    kinds, (confirm, _, look) = sender.take()
+    assert kinds == [(ORDERS, "ConfirmOrder"), (SHIPPING, "MarkShipmentReady"), (DEADLINES, "CheckDeadline")]
+    assert look.message.payload["watch"] == "authorisation"  # looked at again before the provider drops it
     assert confirm.message.payload["payment_id"] == "p-1"
 
 

@@ -119,6 +119,25 @@ class DispatchRecorded(Event):
     dispatched_at: AwareDatetime
 
 
+class AuthorisationWatched(Event):
+    """The payment is authorised and the order confirmed: providers hold an authorisation for days, not
+    forever, so the process looks again at `check_at`, before it `expires_at`."""
+
+    order_id: str
+    expires_at: AwareDatetime
+    check_at: AwareDatetime
+
+
+class AuthorisationExpiring(Event):
+    """The authorisation is about to expire and the parcel has not left: the order is flagged for a person
+    (the AuthorisationExpiring alarm) to re-authorise with the customer or hold the parcel; a capture after
+    the expiry is refused by the provider (PaymentCaptureFailed, its own alarm)."""
+
+    order_id: str
+    expires_at: AwareDatetime
+    noticed_at: AwareDatetime
+
+
 class CaptureRecorded(Event):
     """Payments captured what shipped: the order is told."""
 
@@ -189,6 +208,8 @@ fulfillment_events = EventRegistry(
         DispatchRecorded,
         DeliveryRecorded,
         CancellationRacedDispatch,
+        AuthorisationWatched,
+        AuthorisationExpiring,
         CaptureRecorded,
         ReturnOpened,
         ReturnSettling,

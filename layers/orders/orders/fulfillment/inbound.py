@@ -105,13 +105,15 @@ class ShipmentUndeliverable(_Inbound):
 
 class DeadlinePassed(BaseModel):
     """The order's deadline message came back: `at` is when it was read. `return_id` names the return whose
-    parcel is awaited; None: the order's own deadline for its answers."""
+    parcel is awaited, `watch` the authorisation looked at before it expires; neither: the order's own
+    deadline for its answers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: str
     at: AwareDatetime
     return_id: str | None = None
+    watch: Literal["authorisation"] | None = None
 
 
 PaymentOutcome = PaymentAuthorized | PaymentDeclined | PaymentCaptured | PaymentRefunded

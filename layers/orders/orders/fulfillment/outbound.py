@@ -18,6 +18,7 @@ from eventcore.messaging.inbound import CommandMessage
 from eventcore.write.command_ids import derived_id
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError
 from orders.fulfillment.events import (
+    AuthorisationWatched,
     CaptureRecorded,
     DeliveryRecorded,
     DispatchRecorded,
@@ -149,6 +150,19 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                 ship,
                 _command(PAYMENTS, "CapturePayment", cause, capture, group_id=dispatched.order_id),
             ]
+        case AuthorisationWatched() as watched:
+            look = _command(
+                DEADLINES,
+                "CheckDeadline",
+                cause,
+                {
+                    "order_id": watched.order_id,
+                    "watch": "authorisation",
+                    "deadline_at": watched.check_at.isoformat(),
+                },
+                part="authorisation",
+            )
+            return [delayed(look, watched.check_at, now)]
         case CaptureRecorded() as captured:
             payload = {
                 "order_id": captured.order_id,

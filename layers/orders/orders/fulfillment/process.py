@@ -17,6 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from eventcore import Decider, Event, EventNotApplicableError
 from orders.events import CancellationReason, OrderCancelled, OrderCreated, ReturnReceived, ReturnRequested
 from orders.fulfillment.events import (
+    AuthorisationExpiring,
+    AuthorisationWatched,
     CancellationRacedDispatch,
     CaptureRecorded,
     DeliveryRecorded,
@@ -103,6 +105,8 @@ class Fulfillment(BaseModel):
     delivery: Delivery = Delivery.AWAITED
     amount: int = 0  # what the payment authorises, and what is captured when the parcel leaves
     captured: bool = False
+    authorisation_check_at: AwareDatetime | None = None
+    authorisation_expiring: bool = False
     returns: dict[str, ReturnProgress] = {}
 
     def _returning(self, return_id: str, stage: ReturnStage) -> Fulfillment:
@@ -144,6 +148,10 @@ def evolve(state: Fulfillment | None, event: Event) -> Fulfillment | None:
             return process.model_copy(update={"delivery": Delivery.DISPATCHED})
         case Fulfillment() as process, DeliveryRecorded():
             return process.model_copy(update={"delivery": Delivery.DELIVERED})
+        case Fulfillment() as process, AuthorisationWatched() as watched:
+            return process.model_copy(update={"authorisation_check_at": watched.check_at})
+        case Fulfillment() as process, AuthorisationExpiring():
+            return process.model_copy(update={"authorisation_expiring": True})
         case Fulfillment() as process, CaptureRecorded():
             return process.model_copy(update={"captured": True})
         case Fulfillment() as process, ReturnOpened() as opened:
@@ -178,8 +186,17 @@ class FulfillmentNotStartedError(Exception):
         self.order_id = order_id
 
 
-def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None]:
-    """The process manager's decider, with answers awaited for `deadline` after an order is placed."""
+# How long a card authorisation is held by default (online card payments, docs/payments.md), and how much
+# of it passes before the process looks whether the parcel has left.
+AUTHORISATION_HOLD = timedelta(days=7)
+LOOK_AT = 0.9
+
+
+def decider(
+    deadline: timedelta, hold: timedelta = AUTHORISATION_HOLD
+) -> Decider[FulfillmentInput, Fulfillment | None]:
+    """The process manager's decider, with answers awaited for `deadline` after an order is placed, and an
+    authorisation held for `hold` by the provider."""
 
     def decide(command: FulfillmentInput, state: Fulfillment | None) -> list[Event]:
         match command, state:
@@ -210,8 +227,11 @@ def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None
                 return []  # a redelivered order: the process is under way
             case _, None:
                 raise FulfillmentNotStartedError(command.order_id)
+            case DeadlinePassed(watch="authorisation") as passed, Fulfillment() as process:
+                return _authorisation_checked(process, passed, hold)
             case _, Fulfillment() as process:
-                return _decide(command, process)
+                decided = _decide(command, process)
+                return [*decided, *_watch_authorisation(decided, hold)]
         raise TypeError(f"not a fulfillment input: {command!r}")
 
     return Decider(
@@ -364,6 +384,34 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
     # A repeated or late answer with nothing left to do, a deadline after the outcome, a cancellation the
     # process caused itself.
     return []
+
+
+def _watch_authorisation(decided: list[Event], hold: timedelta) -> list[Event]:
+    completed = next((e for e in decided if isinstance(e, FulfillmentCompleted)), None)
+    if completed is None:
+        return []
+    return [
+        AuthorisationWatched(
+            order_id=completed.order_id,
+            expires_at=completed.completed_at + hold,
+            check_at=completed.completed_at + hold * LOOK_AT,
+        )
+    ]
+
+
+def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed, hold: timedelta) -> list[Event]:
+    """The authorisation about to expire with the parcel still in the warehouse: flagged, once."""
+    check_at = process.authorisation_check_at
+    if (
+        check_at is None
+        or passed.at < check_at
+        or process.authorisation_expiring
+        or process.outcome is not Outcome.COMPLETED
+        or process.delivery is not Delivery.AWAITED
+    ):
+        return []
+    expires_at = check_at + hold * (1 - LOOK_AT)
+    return [AuthorisationExpiring(order_id=process.order_id, expires_at=expires_at, noticed_at=passed.at)]
 
 
 def _settling(process: Fulfillment, return_id: str) -> bool:

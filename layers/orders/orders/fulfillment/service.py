@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +35,7 @@ class DeadlinePayload(BaseModel):
 
     order_id: Annotated[str, Field(min_length=1, max_length=128)]
     return_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None  # a return's deadline
+    watch: Literal["authorisation"] | None = None  # a look at the authorisation before it expires
     deadline_at: AwareDatetime
 
 
@@ -91,7 +92,9 @@ class FulfillmentService:
             self.sender.send([delayed(OutgoingCommand(DEADLINES, message), payload.deadline_at, now)])
             return Reaction(payload.order_id, (), (message.command_type,))
         cause = Cause.of_queued(message)
-        passed = DeadlinePassed(order_id=payload.order_id, at=now, return_id=payload.return_id)
+        passed = DeadlinePassed(
+            order_id=payload.order_id, at=now, return_id=payload.return_id, watch=payload.watch
+        )
         return self._decide(payload.order_id, passed, cause)
 
     def _decide(self, order_id: str, fact: FulfillmentInput, cause: Cause) -> Reaction:

@@ -245,6 +245,16 @@ def test_the_orders_publisher_publishes_what_orders_published_says_and_its_filte
     assert prefixes == {f"{aggregate}-" for aggregate in PUBLISHED_AGGREGATES}
 
 
+def test_the_sales_analytics_filter_lets_through_every_event_the_counters_count():
+    # A filter drops what it does not match: an event type that moves a sales figure must be in it.
+    projector = template()["Resources"]["SalesAnalyticsProjectorFunction"]["Properties"]
+    (event,) = projector["Events"].values()
+    patterns = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
+    prefixes = {p["prefix"] for pattern in patterns for p in pattern["data"]["type"]}
+    counted = ("OrderCreated", "OrderCancelled", "ReturnRefunded")  # orders.analytics.sales_contributions
+    assert prefixes == {f"com.example.orders.{event_type}." for event_type in counted}
+
+
 def test_the_local_cloud_emulates_or_knowingly_ignores_every_mapping_setting():
     # ParallelizationFactor and ScalingConfig are ignored knowingly (one batch per shard, two workers a
     # function: within what Lambda may do); anything else unknown would be named at start.

@@ -99,7 +99,7 @@ def receive(return_id: str, *lines: tuple[str, int, str]) -> ReceiveReturn:
     return ReceiveReturn(
         order_id=ORDER,
         return_id=return_id,
-        lines=tuple(ReceivedLine(sku=s, quantity=q, condition=c) for s, q, c in lines),  # type: ignore[arg-type]
+        lines=tuple(ReceivedLine(sku=s, quantity=q, condition=c) for s, q, c in lines),
         at=DELIVERED_AT,
     )
 

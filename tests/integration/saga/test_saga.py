@@ -39,7 +39,7 @@ class TestAnOrderThatCanBeFulfilled:
         assert (process[0], sorted(process[1:3]), process[3:]) == (
             "FulfillmentStarted",
             ["PaymentAnswered", "StockAnswered"],  # in whichever order they arrived
-            ["FulfillmentCompleted"],
+            ["FulfillmentCompleted", "AuthorisationWatched"],  # looked at again before the hold expires
         )
 
     def test_running_everything_again_changes_nothing(self, saga, provider):

@@ -262,3 +262,26 @@ def test_the_parcel_commits_the_stock_and_ships_then_delivers_the_order(service,
     )
     service.react(delivered)
     assert sender.take()[0] == [(ORDERS, "DeliverOrder")]
+
+
+def test_the_authorisations_look_circulates_only_while_the_parcel_waits(service, sender, clock):
+    service.react(CREATED)
+    service.react(RESERVED)
+    service.react(AUTHORIZED)
+    _, commands = sender.take()
+    look = next(c for c in commands if c.message.payload.get("watch") == "authorisation")
+    # early (days to go): sent again while the parcel waits
+    clock.now = T0 + timedelta(hours=1)
+    assert service.deadline(look.message).sent == ("CheckDeadline",)
+    sender.take()
+    # once the parcel left, it is dropped instead of coming back every 15 minutes for days
+    dispatched = published(
+        "urn:s",
+        "ShipmentDispatched",
+        {"order_id": ORDER, "carrier": "PostNL", "tracking_number": "TR-1", "dispatched_at": T0.isoformat()},
+        "e-dis",
+    )
+    service.react(dispatched)
+    sender.take()
+    assert service.deadline(look.message).sent == ()
+    assert sender.take()[0] == []

@@ -414,6 +414,23 @@ def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed, hold: t
     return [AuthorisationExpiring(order_id=process.order_id, expires_at=expires_at, noticed_at=passed.at)]
 
 
+def still_awaits(process: Fulfillment | None, *, return_id: str | None, watch: str | None) -> bool:
+    """Whether a deadline of a return (`return_id`) or the authorisation's look (`watch`) still matters: the
+    return's parcel is awaited, or the parcel of a confirmed order has not left and nothing was flagged."""
+    if process is None:
+        return True
+    if watch == "authorisation":
+        return (
+            process.outcome is Outcome.COMPLETED
+            and process.delivery is Delivery.AWAITED
+            and not process.authorisation_expiring
+        )
+    if return_id is not None:
+        progress = process.returns.get(return_id)
+        return progress is None or progress.stage is ReturnStage.AWAITED
+    return True
+
+
 def _settling(process: Fulfillment, return_id: str) -> bool:
     progress = process.returns.get(return_id)
     return progress is not None and progress.stage is ReturnStage.SETTLING

@@ -17,6 +17,7 @@ from eventcore.validation import summary
 from eventcore.write.command_ids import Cause, command_fingerprint
 from orders.fulfillment.inbound import DeadlinePassed, read_fact
 from orders.fulfillment.outbound import DEADLINES, commands_for, delayed
+from orders.fulfillment.process import still_awaits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -89,6 +90,12 @@ class FulfillmentService:
             raise MalformedMessageError(f"CheckDeadline payload: {summary(error.errors())}") from error
         now = self._clock()
         if now < payload.deadline_at:
+            if (payload.return_id or payload.watch) and not still_awaits(
+                self.runner.load(payload.order_id).state, return_id=payload.return_id, watch=payload.watch
+            ):
+                # A return's parcel arrived, or the parcel left before the authorisation's look: a deadline
+                # days away stops coming back every 15 minutes once nothing waits for it.
+                return Reaction(payload.order_id, (), ())
             self.sender.send([delayed(OutgoingCommand(DEADLINES, message), payload.deadline_at, now)])
             return Reaction(payload.order_id, (), (message.command_type,))
         cause = Cause.of_queued(message)

@@ -66,6 +66,14 @@ class RecordCapture(_Command):
     at: AwareDatetime
 
 
+class FlagAuthorisationExpiring(_Command):
+    """The payment's authorisation expires at `expires_at` and the parcel has not left (the process saw)."""
+
+    order_id: Id
+    expires_at: AwareDatetime
+    at: AwareDatetime
+
+
 class RequestReturn(_Command):
     """The customer `requested_by` asks to return `lines` of their delivered order, within `window_seconds`
     of its delivery; the parcel is awaited until `deadline_at`."""
@@ -112,6 +120,7 @@ OrderCommand = (
     | ShipOrder
     | DeliverOrder
     | RecordCapture
+    | FlagAuthorisationExpiring
     | RequestReturn
     | ReceiveReturn
     | ExpireReturn

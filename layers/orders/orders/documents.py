@@ -95,6 +95,7 @@ class OrderResponse(BaseModel):
                     "authorised": 0,
                     "captured": 0,
                     "refunded": 0,
+                    "authorisation_expires_at": None,
                     "returns": [],
                     "shipping_address": {
                         "name": "Alice Example",
@@ -136,6 +137,10 @@ class OrderResponse(BaseModel):
     authorised: Money = Field(description="Held on the payment method (0 once released or never held).")
     captured: Money = Field(description="Taken when the parcel left.")
     refunded: Money = Field(description="Given back for returns: never more than `captured`.")
+    authorisation_expires_at: datetime | None = Field(
+        description="Set when the payment's authorisation is about to expire before the parcel left: a "
+        "person re-authorises or holds it (docs/payments.md)."
+    )
     returns: list[ReturnResponse] = Field(description="Oldest first.")
     shipping_address: ShippingAddress | None
     email: str | None

@@ -84,6 +84,15 @@ class OrderPaymentCaptured(Event):
     captured_at: AwareDatetime
 
 
+class OrderPaymentExpiring(Event):
+    """The payment's authorisation expires at `expires_at` and the parcel has not left: shown on the order
+    and alarmed, for a person to re-authorise with the customer or hold the parcel."""
+
+    order_id: str
+    expires_at: AwareDatetime
+    noticed_at: AwareDatetime
+
+
 class ReturnLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -150,6 +159,7 @@ OrderEvent = (
     | OrderShipped
     | OrderDelivered
     | OrderPaymentCaptured
+    | OrderPaymentExpiring
     | ReturnRequested
     | ReturnReceived
     | ReturnExpired
@@ -164,6 +174,7 @@ order_events = EventRegistry(
         OrderShipped,
         OrderDelivered,
         OrderPaymentCaptured,
+        OrderPaymentExpiring,
         ReturnRequested,
         ReturnReceived,
         ReturnExpired,

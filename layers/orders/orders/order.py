@@ -13,6 +13,7 @@ from orders.commands import (
     ConfirmOrder,
     DeliverOrder,
     ExpireReturn,
+    FlagAuthorisationExpiring,
     OrderCommand,
     PlaceOrder,
     ReceiveReturn,
@@ -39,6 +40,7 @@ from orders.events import (
     OrderCreated,
     OrderDelivered,
     OrderPaymentCaptured,
+    OrderPaymentExpiring,
     OrderShipped,
     ReceivedLine,
     ReturnExpired,
@@ -113,6 +115,7 @@ class Order(BaseModel):
     authorised: int = 0
     captured: int = 0
     refunded: int = 0
+    authorisation_expires_at: AwareDatetime | None = None  # set when it is about to expire, parcel unsent
     returns: tuple[OrderReturn, ...] = ()
 
     def find_return(self, return_id: str) -> OrderReturn | None:
@@ -199,6 +202,10 @@ def evolve(state: Order | None, event: Event) -> Order | None:
             )
         case Order() as order, OrderPaymentCaptured() as captured:
             return order.model_copy(update={"captured": captured.amount, "updated_at": captured.captured_at})
+        case Order() as order, OrderPaymentExpiring() as expiring:
+            return order.model_copy(
+                update={"authorisation_expires_at": expiring.expires_at, "updated_at": expiring.noticed_at}
+            )
         case Order() as order, ReturnRequested() as requested:
             opened = OrderReturn(
                 return_id=requested.return_id,
@@ -304,6 +311,15 @@ def decide(command: OrderCommand, state: Order | None) -> list[Event]:
             return [
                 OrderPaymentCaptured(order_id=order.order_id, amount=capture.amount, captured_at=capture.at)
             ]
+
+        case FlagAuthorisationExpiring() as flag, Order(status=OrderStatus.CONFIRMED) as order:
+            if order.authorisation_expires_at is not None:
+                return []  # flagged already
+            return [
+                OrderPaymentExpiring(order_id=order.order_id, expires_at=flag.expires_at, noticed_at=flag.at)
+            ]
+        case FlagAuthorisationExpiring(), Order():
+            return []  # shipped meanwhile (the capture tells), or cancelled: nothing to flag
 
         case RequestReturn() | ReceiveReturn() | ExpireReturn() | RecordReturnRefund(), Order() as order:
             return _decide_return(command, order)

@@ -10,13 +10,21 @@ from orders.commands import (
     ConfirmOrder,
     DeliverOrder,
     ExpireReturn,
+    FlagAuthorisationExpiring,
     RecordCapture,
     RecordReturnRefund,
     ShipOrder,
 )
 
 QueuedOrderCommand = (
-    ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder | RecordCapture | ExpireReturn | RecordReturnRefund
+    ConfirmOrder
+    | CancelOrder
+    | ShipOrder
+    | DeliverOrder
+    | RecordCapture
+    | FlagAuthorisationExpiring
+    | ExpireReturn
+    | RecordReturnRefund
 )
 
 QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
@@ -27,6 +35,7 @@ QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
         "ShipOrder": ShipOrder,
         "DeliverOrder": DeliverOrder,
         "RecordCapture": RecordCapture,
+        "FlagAuthorisationExpiring": FlagAuthorisationExpiring,
         "ExpireReturn": ExpireReturn,
         "RecordReturnRefund": RecordReturnRefund,
     },

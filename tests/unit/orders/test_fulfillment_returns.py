@@ -183,6 +183,15 @@ class TestAnAuthorisationAboutToExpire:
         early = DeadlinePassed(order_id=ORDER, at=T0 + timedelta(days=1), watch="authorisation")
         spec.given(*self.confirmed).when(early).then()
 
+    def test_is_shown_on_the_order(self):
+        expiring = AuthorisationExpiring(order_id=ORDER, expires_at=self.watched.expires_at, noticed_at=T0)
+        [(queue, kind, payload)] = sent(expiring)
+        assert (queue, kind, payload["expires_at"]) == (
+            ORDERS,
+            "FlagAuthorisationExpiring",
+            self.watched.expires_at.isoformat(),
+        )
+
     def test_is_looked_at_through_the_deadline_queue(self):
         [(queue, kind, payload)] = sent(self.watched)
         assert (queue, kind, payload["watch"]) == (DEADLINES, "CheckDeadline", "authorisation")

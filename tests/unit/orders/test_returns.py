@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.commands import ExpireReturn, ReceiveReturn, RecordCapture, RecordReturnRefund, RequestReturn
+from orders.commands import (
+    ExpireReturn,
+    FlagAuthorisationExpiring,
+    ReceiveReturn,
+    RecordCapture,
+    RecordReturnRefund,
+    RequestReturn,
+)
 from orders.errors import (
     OrderNotFoundError,
     ReturnAlreadySettledError,
@@ -22,6 +29,7 @@ from orders.events import (
     OrderCreated,
     OrderDelivered,
     OrderPaymentCaptured,
+    OrderPaymentExpiring,
     OrderShipped,
     ReceivedLine,
     ReturnExpired,
@@ -226,6 +234,17 @@ class TestExpiryAndRefund:
 
     def test_the_capture_is_recorded_once(self):
         spec.given(*history()).when(RecordCapture(order_id=ORDER, amount=5490, at=T0)).then()
+
+
+class TestAnAuthorisationAboutToExpire:
+    def test_is_shown_on_a_confirmed_order_once_and_not_after_the_parcel_left(self):
+        expires_at = T0 + timedelta(days=7)
+        flag = FlagAuthorisationExpiring(order_id=ORDER, expires_at=expires_at, at=T0 + timedelta(days=6))
+        expiring = OrderPaymentExpiring(order_id=ORDER, expires_at=expires_at, noticed_at=flag.at)
+        state = spec.given(*history()[:2]).when(flag).then(expiring)
+        assert state.authorisation_expires_at == expires_at
+        spec.given(*history()[:2], expiring).when(flag).then()
+        spec.given(*history()[:3]).when(flag).then()  # shipped meanwhile
 
 
 class TestTheRefundRule:

@@ -18,6 +18,7 @@ from eventcore.messaging.inbound import CommandMessage
 from eventcore.write.command_ids import derived_id
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError
 from orders.fulfillment.events import (
+    AuthorisationExpiring,
     AuthorisationWatched,
     CaptureRecorded,
     DeliveryRecorded,
@@ -163,6 +164,13 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                 part="authorisation",
             )
             return [delayed(look, watched.check_at, now)]
+        case AuthorisationExpiring() as expiring:
+            flagged = {
+                "order_id": expiring.order_id,
+                "expires_at": expiring.expires_at.isoformat(),
+                "at": expiring.noticed_at.isoformat(),
+            }
+            return [_command(ORDERS, "FlagAuthorisationExpiring", cause, flagged, group_id=expiring.order_id)]
         case CaptureRecorded() as captured:
             payload = {
                 "order_id": captured.order_id,

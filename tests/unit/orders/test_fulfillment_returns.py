@@ -25,7 +25,7 @@ from orders.fulfillment.events import (
     ReturnSettling,
     StockAnswered,
 )
-from orders.fulfillment.inbound import DeadlinePassed, PaymentCaptured, PaymentRefunded
+from orders.fulfillment.inbound import DeadlinePassed, PaymentAuthorized, PaymentCaptured, PaymentRefunded
 from orders.fulfillment.outbound import (
     DEADLINES,
     INVENTORY,
@@ -195,3 +195,12 @@ class TestAnAuthorisationAboutToExpire:
     def test_is_looked_at_through_the_deadline_queue(self):
         [(queue, kind, payload)] = sent(self.watched)
         assert (queue, kind, payload["watch"]) == (DEADLINES, "CheckDeadline", "authorisation")
+
+
+def test_a_hold_of_zero_watches_no_authorisation():
+    unwatched = DeciderSpec(decider(timedelta(minutes=5), timedelta(0)))
+    authorized = PaymentAuthorized(payment_id="p-1", order_id=ORDER, authorized_at=T0)
+    unwatched.given(*delivered[:3]).when(authorized).then(
+        PaymentAnswered(order_id=ORDER, payment_id="p-1", authorized=True, reason=None, answered_at=T0),
+        FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T0),
+    )

@@ -196,7 +196,7 @@ def decider(
     deadline: timedelta, hold: timedelta = AUTHORISATION_HOLD
 ) -> Decider[FulfillmentInput, Fulfillment | None]:
     """The process manager's decider, with answers awaited for `deadline` after an order is placed, and an
-    authorisation held for `hold` by the provider."""
+    authorisation held for `hold` by the provider (0: not watched)."""
 
     def decide(command: FulfillmentInput, state: Fulfillment | None) -> list[Event]:
         match command, state:
@@ -388,8 +388,8 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
 
 def _watch_authorisation(decided: list[Event], hold: timedelta) -> list[Event]:
     completed = next((e for e in decided if isinstance(e, FulfillmentCompleted)), None)
-    if completed is None:
-        return []
+    if completed is None or not hold:
+        return []  # nothing completed, or no watch (a hold of 0: docs/capacity.md, "Long deadlines")
     return [
         AuthorisationWatched(
             order_id=completed.order_id,

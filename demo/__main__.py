@@ -4,8 +4,10 @@ row in the read model, its final status; then the sales analytics. Exits 0 only 
 was seen.
 
 The orders:
-  1. 2 x green tea with campaign WELCOME10 -> confirmed, discounted; warehouse staff dispatch it with a
-     tracking number and record its delivery -> delivered
+  1. 2 x green tea with campaign WELCOME10, paid with the payment method pm_card_visa -> confirmed,
+     discounted; warehouse staff dispatch it with a tracking number (its payment captured) and record its
+     delivery -> delivered; the customer returns one tea, the warehouse receives it fit to sell -> back in
+     stock, refunded its price less its share of the discount (docs/payments.md)
   2. 20 x teapot (over the fake payment provider's limit) -> cancelled, payment_declined
   3. 11 x gooseneck kettle (10 in stock; under the payment limit, so only the stock refuses it) ->
      cancelled, out_of_stock, its payment voided
@@ -46,7 +48,7 @@ REQUEST_TIMEOUT = 60.0
 CUSTOMER = "demo-customer"
 UNANSWERED_CARD = "customer-card-unresponsive"  # the fake provider never answers this customer's card
 DEADLINE_SECONDS = 15
-MONEY = ("revenue", "discounts", "subtotal", "shipping")
+MONEY = ("revenue", "discounts", "subtotal", "shipping", "refunds", "net_revenue")
 
 
 class DemoFailedError(Exception):
@@ -202,6 +204,69 @@ class Walk:
         self.say(f"    {'version':<20} {order['version']}")
         return events
 
+    def return_one_tea(self, order: dict[str, Any]) -> int:
+        """The customer returns one of the two teas; the warehouse receives it fit to sell; it goes back on
+        the shelf and is refunded. Returns the refund."""
+        order_id = order["order_id"]
+        captured = wait_until(
+            "the payment captured", lambda: (o := self.order(order_id)) and o["captured"] and o
+        )
+        self.check(captured["captured"] == order["total"], f"captured as it shipped: {euros(order['total'])}")
+        on_hand = (self.stock("SKU-TEA-001") or {}).get("on_hand", 0)
+        body = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}]}
+        self.say("\nthe customer returns one tea:")
+        self.say(f"$ curl -X POST {self.url}/orders/{order_id}/returns -d '{json.dumps(body)}'")
+        response = requests.post(
+            f"{self.url}/orders/{order_id}/returns",
+            json=body,
+            headers={**self.headers, "Idempotency-Key": "demo-return-1"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        if response.status_code != 201:
+            raise DemoFailedError(f"returning: HTTP {response.status_code} {response.text}")
+        returned = response.json()
+        self.say(
+            f"  201 return {returned['return_id']} {returned['status']}, until {returned['deadline_at']}"
+        )
+        received = self.staff_post(
+            f"/orders/{order_id}/returns/{returned['return_id']}/receipt",
+            {"lines": [{"sku": "SKU-TEA-001", "quantity": 1, "condition": "sellable"}]},
+        )
+        # 2 x 12.50 with 10% off: one tea back refunds 12.50 less floor(2.50 * 12.50 / 25.00) = 11.25
+        expected = 1250 - order["discount"] * 1250 // order["subtotal"]
+        self.check(
+            received["refund"] == expected, f"the return refunds {euros(expected)} (less its discount)"
+        )
+        refunded = wait_until(
+            "the return refunded", lambda: (o := self.order(order_id)) and o["refunded"] and o
+        )
+        self.say(
+            f"  the order: authorised {euros(refunded['authorised'])}, "
+            f"captured {euros(refunded['captured'])}, refunded {euros(refunded['refunded'])}; "
+            f"return {refunded['returns'][0]['status']}"
+        )
+        self.check(refunded["refunded"] == expected, f"refunded {euros(expected)}")
+        self.check(refunded["returns"][0]["status"] == "refunded", "the return refunded")
+        tea = wait_until(
+            "the returned tea back on the shelf",
+            lambda: (levels := self.stock("SKU-TEA-001")) and levels["on_hand"] == on_hand + 1 and levels,
+        )
+        self.check(tea["on_hand"] == on_hand + 1, "the returned tea back in stock")
+        payments = self.payment_events(refunded["payment_id"])
+        self.say(f"  payment {refunded['payment_id']} (payments event log): {' -> '.join(payments)}")
+        self.check(
+            payments
+            == [
+                "PaymentRequested",
+                "PaymentAuthorized",
+                "PaymentCaptured",
+                "PaymentRefundRequested",
+                "PaymentRefunded",
+            ],
+            "payment requested, authorised, captured once, refunded once",
+        )
+        return expected
+
     def stock(self, sku: str) -> dict[str, Any] | None:
         response = requests.get(f"{self.url}/inventory/{sku}", headers=self.staff, timeout=REQUEST_TIMEOUT)
         return response.json() if response.status_code == 200 else None
@@ -225,7 +290,10 @@ class Walk:
     def run(self) -> None:
         self.say(f"local cloud ready: gateway {self.url}, customer '{CUSTOMER}'\n")
         campaign = self.place(
-            "campaign order", [{"sku": "SKU-TEA-001", "quantity": 2}], campaign_code="WELCOME10"
+            "campaign order",
+            [{"sku": "SKU-TEA-001", "quantity": 2}],
+            campaign_code="WELCOME10",
+            payment_method="pm_card_visa",
         )
         declined = self.place("order over the payment limit", [{"sku": "SKU-POT-001", "quantity": 20}])
         no_stock = self.place(
@@ -272,10 +340,11 @@ class Walk:
             order["campaign_code"] == "WELCOME10" and order["discount"] > 0, "WELCOME10 discount applied"
         )
         self.check(
-            [e["type"] for e in events]
+            [e["type"] for e in events if e["type"] != "OrderPaymentCaptured"]
             == ["OrderCreated", "OrderConfirmed", "OrderShipped", "OrderDelivered"],
             "events: created, confirmed, shipped, delivered",
         )
+        refund = self.return_one_tea(order)
 
         for (label, _, _), reason in zip(outcomes[1:3], ("payment_declined", "out_of_stock"), strict=True):
             order, events = finals[label], self.show(label, finals[label])
@@ -335,7 +404,8 @@ class Walk:
             cancellations = sum(
                 v.get("cancellations", 0) for (_, sk), v in rows.items() if "cancellations#" in sk
             )
-            return rows if totals.get("orders") == len(placed) and cancellations == len(placed) - 1 else None
+            settled = totals.get("orders") == len(placed) and totals.get("refunds") == refund
+            return rows if settled and cancellations == len(placed) - 1 else None
 
         try:
             rows = wait_until(
@@ -354,6 +424,10 @@ class Walk:
             (v for (pk, sk), v in rows.items() if pk.startswith("day#") and sk == "total#EUR"), {}
         )
         self.check(totals.get("revenue") == expected_revenue, f"day's revenue is {euros(expected_revenue)}")
+        self.check(
+            (totals.get("refunds"), totals.get("net_revenue")) == (refund, expected_revenue - refund),
+            f"refunds {euros(refund)}, net revenue {euros(expected_revenue - refund)}",
+        )
         self.check(
             rows.get(("campaign#WELCOME10", "total#EUR"), {}).get("orders") == 1, "WELCOME10 counted once"
         )

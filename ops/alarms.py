@@ -97,6 +97,21 @@ BUSINESS_ALARMS = (
         "An order was cancelled and its parcel dispatched, each before the other was known: nothing was "
         "undone, a person arranges the return. docs/operations.md#a-cancellation-that-raced-the-dispatch",
     ),
+    BusinessAlarm(
+        "PaymentCaptureFailedAlarm",
+        "PaymentsCaptureFailed",
+        "1",
+        "The payment provider refused to capture a dispatched order's payment (its authorisation expired or "
+        "was released): the parcel left unpaid, a person collects it. docs/payments.md#a-refused-capture",
+    ),
+    BusinessAlarm(
+        "AuthorisationExpiringAlarm",
+        "AuthorisationExpiring",
+        "1",
+        "A confirmed order's payment authorisation is about to expire and its parcel has not left: "
+        "re-authorise with the customer or hold the parcel. "
+        "docs/payments.md#an-authorisation-about-to-expire",
+    ),
 )
 
 

@@ -1,5 +1,6 @@
-"""Orders command API: POST /orders and POST /orders/{order_id}/cancel. Thin: validate the request, hand it
-to the orders service, shape the answer."""
+"""Orders command API: POST /orders, POST /orders/{order_id}/cancel, POST /orders/{order_id}/returns (the
+customer) and POST /orders/{order_id}/returns/{return_id}/receipt (warehouse staff, scope orders/warehouse,
+checked by the gateway). Thin: validate the request, hand it to the orders service, shape the answer."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from eventcore.lambdas.http import (
 from orders import RequestedLine
 from orders.api_errors import install_order_problem_handlers
 from orders.bootstrap import OrdersWiring
-from orders.documents import OrderResponse
+from orders.documents import OrderResponse, ReturnResponse
+from orders.events import ItemCondition, ReceivedLine, ReturnLine
+from orders.payment_methods import PaymentMethodToken
 from orders.personal_details import Email, PersonalDetails, ShippingAddress, for_owner
 from orders.pricing import DestinationNotServedError
 from orders.service import Checkout
@@ -34,7 +37,7 @@ from orders.views import order_document
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from orders.service import OrderAnswer
+    from orders.service import OrderAnswer, ReturnAnswer
 
 logger = Logger()
 tracer = Tracer()
@@ -44,6 +47,7 @@ install_order_problem_handlers(app)
 orders = OrdersWiring()
 service = orders.order_service()
 OrderId = Annotated[str, Path(description="The order id, as POST /orders answered it (a UUID).")]
+ReturnId = Annotated[str, Path(description="The return id, as POST /orders/{order_id}/returns answered it.")]
 
 
 class LineRequest(BaseModel):
@@ -72,6 +76,7 @@ class PlaceOrderRequest(BaseModel):
                     },
                     "email": "alice@example.com",
                     "campaign_code": "WELCOME10",
+                    "payment_method": "pm_card_visa",
                 }
             ]
         },
@@ -84,6 +89,7 @@ class PlaceOrderRequest(BaseModel):
         Field(pattern=r"^[A-Z]{2}$", description="Deprecated: the address's country is the destination."),
     ] = None
     campaign_code: Annotated[str | None, Field(max_length=32)] = None
+    payment_method: PaymentMethodToken | None = None
 
     def destination(self) -> str:
         """The country the order ships to; a field-named error when the two countries given disagree."""
@@ -102,7 +108,8 @@ class PlaceOrderRequest(BaseModel):
     description="Prices the lines from the catalog, applies the campaign code and the shipping cost, and "
     "records the order. With an `Idempotency-Key`, a retry answers with the same order "
     "(`Idempotent-Replayed: true`), even when it could no longer be priced. The body is at most 64 KiB: "
-    "1 to 50 lines of 1 to 100 each.",
+    "1 to 50 lines of 1 to 100 each. `payment_method` is the payment provider's token (`pm_...`); anything "
+    "that looks like a card number is refused (400) and never stored or logged.",
     tags=["Orders"],
     responses={
         201: answer(
@@ -121,6 +128,7 @@ def place_order(request: PlaceOrderRequest, idempotency_key: IdempotencyKey = No
         destination_country=request.destination(),
         campaign_code=request.campaign_code,
         personal=personal,
+        payment_method=request.payment_method,
     )
     try:
         answer = service.place(
@@ -160,6 +168,118 @@ def cancel_order(order_id: OrderId, idempotency_key: IdempotencyKey = None) -> R
         metrics.add_metric(name="OrdersCancelledByCustomer", unit=MetricUnit.Count, value=1)
     logger.info("order cancelled", order_id=order_id, recorded=answer.recorded)
     return order_response(200, answer)
+
+
+class ReturnLineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sku: Annotated[str, Field(min_length=1, max_length=64, examples=["SKU-TEA-001"])]
+    quantity: Annotated[int, Field(gt=0, le=100)]
+
+
+class ReturnRequest(BaseModel):
+    """The delivered lines to return, and how many of each."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"lines": [{"sku": "SKU-TEA-001", "quantity": 1}]}]},
+    )
+    lines: Annotated[list[ReturnLineRequest], Field(min_length=1, max_length=50)]
+
+
+class ReceivedLineRequest(ReturnLineRequest):
+    condition: ItemCondition
+
+
+class ReturnReceiptRequest(BaseModel):
+    """What arrived in the return's parcel, line by line, and the state it is in."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [{"lines": [{"sku": "SKU-TEA-001", "quantity": 1, "condition": "sellable"}]}]
+        },
+    )
+    lines: Annotated[list[ReceivedLineRequest], Field(min_length=1, max_length=50)]
+
+
+class ReturnAnswerResponse(ReturnResponse):
+    order_id: str
+
+
+@app.post(
+    "/orders/<order_id>/returns",
+    summary="Return delivered lines",
+    description="Asks to return some of the caller's delivered order, within the return window (30 days "
+    "after delivery unless configured otherwise): outside it, or for more than is left to return, a 409. "
+    "The parcel is awaited until `deadline_at`, then the return expires. Once the warehouse receives it, "
+    "what is fit to sell goes back into stock and the return is refunded (docs/payments.md). With an "
+    "`Idempotency-Key`, a retry answers with the same return (`Idempotent-Replayed: true`). Another "
+    "customer's order is a 404.",
+    tags=["Returns"],
+    responses={
+        201: answer("The return, as asked.", ReturnAnswerResponse, Location="The order's URL."),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
+def request_return(
+    order_id: OrderId, request: ReturnRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    answer = service.request_return(
+        order_id,
+        caller_id(app.current_event),
+        tuple(ReturnLine(sku=line.sku, quantity=line.quantity) for line in request.lines),
+        idempotency_key=idempotency_key,
+        correlation_id=logger.get_correlation_id(),
+    )
+    if answer.recorded:
+        metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "return requested", order_id=order_id, return_id=answer.returned.return_id, replayed=answer.replayed
+    )
+    return return_response(201, answer, Location=f"/orders/{order_id}")
+
+
+@app.post(
+    "/orders/<order_id>/returns/<return_id>/receipt",
+    summary="Record a return's parcel received (warehouse staff)",
+    description="Warehouse staff (scope `orders/warehouse`) record what arrived in the return's parcel and "
+    "the state of each line: `sellable` goes back into stock, everything received is refunded. Recording the "
+    "same receipt again answers the return as it is; another, or one for an expired return, is a 409.",
+    tags=["Returns"],
+    responses={
+        200: answer("The return, received.", ReturnAnswerResponse),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    },
+)
+def receive_return(
+    order_id: OrderId,
+    return_id: ReturnId,
+    request: ReturnReceiptRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    answer = service.receive_return(
+        order_id,
+        return_id,
+        tuple(
+            ReceivedLine(sku=line.sku, quantity=line.quantity, condition=line.condition)
+            for line in request.lines
+        ),
+        idempotency_key=idempotency_key,
+        correlation_id=logger.get_correlation_id(),
+    )
+    if answer.recorded:
+        metrics.add_metric(name="ReturnsReceived", unit=MetricUnit.Count, value=1)
+    logger.info("return received", order_id=order_id, return_id=return_id, replayed=answer.replayed)
+    return return_response(200, answer)
+
+
+def return_response(status: int, answer: ReturnAnswer, **headers: str) -> Response[Any]:
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    document = {"order_id": answer.order.order_id, **answer.returned.model_dump(mode="json")}
+    return json_response(status, document, headers)
 
 
 def order_response(status: int, answer: OrderAnswer, **headers: str) -> Response[Any]:

@@ -1,6 +1,7 @@
 """Payments handler: applies the commands queued on `payment-commands` (SQS FIFO, one group per order):
 RequestPayment gets the payment requested and authorised (or declined) at the provider, VoidPayment (the
-saga's compensation) releases it. A batch's orders are handled concurrently, each order's commands in order
+saga's compensation) releases it, CapturePayment takes what shipped, RefundPayment gives a return's refund
+back. A batch's orders are handled concurrently, each order's commands in order
 (`process_fifo_groups`): a provider answering in ~300 ms no longer makes a batch of ten take three seconds.
 Thin: read the message, hand it to the payments service, fail it on error (retried, then parked in the DLQ
 by the queue's redrive policy), and with it the order's later commands in the batch."""
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
 
 # A FIFO mapping's batch holds at most 10 messages: every order of a batch at once.
 CONCURRENT_ORDERS = 10
+# What each outcome counts; PaymentsCaptureFailed has an alarm (a parcel left unpaid).
+OUTCOME_METRICS = {
+    "authorized": "PaymentsAuthorized",
+    "declined": "PaymentsDeclined",
+    "voided": "PaymentsVoided",
+    "captured": "PaymentsCaptured",
+    "capture_failed": "PaymentsCaptureFailed",
+    "refunded": "PaymentsRefunded",
+}
 
 logger = Logger()
 tracer = Tracer()
@@ -52,6 +62,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event, record_handler, context, logger=logger, metrics=metrics, concurrency=CONCURRENT_ORDERS
     )
     for outcome in batch.results:  # Metrics is not thread-safe: added here, on the invocation's thread
-        if outcome in ("authorized", "declined", "voided"):
-            metrics.add_metric(name=f"Payments{outcome.capitalize()}", unit=MetricUnit.Count, value=1)
+        if outcome in OUTCOME_METRICS:
+            metrics.add_metric(name=OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
     return batch.response

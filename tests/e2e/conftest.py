@@ -4,7 +4,8 @@
 Its parameters suit every module: a 60 s fulfillment deadline (the payment that never answers is cancelled
 within a test's patience, while forty customers buying kettles at once are answered in time even with two
 CPU burners beside the two test workers: at 30 s some were cancelled `stock_timeout`), and caches of 1 s
-for data keys and read-model generations (an erasure or a switch is seen at once everywhere). `start()`
+for data keys and read-model generations (an erasure or a switch is seen at once everywhere), and a return
+window of 1 s (a return after it is refused at once). `start()`
 returns only once every function has a worker past its init phase, so the first request finds a warm
 function even on a loaded machine; the health endpoint must say so too.
 
@@ -32,6 +33,7 @@ PARAMETERS = {
     "FulfillmentDeadlineSeconds": str(DEADLINE_SECONDS),
     "PersonalDataKeyCacheSeconds": "1",
     "ViewGenerationsCacheSeconds": "1",
+    "ReturnWindowSeconds": "1",  # a return outside its window is tried within a test's patience
 }
 
 

@@ -167,7 +167,15 @@ def known(cloud: LocalCloud, tokens: None) -> dict[str, dict[str, str]]:
     )
     assert response.status_code == 200, response.text
     ready = shipment(to_dispatch, "ready_to_ship")
-    ids = {"order_id": to_cancel, "shipment_id": ready, "sku": CONTRACT_SKU, "customer_id": CUSTOMER}
+    ids = {
+        "order_id": to_cancel,
+        "shipment_id": ready,
+        "sku": CONTRACT_SKU,
+        "customer_id": CUSTOMER,
+        # no return of the contract's orders exists (none is delivered): its receipt is a 404, its request a
+        # 409 (the order is not delivered), each in the documented shape
+        "return_id": "00000000-0000-4000-8000-000000000000",
+    }
     return {
         path: {name: ids[name] for name in _path_names(path)}
         | ({"shipment_id": dispatched} if path.endswith("/deliver") else {})

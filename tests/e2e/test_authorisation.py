@@ -27,6 +27,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/orders"): {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}], "shipping_address": ADDRESS},
     ("POST", "/inventory/{sku}/receipts"): {"quantity": 1},
     ("POST", "/shipments/{shipment_id}/dispatch"): {"carrier": "PostNL", "tracking_number": "3SAUTH0001"},
+    ("POST", "/orders/{order_id}/returns"): {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}]},
+    ("POST", "/orders/{order_id}/returns/{return_id}/receipt"): {
+        "lines": [{"sku": "SKU-TEA-001", "quantity": 1, "condition": "sellable"}]
+    },
 }
 
 
@@ -88,6 +92,7 @@ def test_no_route_serves_anyone_its_role_does_not_allow(cloud: LocalCloud) -> No
         "shipment_id": shipment_id_for(order_id),
         "sku": "SKU-TEA-001",
         "customer_id": alice,
+        "return_id": str(uuid.uuid4()),  # no such return: served as a 404 to staff, refused to anyone else
     }
     routes = [route for route in cloud.routes if route.kind == "http"]
     declared = {

@@ -179,6 +179,32 @@ def test_personal_data_is_found_nowhere_in_clear_and_erasure_makes_it_unreadable
     assert dispatched.status_code == 200, dispatched.text
     assert order_of(owner, shipped_id, "shipped")["shipping_address"]["city"] == "Utrecht"
 
+    # AND a card number where the payment method's token belongs is refused, naming the field, never echoed
+    digits = f"4{uuid.uuid4().int % 10**15:015d}"
+    card = " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+    refused_card = owner("POST", "/orders", {**body, "payment_method": card})
+    assert (refused_card.status_code, refused_card.json()["errors"][0]["field"]) == (400, "payment_method")
+    assert digits[-4:] not in refused_card.text
+
+    # AND once delivered, a return is the owner's only (another customer's order is not found), and only
+    # within the window (one second in this cloud): after it, a 409 that says so
+    delivered = warehouse("POST", f"/shipments/{shipments[shipped_id]}/deliver")
+    assert delivered.status_code == 200, delivered.text
+    order_of(owner, shipped_id, "delivered")
+    one_tea = {"lines": [{"sku": "SKU-TEA-001", "quantity": 1}]}
+    assert stranger("POST", f"/orders/{shipped_id}/returns", one_tea).status_code == 404
+
+    def window_closed() -> dict[str, Any] | None:
+        # a line the order lacks: refused either way, so no return is made while the window is still open
+        response = owner(
+            "POST", f"/orders/{shipped_id}/returns", {"lines": [{"sku": "SKU-MUG-001", "quantity": 1}]}
+        )
+        assert response.status_code == 409, response.text
+        return dict(response.json()) if "return window" in response.json()["message"] else None
+
+    late = wait_until(window_closed, timeout=SETTLE, interval=0.25)
+    assert [error["field"] for error in late["errors"]] == ["status"], late
+
     # THEN only the owner is shown it: not another customer, not warehouse staff, not the privacy staff
     assert stranger("GET", f"/orders/{ready_id}").status_code == 404
     assert marker not in warehouse("GET", f"/shipments/{shipments[ready_id]}").text
@@ -190,6 +216,7 @@ def test_personal_data_is_found_nowhere_in_clear_and_erasure_makes_it_unreadable
     wait_until(lambda: owner("GET", f"/orders/{shipped_id}/events").json().get("events"), timeout=SETTLE)
     found = everything(cloud, logs, report)
     assert places_holding(marker, found) == {}
+    assert places_holding(digits, found) == places_holding(card, found) == {}  # nor the card number
     assert {"tables", "table streams", "kinesis"} <= set(places_holding(ready_id, found))
 
     # WHEN the customer erases their personal data
@@ -213,7 +240,7 @@ def test_personal_data_is_found_nowhere_in_clear_and_erasure_makes_it_unreadable
     assert refused.status_code == 409, refused.text
     assert "erased" in refused.json()["message"]
     assert order_of(owner, ready_id, "cancelled")["cancellation_reason"] == "address_erased"
-    assert order_of(owner, shipped_id, "shipped")["total"] == placed[0].json()["total"]
+    assert order_of(owner, shipped_id, "delivered")["total"] == placed[0].json()["total"]
 
     # AND what was sealed can never be opened again, by any container; the marker is still nowhere
     vault = PersonalDataVault(

@@ -133,6 +133,27 @@ def archive(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_sales_are_net_of_refunds_each_counted_once(archive: Path) -> None:
+    created = _event(
+        "e3",
+        "OrderCreated",
+        "o2",
+        {
+            "placed_at": "2026-11-26T11:00:00Z",
+            "campaign_code": None,
+            "currency": "EUR",
+            "total": 2995,
+            "discount": 0,
+        },
+    )
+    refunded = _event("e4", "ReturnRefunded", "o2", {"return_id": "r-1", "amount": 1250})
+    _write(archive, "orders", "OrderCreated", "2026-11-26", [created])
+    _write(archive, "orders", "ReturnRefunded", "2026-11-28", [refunded])
+    _write(archive, "orders", "ReturnRefunded", "2026-11-28", [refunded])  # delivered twice
+    [sales] = ArchiveEngine(archive).run(named_queries()["orders_by_day_and_campaign"].sql).records()
+    assert (sales["revenue"], sales["refunds"], sales["net_revenue"]) == (3995, 1250, 2995 - 1250)
+
+
 def test_every_named_query_runs_on_duckdb_and_counts_a_duplicated_record_once(archive: Path) -> None:
     engine = ArchiveEngine(archive)
     for query in named_queries().values():
@@ -148,6 +169,7 @@ def test_every_named_query_runs_on_duckdb_and_counts_a_duplicated_record_once(ar
             "discounts": 0,
             "cancelled_orders": 1,
             "net_orders": 0,
+            "refunds": 0,
             "net_revenue": 0,
         }
     ]

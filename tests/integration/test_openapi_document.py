@@ -26,7 +26,7 @@ def test_the_document_is_valid_openapi_3_1():
 def test_every_routed_operation_is_documented_with_the_templates_scopes():
     document = json.loads(DOCUMENT.read_text())
     routes = [route for function in http_functions() for route in function.routes]
-    assert len(routes) == 14
+    assert len(routes) == 16
     for route in routes:
         operation = document["paths"][route.path][route.method]
         security = operation.get("security", document["security"])

@@ -140,6 +140,26 @@ class TestPlaceOrder:
         assert place(api)[1]["order_id"] != place(api)[1]["order_id"]
 
 
+class TestThePaymentMethod:
+    def test_the_providers_token_is_kept_on_the_order(self, api, log):
+        status, order, _ = place(api, {**BASKET, "payment_method": "pm_card_visa"})
+        assert (status, order["payment_method"]) == (201, "pm_card_visa")
+        assert log(order["order_id"])[0].events[0].payload()["payment_method"] == "pm_card_visa"
+
+    @pytest.mark.parametrize("card", ["4242 4242 4242 4241", "4242-4242-4242-4242", 4242424242424242])
+    def test_a_card_number_is_a_400_naming_the_field_and_nothing_is_recorded(
+        self, api, orders_log, dynamodb, card
+    ):
+        status, body, _ = place(api, {**BASKET, "payment_method": card})
+        assert (status, [e["field"] for e in body["errors"]]) == (400, ["payment_method"])
+        assert "4242" not in json.dumps(body)
+        assert dynamodb.scan(TableName=orders_log)["Items"] == []
+
+    def test_anything_else_but_a_token_is_a_422(self, api):
+        status, body, _ = place(api, {**BASKET, "payment_method": "visa ending 4242"})
+        assert (status, body["errors"][0]["field"]) == (422, "payment_method")
+
+
 class TestTheDocumentedExample:
     def test_placing_the_documented_request_answers_the_documented_order(self, api):
         # GIVEN the examples docs/openapi.json shows for POST /orders

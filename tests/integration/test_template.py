@@ -151,6 +151,8 @@ STAFF_SCOPES = {
     "/shipments": "orders/warehouse",
     "/customers/{customer_id}": "orders/privacy",
 }
+# Staff routes under a customer's resource: the warehouse records a return's parcel received.
+STAFF_SUFFIXES = {"/returns/{return_id}/receipt": "orders/warehouse"}
 
 
 def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_scope():
@@ -165,8 +167,9 @@ def test_every_route_is_behind_the_jwt_authorizer_and_staff_routes_need_their_sc
             properties = event["Properties"]
             auth = properties.get("Auth", {})
             assert auth.get("Authorizer", "OrdersJwt") == "OrdersJwt", f"{name} overrides the authorizer"
-            scope = next(
-                (s for prefix, s in STAFF_SCOPES.items() if properties["Path"].startswith(prefix)), None
+            path = properties["Path"]
+            scope = next((s for prefix, s in STAFF_SCOPES.items() if path.startswith(prefix)), None) or next(
+                (s for suffix, s in STAFF_SUFFIXES.items() if path.endswith(suffix)), None
             )
             assert auth.get("AuthorizationScopes", []) == ([scope] if scope else []), (
                 name,
@@ -245,6 +248,16 @@ def test_the_orders_publisher_publishes_what_orders_published_says_and_its_filte
     (pattern,) = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
     prefixes = {p["prefix"] for p in pattern["dynamodb"]["Keys"]["stream"]["S"]}
     assert prefixes == {f"{aggregate}-" for aggregate in PUBLISHED_AGGREGATES}
+
+
+def test_the_sales_analytics_filter_lets_through_every_event_the_counters_count():
+    # A filter drops what it does not match: an event type that moves a sales figure must be in it.
+    projector = template()["Resources"]["SalesAnalyticsProjectorFunction"]["Properties"]
+    (event,) = projector["Events"].values()
+    patterns = [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
+    prefixes = {p["prefix"] for pattern in patterns for p in pattern["data"]["type"]}
+    counted = ("OrderCreated", "OrderCancelled", "ReturnRefunded")  # orders.analytics.sales_contributions
+    assert prefixes == {f"com.example.orders.{event_type}." for event_type in counted}
 
 
 def test_the_local_cloud_emulates_or_knowingly_ignores_every_mapping_setting():

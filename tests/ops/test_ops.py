@@ -370,6 +370,7 @@ class TestTrace:
                 "PaymentAuthorized",
                 "PaymentAnswered",
                 "FulfillmentCompleted",
+                "AuthorisationWatched",  # the process looks at the authorisation again before it expires
                 "OrderConfirmed",
                 "ShipmentReady",
             ]

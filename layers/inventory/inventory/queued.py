@@ -1,5 +1,6 @@
-"""What the order-fulfillment process may ask of the warehouse through the inventory-commands queue: the
-inventory context's public command contract (docs/event-catalogue.md), by the `command_type` of the message.
+"""What the order-fulfillment process may ask of the warehouse (reservations, releases, commitments, and
+receipts of returned goods) through the inventory-commands queue: the inventory context's public command
+contract (docs/event-catalogue.md), by the `command_type` of the message.
 A message it cannot read is parked, never guessed at."""
 
 from __future__ import annotations
@@ -31,12 +32,23 @@ class CommitPayload(_Payload):
     pass
 
 
-QUEUED_COMMANDS: QueuedCommands[ReservePayload | ReleasePayload | CommitPayload] = QueuedCommands(
+class ReceivePayload(_Payload):
+    """`ReceiveStock`: units of an order came back fit to sell (a return): `receipt_id` names the receipt,
+    once however often it comes. Received into the order's home bucket, like the order's other commands."""
+
+    receipt_id: Annotated[str, Field(min_length=1, max_length=128)]
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+
+
+QueuedStockCommand = ReservePayload | ReleasePayload | CommitPayload | ReceivePayload
+
+QUEUED_COMMANDS: QueuedCommands[QueuedStockCommand] = QueuedCommands(
     "inventory",
     {
         "ReserveStock": ReservePayload,
         "ReleaseStock": ReleasePayload,
         "CommitStock": CommitPayload,
+        "ReceiveStock": ReceivePayload,
     },
 )
 

@@ -36,7 +36,7 @@ from inventory.commands import (
 from inventory.config import StockOpening
 from inventory.errors import NotEnoughToMoveError, StockNotOpenedError, UnknownSkuError
 from inventory.events import StockMovedIn, StockReservationRefused
-from inventory.queued import ReleasePayload, ReservePayload, read_queued_command
+from inventory.queued import ReceivePayload, ReleasePayload, ReservePayload, read_queued_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -645,9 +645,14 @@ class InventoryService:
 
     def _read_queued(
         self, message: CommandMessage, at: datetime
-    ) -> ReserveStock | ReleaseStock | CommitStock:
+    ) -> ReserveStock | ReleaseStock | CommitStock | ReceiveStock:
         payload = read_queued_command(message)
         match payload:
+            case ReceivePayload():
+                # A return's units back into the order's home bucket: its siblings take from it as needed.
+                return ReceiveStock(
+                    sku=payload.sku, receipt_id=payload.receipt_id, quantity=payload.quantity, at=at
+                )
             case ReservePayload():
                 return ReserveStock(
                     sku=payload.sku,

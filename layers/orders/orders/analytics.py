@@ -1,5 +1,6 @@
 """Sales analytics as pure functions: what one order event adds to the sales counters. Per day (UTC) and per
-campaign code: orders placed, revenue (what customers pay: the total, shipping included), discounts given;
+campaign code: orders placed, revenue (what customers pay: the total, shipping included), discounts given,
+refunds (what returns gave back, on the day they were refunded) and net revenue (revenue less refunds);
 cancellations are counted apart, per day and reason. Amounts are minor units, one counter per currency.
 A batch's tallies are summed per counter before writing (`eventcore.read.counters`)."""
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from eventcore.messaging.inbound import read_published_event
 from eventcore.read.counters import Contribution, Tally
-from orders.events import OrderCancelled, OrderCreated, order_events
+from orders.events import OrderCancelled, OrderCreated, ReturnRefunded, order_events
 
 if TYPE_CHECKING:
     from eventcore import Event
@@ -36,7 +37,20 @@ def sales_contributions(event: Event) -> list[Contribution]:
                 "discounts": created.discount,
                 "subtotal": created.subtotal,
                 "shipping": created.shipping,
+                "net_revenue": created.total,
             }
+            return [
+                Contribution(f"day#{day}", f"total#{currency}", amounts),
+                Contribution(f"day#{day}", f"campaign#{campaign}#{currency}", amounts),
+                Contribution(f"campaign#{campaign}", f"total#{currency}", amounts),
+            ]
+        case ReturnRefunded() as refunded if refunded.amount:
+            day, campaign, currency = (
+                day_of(refunded.refunded_at),
+                refunded.campaign_code or NO_CAMPAIGN,
+                refunded.currency,
+            )
+            amounts = {"refunds": refunded.amount, "net_revenue": -refunded.amount}
             return [
                 Contribution(f"day#{day}", f"total#{currency}", amounts),
                 Contribution(f"day#{day}", f"campaign#{campaign}#{currency}", amounts),

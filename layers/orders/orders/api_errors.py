@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from eventcore.lambdas.http import field_error, install_problem_handlers, problem
-from orders.errors import OrderError, OrderNotFoundError
+from eventcore.lambdas.http import field_error, install_problem_handlers, problem, validation_problem
+from eventcore.validation import field_path
+from orders.errors import OrderError, OrderNotFoundError, ReturnNotAllowedError, ReturnNotFoundError
 from orders.ids import is_order_id
+from orders.payment_methods import CARD_DATA_REFUSED
 from orders.pricing import PricingError
 from orders.service import PricingUnavailableError
 
@@ -30,6 +33,29 @@ def install_order_problem_handlers(app: APIGatewayHttpResolver) -> None:
         if not is_order_id(error.order_id):
             return problem(404, "Order not found.")
         return problem(404, f"{error.message[0].upper()}{error.message[1:]}.")
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
+        # Card data where a payment method's token belongs: a 400 of its own, naming the field and never
+        # repeating the value (nothing of the request is logged).
+        refused = [d for d in error.errors() if d.get("type") == CARD_DATA_REFUSED]
+        if refused:
+            return problem(
+                400,
+                "Card data is never taken: send the payment provider's token for the payment method.",
+                [field_error(field_path(d.get("loc", ())), str(d.get("msg"))) for d in refused],
+            )
+        return validation_problem(error)
+
+    @app.exception_handler(ReturnNotFoundError)
+    def _no_such_return(error: ReturnNotFoundError) -> Response[str]:
+        return problem(404, "Return not found.")
+
+    @app.exception_handler(ReturnNotAllowedError)
+    def _return_refused(error: ReturnNotAllowedError) -> Response[str]:
+        return problem(
+            409, f"{error.message[0].upper()}{error.message[1:]}.", [field_error(error.field, error.message)]
+        )
 
     @app.exception_handler(OrderError)
     def _order_rule(error: OrderError) -> Response[str]:

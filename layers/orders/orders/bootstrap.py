@@ -14,12 +14,13 @@ from eventcore.regions import SentOnlyWhenActive
 from orders.config import load_pricing_config
 from orders.fulfillment import decider as fulfillment_decider
 from orders.fulfillment.outbound import DEADLINES, INVENTORY, ORDERS, PAYMENTS, SHIPPING
+from orders.fulfillment.process import AUTHORISATION_HOLD
 from orders.fulfillment.service import FulfillmentService
 from orders.order import order_decider
 from orders.privacy import PrivacyService, customer_decider
 from orders.queries import OrderQueries
 from orders.read_model import order_projection
-from orders.service import OrderService
+from orders.service import OrderService, ReturnPolicy
 
 if TYPE_CHECKING:
     from eventcore.read.generations.projector import GenerationalProjector
@@ -30,7 +31,10 @@ class OrdersWiring(Wiring):
         """Places, cancels and applies queued commands to orders; seals personal data where the function
         has the vault (PERSONAL_DATA_KEYS_TABLE), as the orders API does."""
         return OrderService(
-            self.runner(order_decider), load_pricing_config, vault=self.vault if self.has_vault else None
+            self.runner(order_decider),
+            load_pricing_config,
+            vault=self.vault if self.has_vault else None,
+            returns=ReturnPolicy.from_environment(self.env),
         )
 
     def order_queries(self) -> OrderQueries:
@@ -53,12 +57,17 @@ class OrdersWiring(Wiring):
         return IdempotentCounters(self.env["ANALYTICS_TABLE"], self.dynamodb)
 
     def fulfillment_service(self) -> FulfillmentService:
-        """The process manager: its deadline (FULFILLMENT_DEADLINE_SECONDS), the queues it sends to
+        """The process manager: its deadline (FULFILLMENT_DEADLINE_SECONDS), how long the provider holds an
+        authorisation (AUTHORISATION_HOLD_SECONDS, 7 days by default), the queues it sends to
         (`<QUEUE>_COMMANDS_QUEUE_URL`, FULFILLMENT_DEADLINES_QUEUE_URL) and the CloudEvents source of each
         context it hears (`<CONTEXT>_EVENT_SOURCE`)."""
         env = self.env
+        deadline = timedelta(seconds=int(env["FULFILLMENT_DEADLINE_SECONDS"]))
+        hold = timedelta(
+            seconds=int(env.get("AUTHORISATION_HOLD_SECONDS") or AUTHORISATION_HOLD.total_seconds())
+        )
         return FulfillmentService(
-            self.runner(fulfillment_decider(timedelta(seconds=int(env["FULFILLMENT_DEADLINE_SECONDS"])))),
+            self.runner(fulfillment_decider(deadline, hold)),
             # In the standby region it records what it hears but sends nothing (docs/failover.md)
             SentOnlyWhenActive(
                 SqsCommandSender(

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from eventcore.personal_data import SealedData
-from orders.events import CancellationReason
+from orders.events import CancellationReason, ReceivedLine, ReturnLine
 from orders.pricing import CountryCode, PricedOrder
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -24,6 +24,7 @@ class PlaceOrder(_Command):
     priced: PricedOrder
     destination_country: CountryCode
     personal: SealedData | None = None
+    payment_method: Id | None = None
     at: AwareDatetime
 
 
@@ -57,4 +58,71 @@ class DeliverOrder(_Command):
     at: AwareDatetime
 
 
-OrderCommand = PlaceOrder | ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder
+class RecordCapture(_Command):
+    """Payments captured the order's payment (the process heard it)."""
+
+    order_id: Id
+    amount: Annotated[int, Field(gt=0)]
+    at: AwareDatetime
+
+
+class FlagAuthorisationExpiring(_Command):
+    """The payment's authorisation expires at `expires_at` and the parcel has not left (the process saw)."""
+
+    order_id: Id
+    expires_at: AwareDatetime
+    at: AwareDatetime
+
+
+class RequestReturn(_Command):
+    """The customer `requested_by` asks to return `lines` of their delivered order, within `window_seconds`
+    of its delivery; the parcel is awaited until `deadline_at`."""
+
+    order_id: Id
+    return_id: Id
+    requested_by: Id
+    lines: Annotated[tuple[ReturnLine, ...], Field(min_length=1)]
+    window_seconds: Annotated[int, Field(gt=0)]
+    deadline_at: AwareDatetime
+    at: AwareDatetime
+
+
+class ReceiveReturn(_Command):
+    """Warehouse staff received the return's parcel and found `lines` in the state each says."""
+
+    order_id: Id
+    return_id: Id
+    lines: Annotated[tuple[ReceivedLine, ...], Field(min_length=1)]
+    at: AwareDatetime
+
+
+class ExpireReturn(_Command):
+    """The return's deadline passed (the process saw no parcel arrive)."""
+
+    order_id: Id
+    return_id: Id
+    at: AwareDatetime
+
+
+class RecordReturnRefund(_Command):
+    """Payments refunded the return (the process heard it)."""
+
+    order_id: Id
+    return_id: Id
+    amount: Annotated[int, Field(ge=0)]
+    at: AwareDatetime
+
+
+OrderCommand = (
+    PlaceOrder
+    | ConfirmOrder
+    | CancelOrder
+    | ShipOrder
+    | DeliverOrder
+    | RecordCapture
+    | FlagAuthorisationExpiring
+    | RequestReturn
+    | ReceiveReturn
+    | ExpireReturn
+    | RecordReturnRefund
+)

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orders.order import OrderStatus
+from orders.events import ItemCondition
+from orders.order import OrderStatus, ReturnStatus
 from orders.personal_details import ShippingAddress
 
 Money = int  # minor units of `currency` (cents), never floats
@@ -21,6 +22,32 @@ class OrderLineResponse(BaseModel):
     quantity: int = Field(ge=1, le=100)
     unit_price: Money
     line_total: Money
+
+
+class ReturnLineResponse(BaseModel):
+    sku: str
+    quantity: int = Field(ge=1, le=100)
+
+
+class ReceivedLineResponse(BaseModel):
+    sku: str
+    quantity: int = Field(ge=1, le=100)
+    condition: ItemCondition = Field(description="`sellable` goes back into stock; `damaged` does not.")
+
+
+class ReturnResponse(BaseModel):
+    """One return of the order: asked, received (and what it refunds), refunded, or expired unreceived."""
+
+    return_id: str
+    status: ReturnStatus
+    lines: list[ReturnLineResponse] = Field(description="What the customer asked to return.")
+    requested_at: datetime
+    deadline_at: datetime = Field(
+        description="The parcel is awaited until then; after it the return expires."
+    )
+    received: list[ReceivedLineResponse] = Field(description="What the warehouse received, as it found it.")
+    refund: Money = Field(description="What the return refunds (docs/payments.md), once received.")
+    updated_at: datetime
 
 
 class OrderResponse(BaseModel):
@@ -63,6 +90,13 @@ class OrderResponse(BaseModel):
                     "cancellation_reason": None,
                     "carrier": None,
                     "tracking_number": None,
+                    "payment_method": "pm_card_visa",
+                    "delivered_at": None,
+                    "authorised": 0,
+                    "captured": 0,
+                    "refunded": 0,
+                    "authorisation_expires_at": None,
+                    "returns": [],
                     "shipping_address": {
                         "name": "Alice Example",
                         "line1": "Oudegracht 1",
@@ -96,6 +130,18 @@ class OrderResponse(BaseModel):
     cancellation_reason: str | None
     carrier: str | None
     tracking_number: str | None
+    payment_method: str | None = Field(
+        description="The provider's token of the payment method (`pm_...`); null: the card on file."
+    )
+    delivered_at: datetime | None
+    authorised: Money = Field(description="Held on the payment method (0 once released or never held).")
+    captured: Money = Field(description="Taken when the parcel left.")
+    refunded: Money = Field(description="Given back for returns: never more than `captured`.")
+    authorisation_expires_at: datetime | None = Field(
+        description="Set when the payment's authorisation is about to expire before the parcel left: a "
+        "person re-authorises or holds it (docs/payments.md)."
+    )
+    returns: list[ReturnResponse] = Field(description="Oldest first.")
     shipping_address: ShippingAddress | None
     email: str | None
     personal_data: Literal["available", "erased", "none"]

@@ -64,3 +64,31 @@ class PaymentMismatchError(OrderError):
         )
         self.confirmed_payment_id = confirmed_payment_id
         self.payment_id = payment_id
+
+
+class ReturnNotFoundError(OrderError):
+    """No such return of the order (answered 404)."""
+
+    def __init__(self, order_id: str, return_id: str) -> None:
+        super().__init__(order_id, f"order {order_id} has no return {return_id}")
+        self.return_id = return_id
+
+
+class ReturnNotAllowedError(OrderError):
+    """A return the order's state or the return window forbids, or more units than are left to return:
+    `field` names what the caller sent that is refused (answered 409)."""
+
+    def __init__(self, order_id: str, message: str, field: str = "status") -> None:
+        super().__init__(order_id, message)
+        self.field = field
+
+
+class ReturnAlreadySettledError(OrderError):
+    """A return received, expired or asked again differently: the first outcome stands (answered 409)."""
+
+    def __init__(self, order_id: str, return_id: str, status: str, action: str) -> None:
+        super().__init__(
+            order_id, f"return {return_id} of order {order_id} is {status} and cannot be {action}"
+        )
+        self.return_id = return_id
+        self.status = status

@@ -5,9 +5,27 @@ is parked, never guessed at."""
 from __future__ import annotations
 
 from eventcore.messaging.inbound import QueuedCommands
-from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, ShipOrder
+from orders.commands import (
+    CancelOrder,
+    ConfirmOrder,
+    DeliverOrder,
+    ExpireReturn,
+    FlagAuthorisationExpiring,
+    RecordCapture,
+    RecordReturnRefund,
+    ShipOrder,
+)
 
-QueuedOrderCommand = ConfirmOrder | CancelOrder | ShipOrder | DeliverOrder
+QueuedOrderCommand = (
+    ConfirmOrder
+    | CancelOrder
+    | ShipOrder
+    | DeliverOrder
+    | RecordCapture
+    | FlagAuthorisationExpiring
+    | ExpireReturn
+    | RecordReturnRefund
+)
 
 QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
     "orders",
@@ -16,6 +34,10 @@ QUEUED_COMMANDS: QueuedCommands[QueuedOrderCommand] = QueuedCommands(
         "CancelOrder": CancelOrder,
         "ShipOrder": ShipOrder,
         "DeliverOrder": DeliverOrder,
+        "RecordCapture": RecordCapture,
+        "FlagAuthorisationExpiring": FlagAuthorisationExpiring,
+        "ExpireReturn": ExpireReturn,
+        "RecordReturnRefund": RecordReturnRefund,
     },
 )
 

@@ -19,7 +19,7 @@ class RequestPayment(_Command):
     customer_id: Id
     amount: Annotated[int, Field(gt=0)]
     currency: CurrencyCode
-    card_token: Id
+    card_token: Id  # the provider's token of the payment method the order names (never card data)
     at: AwareDatetime
 
 
@@ -49,4 +49,49 @@ class VoidPayment(_Command):
     at: AwareDatetime
 
 
-PaymentCommand = RequestPayment | AuthorizePayment | DeclinePayment | VoidPayment
+class CapturePayment(_Command):
+    """Record the provider's capture of `amount` (the provider has already been called): what shipped."""
+
+    payment_id: Id
+    amount: Annotated[int, Field(gt=0)]
+    capture_id: Id
+    at: AwareDatetime
+
+
+class FailCapture(_Command):
+    """Record the provider's refusal to capture (the authorisation expired, or was released)."""
+
+    payment_id: Id
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    at: AwareDatetime
+
+
+class RequestRefund(_Command):
+    """Give back `amount` of what was captured, under `refund_id` (the return it pays back): refused when it
+    would take the refunds above the capture."""
+
+    payment_id: Id
+    refund_id: Id
+    amount: Annotated[int, Field(gt=0)]
+    at: AwareDatetime
+
+
+class RecordRefund(_Command):
+    """Record the provider's refund of the requested `refund_id` (the provider has already been called)."""
+
+    payment_id: Id
+    refund_id: Id
+    provider_refund_id: Id
+    at: AwareDatetime
+
+
+PaymentCommand = (
+    RequestPayment
+    | AuthorizePayment
+    | DeclinePayment
+    | VoidPayment
+    | CapturePayment
+    | FailCapture
+    | RequestRefund
+    | RecordRefund
+)

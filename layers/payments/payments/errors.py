@@ -34,6 +34,38 @@ class PaymentRequestMismatchError(PaymentError):
         )
 
 
+class PaymentNotCapturableError(PaymentError):
+    """A capture of a payment that is not authorised (never authorised, declined, voided)."""
+
+    def __init__(self, payment_id: str, status: str) -> None:
+        super().__init__(
+            payment_id, f"payment {payment_id} is {status}: only an authorised payment is captured"
+        )
+        self.status = status
+
+
+class RefundAboveCaptureError(PaymentError):
+    """A refund that would take the payment's refunds above what was captured: refused, never sent."""
+
+    def __init__(self, payment_id: str, amount: int, left: int) -> None:
+        super().__init__(
+            payment_id, f"payment {payment_id} has {left} left to refund; a refund of {amount} is refused"
+        )
+        self.amount = amount
+        self.left = left
+
+
+class RefundMismatchError(PaymentError):
+    """A second refund under the same refund id with another amount, or a refund never requested."""
+
+    def __init__(self, payment_id: str, refund_id: str) -> None:
+        super().__init__(
+            payment_id,
+            f"refund {refund_id} of payment {payment_id} was never requested, or with another amount",
+        )
+        self.refund_id = refund_id
+
+
 class ProviderError(Exception):
     """Base of the payment provider port's failures."""
 

@@ -8,11 +8,32 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from eventcore import Decider, Event, EventNotApplicableError
-from payments.commands import AuthorizePayment, DeclinePayment, PaymentCommand, RequestPayment, VoidPayment
-from payments.errors import PaymentAlreadySettledError, PaymentNotRequestedError, PaymentRequestMismatchError
+from payments.commands import (
+    AuthorizePayment,
+    CapturePayment,
+    DeclinePayment,
+    FailCapture,
+    PaymentCommand,
+    RecordRefund,
+    RequestPayment,
+    RequestRefund,
+    VoidPayment,
+)
+from payments.errors import (
+    PaymentAlreadySettledError,
+    PaymentNotCapturableError,
+    PaymentNotRequestedError,
+    PaymentRequestMismatchError,
+    RefundAboveCaptureError,
+    RefundMismatchError,
+)
 from payments.events import (
     PaymentAuthorized,
+    PaymentCaptured,
+    PaymentCaptureFailed,
     PaymentDeclined,
+    PaymentRefunded,
+    PaymentRefundRequested,
     PaymentRequested,
     PaymentVoided,
     payment_events,
@@ -35,6 +56,17 @@ class PaymentStatus(StrEnum):
     AUTHORIZED = "authorized"
     DECLINED = "declined"
     VOIDED = "voided"
+    CAPTURED = "captured"  # refunds, whole or partial, keep it captured: `refunded` says how much went back
+    CAPTURE_FAILED = "capture_failed"
+
+
+class Refund(BaseModel):
+    """One refund of a captured payment: requested (the provider still to answer), or made."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: int
+    provider_refund_id: str | None = None  # None while the provider has not answered
 
 
 class Payment(BaseModel):
@@ -52,7 +84,21 @@ class Payment(BaseModel):
     authorization_id: str | None = None
     decline_reason: str | None = None
     void_reason: str | None = None
+    captured: int = 0
+    capture_id: str | None = None
+    capture_failure: str | None = None
+    refunds: dict[str, Refund] = {}
     updated_at: AwareDatetime
+
+    @property
+    def refunded(self) -> int:
+        """What the provider has given back."""
+        return sum(r.amount for r in self.refunds.values() if r.provider_refund_id is not None)
+
+    @property
+    def refundable(self) -> int:
+        """What is left to refund: the capture less every refund requested or made."""
+        return self.captured - sum(r.amount for r in self.refunds.values())
 
 
 def evolve(state: Payment | None, event: Event) -> Payment | None:
@@ -100,6 +146,30 @@ def evolve(state: Payment | None, event: Event) -> Payment | None:
                     "updated_at": voided.voided_at,
                 }
             )
+        case Payment() as payment, PaymentCaptured() as captured:
+            return payment.model_copy(
+                update={
+                    "status": PaymentStatus.CAPTURED,
+                    "captured": captured.amount,
+                    "capture_id": captured.capture_id,
+                    "updated_at": captured.captured_at,
+                }
+            )
+        case Payment() as payment, PaymentCaptureFailed() as failed:
+            return payment.model_copy(
+                update={
+                    "status": PaymentStatus.CAPTURE_FAILED,
+                    "capture_failure": failed.reason,
+                    "updated_at": failed.failed_at,
+                }
+            )
+        case Payment() as payment, PaymentRefundRequested() as requested:
+            refunds = {**payment.refunds, requested.refund_id: Refund(amount=requested.amount)}
+            return payment.model_copy(update={"refunds": refunds, "updated_at": requested.requested_at})
+        case Payment() as payment, PaymentRefunded() as refunded:
+            made = Refund(amount=refunded.amount, provider_refund_id=refunded.provider_refund_id)
+            refunds = {**payment.refunds, refunded.refund_id: made}
+            return payment.model_copy(update={"refunds": refunds, "updated_at": refunded.refunded_at})
     # Only a damaged or misrouted stream gets here (a second request, a change before the request).
     raise EventNotApplicableError(event, state)
 
@@ -192,6 +262,82 @@ def decide(command: PaymentCommand, state: Payment | None) -> list[Event]:
             ]
         case VoidPayment(), Payment(status=PaymentStatus.DECLINED | PaymentStatus.VOIDED):
             return []  # nothing was charged, or it is already released
+        case VoidPayment(), Payment(status=PaymentStatus.CAPTURED | PaymentStatus.CAPTURE_FAILED):
+            return []  # the parcel left: what was taken goes back only as a refund, never a void
+
+        case CapturePayment() as capture, Payment(status=PaymentStatus.AUTHORIZED) as payment:
+            if capture.amount > payment.amount:
+                raise PaymentAlreadySettledError(
+                    payment.payment_id, "authorised for less", "captured in full"
+                )
+            return [
+                PaymentCaptured(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    amount=capture.amount,
+                    currency=payment.currency or "",
+                    capture_id=capture.capture_id,
+                    captured_at=capture.at,
+                )
+            ]
+        case CapturePayment() as capture, Payment(status=PaymentStatus.CAPTURED) as payment:
+            if capture.capture_id == payment.capture_id:
+                return []  # the same capture, recorded again after a retry
+            raise PaymentAlreadySettledError(payment.payment_id, "captured", "captured again")
+        case CapturePayment(), Payment() as payment:
+            raise PaymentNotCapturableError(payment.payment_id, payment.status.value)
+
+        case FailCapture() as failure, Payment(status=PaymentStatus.AUTHORIZED) as payment:
+            return [
+                PaymentCaptureFailed(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    reason=failure.reason,
+                    failed_at=failure.at,
+                )
+            ]
+        case FailCapture(), Payment(status=PaymentStatus.CAPTURE_FAILED):
+            return []
+        case FailCapture(), Payment() as payment:
+            raise PaymentNotCapturableError(payment.payment_id, payment.status.value)
+
+        case RequestRefund() as refund, Payment(status=PaymentStatus.CAPTURED) as payment:
+            if refund.refund_id in payment.refunds:
+                if payment.refunds[refund.refund_id].amount != refund.amount:
+                    raise RefundMismatchError(payment.payment_id, refund.refund_id)
+                return []  # already requested: a redelivered command
+            if refund.amount > payment.refundable:
+                raise RefundAboveCaptureError(payment.payment_id, refund.amount, payment.refundable)
+            return [
+                PaymentRefundRequested(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    refund_id=refund.refund_id,
+                    amount=refund.amount,
+                    currency=payment.currency or "",
+                    requested_at=refund.at,
+                )
+            ]
+        case RequestRefund() as refund, Payment() as payment:
+            raise RefundAboveCaptureError(payment.payment_id, refund.amount, 0)  # nothing was captured
+
+        case RecordRefund() as made, Payment() as payment:
+            requested = payment.refunds.get(made.refund_id)
+            if requested is None:
+                raise RefundMismatchError(payment.payment_id, made.refund_id)
+            if requested.provider_refund_id is not None:
+                return []  # recorded already
+            return [
+                PaymentRefunded(
+                    payment_id=payment.payment_id,
+                    order_id=payment.order_id,
+                    refund_id=made.refund_id,
+                    amount=requested.amount,
+                    currency=payment.currency or "",
+                    provider_refund_id=made.provider_refund_id,
+                    refunded_at=made.at,
+                )
+            ]
         case _:
             raise TypeError(f"not a payment command: {command!r}")
 

@@ -40,6 +40,46 @@ class Declined:
 AuthorizationResult = Approved | Declined
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    """Take `amount` (at most what was authorised) from the authorisation made under `authorization_key`;
+    the rest of it is released (a partial capture)."""
+
+    idempotency_key: str
+    authorization_key: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Give back `amount` of the capture of the payment authorised under `authorization_key`."""
+
+    idempotency_key: str
+    authorization_key: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    capture_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    refund_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The provider refused (the authorisation expired, a refund above what is left): nothing moved."""
+
+    reason: str
+
+
+CaptureResult = Captured | Refused
+RefundResult = Refunded | Refused
+
+
 class PaymentProvider(Protocol):
     def authorize(self, request: AuthorizationRequest) -> AuthorizationResult:
         """Authorise (reserve) the amount on the card, once per idempotency key; repeating a key returns the
@@ -49,6 +89,16 @@ class PaymentProvider(Protocol):
     def void(self, *, idempotency_key: str) -> None:
         """Release the authorisation made under `idempotency_key`, if any, and refuse any later authorisation
         under it. Idempotent. Raise ProviderUnavailableError to be retried."""
+        ...
+
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture once per idempotency key (a repeated key answers the first result); one capture per
+        authorisation. Raise ProviderUnavailableError when the outcome is unknown: retry with the same key."""
+        ...
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund once per idempotency key; several partial refunds of one capture, refused once they would
+        exceed it. Raise ProviderUnavailableError when the outcome is unknown: retry with the same key."""
         ...
 
 
@@ -66,6 +116,13 @@ class LedgerEntry:
     reason: str | None = None
     authorizations: int = 0  # how many times money was actually reserved under this key: never above 1
     calls: int = 0
+    captured: int = 0
+    captures: int = 0  # how many times money was actually taken: never above 1
+    refunds: dict[str, int] = field(default_factory=dict)  # refund id -> amount given back
+
+    @property
+    def refunded(self) -> int:
+        return sum(self.refunds.values())
 
 
 @dataclass
@@ -80,10 +137,19 @@ class FakePaymentProvider:
     declined_card: str = "customer-card-declined"
     flaky_card: str = "customer-card-flaky"
     unresponsive_card: str = "customer-card-unresponsive"
+    # The test tokens of payment methods (docs/payments.md): declined, flaky, unresponsive, as the cards
+    # above; any other `pm_...` token is a card that authorises.
+    declined_token: str = "pm_card_declined"
+    flaky_token: str = "pm_card_flaky"
+    unresponsive_token: str = "pm_card_unresponsive"
+    expired_token: str = "pm_card_expiring"  # authorises, then refuses the capture: the hold has expired
     transient_failures: int = 2
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     _attempts: dict[str, int] = field(default_factory=dict, repr=False)
     _outage: int = field(default=0, repr=False)
+    _capture_answers: dict[str, CaptureResult] = field(default_factory=dict, repr=False)
+    _refund_answers: dict[str, RefundResult] = field(default_factory=dict, repr=False)
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)  # authorisation key -> card token
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -114,6 +180,7 @@ class FakePaymentProvider:
             entry = self.ledger.get(key)
             if entry is None:
                 entry = self.ledger[key] = self._first_answer(request)
+                self._tokens[key] = request.card_token
             entry.calls += 1
             if entry.status == "authorized":
                 return Approved(entry.authorization_id or "")
@@ -130,12 +197,53 @@ class FakePaymentProvider:
             elif entry.status == "authorized":
                 entry.status = "voided"
 
+    def capture(self, request: CaptureRequest) -> CaptureResult:
+        with self._lock:
+            self._fail_if_unavailable(request.idempotency_key, None)
+            if request.idempotency_key in self._capture_answers:
+                return self._capture_answers[request.idempotency_key]
+            entry = self.ledger.get(request.authorization_key)
+            answer: CaptureResult
+            if entry is None or entry.status != "authorized":
+                answer = Refused(f"no authorisation to capture ({entry.status if entry else 'none'})")
+            elif self._tokens.get(request.authorization_key) == self.expired_token:
+                answer = Refused("the authorisation has expired")
+            elif entry.captures:
+                answer = Refused("the authorisation is captured already")
+            elif request.amount > entry.amount:
+                answer = Refused(f"capture of {request.amount} above the authorised {entry.amount}")
+            else:
+                entry.captured, entry.captures = request.amount, 1
+                answer = Captured(f"capture-{request.authorization_key}")
+            self._capture_answers[request.idempotency_key] = answer
+            return answer
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        with self._lock:
+            self._fail_if_unavailable(request.idempotency_key, None)
+            if request.idempotency_key in self._refund_answers:
+                return self._refund_answers[request.idempotency_key]
+            entry = self.ledger.get(request.authorization_key)
+            answer: RefundResult
+            if entry is None or not entry.captures:
+                answer = Refused("nothing was captured")
+            elif request.amount > entry.captured - entry.refunded:
+                answer = Refused(
+                    f"refund of {request.amount} above the {entry.captured - entry.refunded} left to refund"
+                )
+            else:
+                refund_id = f"refund-{len(entry.refunds) + 1}-{request.authorization_key}"
+                entry.refunds[refund_id] = request.amount
+                answer = Refunded(refund_id)
+            self._refund_answers[request.idempotency_key] = answer
+            return answer
+
     def authorized(self, idempotency_key: str) -> bool:
         entry = self.ledger.get(idempotency_key)
         return entry is not None and entry.status == "authorized"
 
     def _first_answer(self, request: AuthorizationRequest) -> LedgerEntry:
-        if request.card_token == self.declined_card:
+        if request.card_token in (self.declined_card, self.declined_token):
             return LedgerEntry("declined", request.amount, request.currency, reason="card declined")
         if self.decline_above is not None and request.amount > self.decline_above:
             return LedgerEntry(
@@ -153,9 +261,9 @@ class FakePaymentProvider:
         if self._outage > 0:
             self._outage -= 1
             raise ProviderUnavailableError("payment provider unavailable (simulated outage)")
-        if card_token is not None and card_token == self.unresponsive_card:
+        if card_token is not None and card_token in (self.unresponsive_card, self.unresponsive_token):
             raise ProviderUnavailableError("payment provider did not answer (simulated, it never does)")
-        if card_token is not None and card_token == self.flaky_card:
+        if card_token is not None and card_token in (self.flaky_card, self.flaky_token):
             attempts = self._attempts[key] = self._attempts.get(key, 0) + 1
             if attempts <= self.transient_failures:
                 raise ProviderUnavailableError(

@@ -18,12 +18,29 @@ class _Payload(BaseModel):
 
 
 class PaymentRequest(_Payload):
-    """`RequestPayment`: authorise `amount` for the order on the customer's card on file."""
+    """`RequestPayment`: authorise `amount` for the order with the payment method the order names (the
+    provider's token), or the customer's card on file for an order that names none."""
 
     order_id: Id
     customer_id: Id
     amount: Annotated[int, Field(gt=0)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    payment_method: Id | None = None
+
+
+class PaymentCapture(_Payload):
+    """`CapturePayment`: the order's parcel left: take `amount` (what shipped) from its authorisation."""
+
+    order_id: Id
+    amount: Annotated[int, Field(gt=0)]
+
+
+class PaymentRefund(_Payload):
+    """`RefundPayment`: give back `amount` of the capture under `refund_id` (the return it pays back)."""
+
+    order_id: Id
+    refund_id: Id
+    amount: Annotated[int, Field(gt=0)]
 
 
 class PaymentVoid(_Payload):
@@ -33,11 +50,15 @@ class PaymentVoid(_Payload):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-QUEUED_COMMANDS: QueuedCommands[PaymentRequest | PaymentVoid] = QueuedCommands(
+QueuedPaymentCommand = PaymentRequest | PaymentVoid | PaymentCapture | PaymentRefund
+
+QUEUED_COMMANDS: QueuedCommands[QueuedPaymentCommand] = QueuedCommands(
     "payments",
     {
         "RequestPayment": PaymentRequest,
         "VoidPayment": PaymentVoid,
+        "CapturePayment": PaymentCapture,
+        "RefundPayment": PaymentRefund,
     },
 )
 

@@ -72,7 +72,7 @@ class TestEventPublisher:
                 assert sequences == sorted(sequences)
         cancelled = [d for d in documents if d["subject"] == orders[0]["order_id"]]
         assert [d["type"] for d in cancelled] == [
-            "com.example.orders.OrderCreated.v3",
+            "com.example.orders.OrderCreated.v4",
             "com.example.orders.OrderCancelled.v1",
         ]
 

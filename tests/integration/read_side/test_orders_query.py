@@ -137,7 +137,7 @@ class TestGetOrderEvents:
         assert status == 200
         assert body["next_cursor"] is None
         assert [(e["version"], e["type"], e["schema_version"]) for e in body["events"]] == [
-            (1, "OrderCreated", 3),
+            (1, "OrderCreated", 4),
             (2, "OrderCancelled", 1),
         ]
         first = body["events"][0]

@@ -66,6 +66,7 @@ class TestSalesAnalytics:
             "discounts": discounts,
             "subtotal": sum(o["subtotal"] for o in [*welcome, plain]),
             "shipping": sum(o["shipping"] for o in [*welcome, plain]),
+            "net_revenue": revenue,  # nothing refunded
         }
         assert rows[(f"day#{day}", "campaign#WELCOME10#EUR")]["orders"] == 2
         assert rows[(f"day#{day}", "campaign#WELCOME10#EUR")]["discounts"] == discounts
@@ -192,13 +193,15 @@ def expected_counters(records: list[dict[str, Any]]) -> dict[tuple[str, str], di
             (f"campaign#{campaign}", "total#EUR"),
         ):
             row = rows.setdefault(
-                key, {"orders": 0, "revenue": 0, "discounts": 0, "subtotal": 0, "shipping": 0}
+                key,
+                {"orders": 0, "revenue": 0, "discounts": 0, "subtotal": 0, "shipping": 0, "net_revenue": 0},
             )
             row["orders"] += 1
             row["revenue"] += data["total"]
             row["discounts"] += data["discount"]
             row["subtotal"] += data["subtotal"]
             row["shipping"] += data["shipping"]
+            row["net_revenue"] += data["total"]
     if cancellations:
         rows[("day#2026-11-26", "cancellations#customer_request")] = {"cancellations": cancellations}
     return rows

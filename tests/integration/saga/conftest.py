@@ -14,6 +14,7 @@ import pytest
 
 from eventcore import DeciderRunner, DynamoDBEventStore
 from inventory import stock_decider
+from orders.order import order_decider
 from payments import FakePaymentProvider, payment_id_for
 from shipping import shipment_decider, shipment_id_for
 from tests.support.aws import create_table, resource
@@ -291,6 +292,31 @@ class Saga:
         event = http_event("POST", f"/orders/{order_id}/cancel", customer=customer)
         event["pathParameters"] = {"order_id": order_id}
         return self.api.lambda_handler(event, self.context)["statusCode"]
+
+    def request_return(
+        self, order_id: str, lines: list[dict], customer: str = "customer-alice", key: str | None = None
+    ) -> tuple[int, dict]:
+        """POST /orders/{order_id}/returns: the customer asks to return `lines` ({sku, quantity})."""
+        headers = {"idempotency-key": key} if key else {}
+        event = http_event(
+            "POST", f"/orders/{order_id}/returns", body={"lines": lines}, customer=customer, headers=headers
+        )
+        event["pathParameters"] = {"order_id": order_id}
+        response = self.api.lambda_handler(event, self.context)
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    def receive_return(self, order_id: str, return_id: str, lines: list[dict]) -> tuple[int, dict]:
+        """POST /orders/{order_id}/returns/{return_id}/receipt: warehouse staff record the parcel received
+        (`lines`: {sku, quantity, condition}); the gateway checked their scope."""
+        path = f"/orders/{order_id}/returns/{return_id}/receipt"
+        event = http_event("POST", path, body={"lines": lines}, customer="warehouse-staff-1")
+        event["pathParameters"] = {"order_id": order_id, "return_id": return_id}
+        response = self.api.lambda_handler(event, self.context)
+        return response["statusCode"], json.loads(response.get("body") or "{}")
+
+    def order(self, order_id: str) -> Any:
+        """The order's state, from its log."""
+        return DeciderRunner(order_decider, self.orders_store).load(order_id).state
 
     def erase(self, customer: str = "customer-alice") -> tuple[int, dict]:
         """DELETE /customers/me/personal-data: the customer erases their own personal data."""

@@ -39,7 +39,7 @@ class TestAnOrderThatCanBeFulfilled:
         assert (process[0], sorted(process[1:3]), process[3:]) == (
             "FulfillmentStarted",
             ["PaymentAnswered", "StockAnswered"],  # in whichever order they arrived
-            ["FulfillmentCompleted"],
+            ["FulfillmentCompleted", "AuthorisationWatched"],  # looked at again before the hold expires
         )
 
     def test_running_everything_again_changes_nothing(self, saga, provider):
@@ -213,8 +213,9 @@ class TestShipping:
         status, dispatched = saga.dispatch(order_id, tracking_number="TR-42", key="scan-1")
         assert (status, dispatched["status"]) == (200, "dispatched")
         saga.run()
-        shipped = saga.order_events(order_id)[-1]
+        shipped, captured = saga.order_events(order_id)[-2:]
         assert shipped == ("OrderShipped", {**shipped[1], "carrier": "PostNL", "tracking_number": "TR-42"})
+        assert captured == ("OrderPaymentCaptured", {**captured[1], "amount": 2995})
         assert saga.stock("SKU-TEA-001").reservations == {}
         assert saga.stock("SKU-TEA-001").on_hand == 98
         # delivered
@@ -278,7 +279,7 @@ class TestShipping:
         saga.run()
         assert saga.cancel_order(order_id, customer=customer) == 409
         saga.run()
-        assert [t for t, _ in saga.order_events(order_id)][-1] == "OrderShipped"
+        assert [t for t, _ in saga.order_events(order_id)][-2:] == ["OrderShipped", "OrderPaymentCaptured"]
 
 
 def address_of(saga: Saga, order_id: str) -> str:
@@ -342,4 +343,4 @@ class TestErasure:
         assert sealed[0] != sealed[1]
         assert saga.dispatch(after)[0] == 200
         saga.run()
-        assert terminal(saga, after)[-1] == "OrderShipped"
+        assert terminal(saga, after)[-2:] == ["OrderShipped", "OrderPaymentCaptured"]

@@ -71,6 +71,32 @@ def test_the_payment_command_samples_authorise_then_void(saga, provider, lambda_
     assert saga.payment_events(ORDER) == ["PaymentRequested", "PaymentAuthorized", "PaymentVoided"]
 
 
+def test_the_money_command_samples_authorise_capture_then_refund_once(saga, provider, lambda_context):
+    handler = saga.payments_module.lambda_handler
+    for name in (
+        "sqs_fifo_request_payment.json",
+        "sqs_fifo_capture_payment.json",
+        "sqs_fifo_refund_payment.json",
+    ):
+        assert failures(handler(sample_event(name), lambda_context)) == []
+    assert failures(handler(sample_event("sqs_fifo_refund_payment.json"), lambda_context)) == []  # again
+    entry = provider.ledger[payment_id_for(ORDER)]
+    assert (entry.captured, entry.refunded, len(entry.refunds)) == (4795, 1250, 1)
+    assert saga.payment_events(ORDER)[-3:] == ["PaymentCaptured", "PaymentRefundRequested", "PaymentRefunded"]
+
+
+def test_the_return_and_card_samples_are_answered_in_the_error_shape(saga, lambda_context):
+    api = saga.api.lambda_handler
+    # a card number where the payment method's token belongs: 400, naming the field, never echoing it
+    refused = api(sample_event("api_place_order_card_number.json"), lambda_context)
+    assert refused["statusCode"] == 400
+    assert json.loads(refused["body"])["errors"][0]["field"] == "payment_method"
+    assert "4242" not in refused["body"]
+    # the return samples name an order this saga never saw: both read as not found
+    for name in ("api_request_return.json", "api_receive_return.json"):
+        assert api(sample_event(name), lambda_context)["statusCode"] == 404, name
+
+
 def test_the_stock_command_samples_are_routed_to_their_bucket_then_reserve_and_release(saga, lambda_context):
     router = saga.inventory_module.lambda_handler
     assert failures(router(sample_event("sqs_fifo_reserve_stock.json"), lambda_context)) == []

@@ -94,7 +94,7 @@ class TestCloudEvents:
         (commit,) = commits_for("0b5e6c1e-5a41-4d7c-9b8a-1c2d3e4f5a6b", lifecycle("x", steps=1))
         (document,) = commit_to_cloudevents(commit, source=SOURCE, type_prefix=PREFIX)
         assert_valid_cloudevent(document)
-        assert document["type"] == "com.example.orders.OrderCreated.v3"
+        assert document["type"] == "com.example.orders.OrderCreated.v4"
         assert document["id"] == commit.events[0].event_id
         assert document["subject"] == "0b5e6c1e-5a41-4d7c-9b8a-1c2d3e4f5a6b"
         assert document["partitionkey"] == document["subject"]

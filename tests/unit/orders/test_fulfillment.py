@@ -32,6 +32,7 @@ from inventory.events import StockReserved as InventoryReserved
 from orders import ConfirmOrder, OrderCancelled, OrderCreated
 from orders.fulfillment import FulfillmentNotStartedError, decider
 from orders.fulfillment.events import (
+    AuthorisationWatched,
     CancellationRacedDispatch,
     DeliveryRecorded,
     DispatchRecorded,
@@ -63,8 +64,15 @@ from orders.fulfillment.outbound import DEADLINES, INVENTORY, PAYMENTS, commands
 from orders.pricing import OrderLine
 from orders.queued import read_queued_command
 from payments.events import PaymentAuthorized as PaymentsAuthorized
+from payments.events import (
+    PaymentCaptured,
+    PaymentCaptureFailed,
+    PaymentRefunded,
+    PaymentRefundRequested,
+    PaymentRequested,
+    PaymentVoided,
+)
 from payments.events import PaymentDeclined as PaymentsDeclined
-from payments.events import PaymentRequested, PaymentVoided
 from shipping.events import ShipmentCancelled, ShipmentPlanned, ShipmentReady
 from shipping.events import ShipmentDelivered as Delivered
 from shipping.events import ShipmentDispatched as Dispatched
@@ -141,17 +149,25 @@ class TestStart:
         spec.given().when(authorized).then_raises(FulfillmentNotStartedError)
 
 
+def watched(at: datetime) -> AuthorisationWatched:
+    """The authorisation looked at again before it expires (held 7 days by default, looked at after 90%)."""
+    return AuthorisationWatched(
+        order_id=ORDER, expires_at=at + timedelta(days=7), check_at=at + timedelta(days=7) * 0.9
+    )
+
+
 class TestConfirmation:
     def test_every_line_held_and_the_payment_authorised_completes_it(self):
         spec.given(started, held("SKU-TEA-001"), paid).when(stock_reserved("SKU-MUG-001", T2)).then(
             held("SKU-MUG-001", T2),
             FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T2),
+            watched(T2),
         )
 
     def test_the_answers_in_any_order_complete_it_once(self):
         given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"))
         given.when(authorized).then(
-            paid, FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1)
+            paid, FulfillmentCompleted(order_id=ORDER, payment_id="p-1", completed_at=T1), watched(T1)
         )
 
     def test_a_repeated_answer_changes_nothing(self):
@@ -237,7 +253,17 @@ class TestInboundEvents:
     def test_every_payment_and_inventory_event_type_is_either_acted_on_or_ignored_explicitly(self):
         # No filter on the event source mappings: every type published reaches the process manager.
         payments = {
-            e.event_type() for e in (PaymentRequested, PaymentsAuthorized, PaymentsDeclined, PaymentVoided)
+            e.event_type()
+            for e in (
+                PaymentRequested,
+                PaymentsAuthorized,
+                PaymentsDeclined,
+                PaymentVoided,
+                PaymentCaptured,
+                PaymentCaptureFailed,
+                PaymentRefundRequested,
+                PaymentRefunded,
+            )
         }
         assert payments == set(PAYMENT_EVENTS.handled) | PAYMENT_EVENTS.ignored
         stock = {
@@ -267,7 +293,10 @@ class TestInboundEvents:
 
     @pytest.mark.parametrize(
         ("event_type", "version", "match"),
-        [("PaymentRefunded", 1, "unknown payment event type"), ("PaymentAuthorized", 2, "schema version 2")],
+        [
+            ("PaymentChargedBack", 1, "unknown payment event type"),
+            ("PaymentAuthorized", 2, "schema version 2"),
+        ],
     )
     def test_anything_else_is_unexpected(self, event_type, version, match):
         with pytest.raises(UnexpectedEventError, match=match):
@@ -363,7 +392,7 @@ class TestShipping:
     def test_a_dispatched_parcel_is_recorded_once(self):
         given = spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed)
         recorded = DispatchRecorded(
-            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", dispatched_at=T2
+            order_id=ORDER, carrier="PostNL", tracking_number="TR-1", capture=started.amount, dispatched_at=T2
         )
         given.when(self.dispatched).then(recorded)
         spec.given(started, held("SKU-TEA-001"), held("SKU-MUG-001"), paid, self.completed, recorded).when(
@@ -466,6 +495,6 @@ class TestAProcessStartedBeforeItDroveShipping:
 
         older = EventRegistry([FulfillmentStarted])
         written = fulfillment_events.encode(started, event_id="e-started", recorded_at=AT)
-        assert written.schema_version == 2
+        assert written.schema_version == 3
         with pytest.raises(UnsupportedSchemaVersionError, match="newer than this code's version 1"):
             older.decode(written)

@@ -138,8 +138,9 @@ def test_both_answers_confirm_the_order(service, sender):
     service.react(RESERVED)
     sender.take()
     service.react(AUTHORIZED)
-    kinds, (confirm, _) = sender.take()
-    assert kinds == [(ORDERS, "ConfirmOrder"), (SHIPPING, "MarkShipmentReady")]
+    kinds, (confirm, _, look) = sender.take()
+    assert kinds == [(ORDERS, "ConfirmOrder"), (SHIPPING, "MarkShipmentReady"), (DEADLINES, "CheckDeadline")]
+    assert look.message.payload["watch"] == "authorisation"  # looked at again before the provider drops it
     assert confirm.message.payload["payment_id"] == "p-1"
 
 
@@ -254,10 +255,33 @@ def test_the_parcel_commits_the_stock_and_ships_then_delivers_the_order(service,
     )
     service.react(dispatched)
     kinds, commands = sender.take()
-    assert kinds == [(INVENTORY, "CommitStock"), (ORDERS, "ShipOrder")]
+    assert kinds == [(INVENTORY, "CommitStock"), (ORDERS, "ShipOrder"), (PAYMENTS, "CapturePayment")]
     assert commands[1].message.payload["tracking_number"] == "TR-1"
     delivered = published(
         "urn:s", "ShipmentDelivered", {"shipment_id": "s-1", "order_id": ORDER, "delivered_at": at}, "e-del"
     )
     service.react(delivered)
     assert sender.take()[0] == [(ORDERS, "DeliverOrder")]
+
+
+def test_the_authorisations_look_circulates_only_while_the_parcel_waits(service, sender, clock):
+    service.react(CREATED)
+    service.react(RESERVED)
+    service.react(AUTHORIZED)
+    _, commands = sender.take()
+    look = next(c for c in commands if c.message.payload.get("watch") == "authorisation")
+    # early (days to go): sent again while the parcel waits
+    clock.now = T0 + timedelta(hours=1)
+    assert service.deadline(look.message).sent == ("CheckDeadline",)
+    sender.take()
+    # once the parcel left, it is dropped instead of coming back every 15 minutes for days
+    dispatched = published(
+        "urn:s",
+        "ShipmentDispatched",
+        {"order_id": ORDER, "carrier": "PostNL", "tracking_number": "TR-1", "dispatched_at": T0.isoformat()},
+        "e-dis",
+    )
+    service.react(dispatched)
+    sender.take()
+    assert service.deadline(look.message).sent == ()
+    assert sender.take()[0] == []

@@ -279,8 +279,18 @@ class TestOrderCreatedSchema:
     def test_the_current_version_round_trips_through_the_registry(self) -> None:
         recorded = order_events.encode(created, event_id="e-1", recorded_at="2026-03-01T09:00:00Z")
 
-        assert recorded.schema_version == 3
+        assert recorded.schema_version == 4
         assert order_events.decode(recorded) == created
+
+    def test_a_v3_event_is_upcast_paid_with_the_card_on_file(self) -> None:
+        # GIVEN an OrderCreated as schema version 3 stored it, before checkout took a payment method
+        v3 = created.model_dump(mode="json", exclude={"payment_method"})
+
+        # WHEN it is read back
+        event = order_events.decode_data("OrderCreated", 3, v3)
+
+        # THEN it names no payment method: payments uses the customer's card on file
+        assert event == created.model_copy(update={"payment_method": None})
 
     def test_a_v2_event_is_upcast_with_no_personal_data(self) -> None:
         # GIVEN an OrderCreated as schema version 2 stored it, before orders carried sealed personal data

@@ -10,6 +10,7 @@ from eventcore import EventNotApplicableError
 from eventcore.read.counters import Contribution
 from orders import OrderCancelled, OrderConfirmed, order_decider
 from orders.analytics import sales_contributions
+from orders.events import ReturnRefunded
 from orders.read_model import project_order
 from orders.views import canonical_time, order_document
 from tests.support.read_side import T0, created, lifecycle
@@ -41,7 +42,14 @@ class TestOrderView:
 
 class TestSalesContributions:
     def test_an_order_placed_counts_per_day_per_campaign_and_per_campaign_overall(self):
-        amounts = {"orders": 1, "revenue": 4365, "discounts": 430, "subtotal": 4300, "shipping": 495}
+        amounts = {
+            "orders": 1,
+            "revenue": 4365,
+            "discounts": 430,
+            "subtotal": 4300,
+            "shipping": 495,
+            "net_revenue": 4365,
+        }
         assert sales_contributions(created("o-1")) == [
             Contribution("day#2026-11-26", "total#EUR", amounts),
             Contribution("day#2026-11-26", "campaign#WELCOME10#EUR", amounts),
@@ -60,6 +68,22 @@ class TestSalesContributions:
         )
         assert sales_contributions(cancelled) == [
             Contribution("day#2026-11-27", "cancellations#payment_declined", {"cancellations": 1})
+        ]
+
+    def test_a_refund_counts_on_its_own_day_and_takes_from_the_net_revenue(self):
+        refunded = ReturnRefunded(
+            order_id="o-1",
+            return_id="r-1",
+            amount=1250,
+            currency="EUR",
+            campaign_code=None,
+            refunded_at=T0 + timedelta(days=3),
+        )
+        amounts = {"refunds": 1250, "net_revenue": -1250}
+        assert sales_contributions(refunded) == [
+            Contribution("day#2026-11-29", "total#EUR", amounts),
+            Contribution("day#2026-11-29", "campaign#none#EUR", amounts),
+            Contribution("campaign#none", "total#EUR", amounts),
         ]
 
     def test_other_events_add_nothing(self):

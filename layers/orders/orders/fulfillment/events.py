@@ -44,9 +44,10 @@ class ParcelDetails(BaseModel):
 class FulfillmentStarted(Event):
     """Reservations of every line, the payment's authorisation and the parcel's planning were asked for; the
     answers are awaited until `deadline_at`. v2 added `parcel`: a v1 process (from before the process
-    drove shipping, when shipping planned parcels from the order's events) reads with `parcel` None."""
+    drove shipping, when shipping planned parcels from the order's events) reads with `parcel` None. v3
+    added `payment_method`, the provider's token the order names (None: the customer's card on file)."""
 
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
 
     order_id: str
     customer_id: str
@@ -54,6 +55,7 @@ class FulfillmentStarted(Event):
     amount: int
     currency: str
     parcel: ParcelDetails | None
+    payment_method: str | None = None
     deadline_at: AwareDatetime
     started_at: AwareDatetime
 
@@ -104,12 +106,81 @@ class LateAnswerCompensated(Event):
 
 
 class DispatchRecorded(Event):
-    """The order's parcel left: what it held is to be committed, and the order marked shipped."""
+    """The order's parcel left: what it held is to be committed, the order marked shipped, and `capture`
+    (what shipped: the whole order) taken from the payment's authorisation. v2 added `capture`: a v1 event,
+    from before payments captured, reads with None (nothing to capture)."""
+
+    schema_version: ClassVar[int] = 2
 
     order_id: str
     carrier: str
     tracking_number: str
+    capture: int | None = None
     dispatched_at: AwareDatetime
+
+
+class AuthorisationWatched(Event):
+    """The payment is authorised and the order confirmed: providers hold an authorisation for days, not
+    forever, so the process looks again at `check_at`, before it `expires_at`."""
+
+    order_id: str
+    expires_at: AwareDatetime
+    check_at: AwareDatetime
+
+
+class AuthorisationExpiring(Event):
+    """The authorisation is about to expire and the parcel has not left: the order is flagged for a person
+    (the AuthorisationExpiring alarm) to re-authorise with the customer or hold the parcel; a capture after
+    the expiry is refused by the provider (PaymentCaptureFailed, its own alarm)."""
+
+    order_id: str
+    expires_at: AwareDatetime
+    noticed_at: AwareDatetime
+
+
+class CaptureRecorded(Event):
+    """Payments captured what shipped: the order is told."""
+
+    order_id: str
+    amount: int
+    captured_at: AwareDatetime
+
+
+class ReturnOpened(Event):
+    """The customer asked for a return: its parcel is awaited until `deadline_at`."""
+
+    order_id: str
+    return_id: str
+    deadline_at: AwareDatetime
+    opened_at: AwareDatetime
+
+
+class ReturnSettling(Event):
+    """The return's parcel arrived: `restock` (its lines fit to sell) goes back into stock, and `refund`
+    (decided by the order, docs/payments.md) is to be refunded."""
+
+    order_id: str
+    return_id: str
+    restock: tuple[FulfillmentLine, ...]
+    refund: int
+    received_at: AwareDatetime
+
+
+class ReturnRefundRecorded(Event):
+    """Payments refunded the return: the order is told, and the return is over."""
+
+    order_id: str
+    return_id: str
+    amount: int
+    refunded_at: AwareDatetime
+
+
+class ReturnDeadlinePassed(Event):
+    """The return's parcel never arrived by its deadline: the order is to expire the return."""
+
+    order_id: str
+    return_id: str
+    passed_at: AwareDatetime
 
 
 class DeliveryRecorded(Event):
@@ -137,8 +208,25 @@ fulfillment_events = EventRegistry(
         DispatchRecorded,
         DeliveryRecorded,
         CancellationRacedDispatch,
+        AuthorisationWatched,
+        AuthorisationExpiring,
+        CaptureRecorded,
+        ReturnOpened,
+        ReturnSettling,
+        ReturnRefundRecorded,
+        ReturnDeadlinePassed,
     ]
 )
+
+
+@fulfillment_events.upcaster("FulfillmentStarted", 2)
+def _paid_with_the_card_on_file(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "payment_method": None}
+
+
+@fulfillment_events.upcaster("DispatchRecorded", 1)
+def _dispatched_before_capture(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "capture": None}
 
 
 @fulfillment_events.upcaster("FulfillmentStarted", 1)

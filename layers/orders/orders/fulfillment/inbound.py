@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from eventcore.errors import UnknownEventTypeError, UnsupportedSchemaVersionError
 from eventcore.messaging.inbound import InboundEvents, UnexpectedEventError
-from orders.events import OrderCancelled, OrderCreated, order_events
+from orders.events import OrderCancelled, OrderCreated, ReturnReceived, ReturnRequested, order_events
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -42,6 +42,24 @@ class PaymentDeclined(_Inbound):
     order_id: str
     reason: str
     declined_at: AwareDatetime
+
+
+class PaymentCaptured(_Inbound):
+    """payments' PaymentCaptured, schema version 1, with the fields orders reads."""
+
+    payment_id: str
+    order_id: str
+    amount: int
+    captured_at: AwareDatetime
+
+
+class PaymentRefunded(_Inbound):
+    """payments' PaymentRefunded, schema version 1, with the fields orders reads."""
+
+    order_id: str
+    refund_id: str
+    amount: int
+    refunded_at: AwareDatetime
 
 
 class StockReserved(_Inbound):
@@ -86,15 +104,19 @@ class ShipmentUndeliverable(_Inbound):
 
 
 class DeadlinePassed(BaseModel):
-    """The order's deadline message came back: `at` is when it was read."""
+    """The order's deadline message came back: `at` is when it was read. `return_id` names the return whose
+    parcel is awaited, `watch` the authorisation looked at before it expires; neither: the order's own
+    deadline for its answers."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: str
     at: AwareDatetime
+    return_id: str | None = None
+    watch: Literal["authorisation"] | None = None
 
 
-PaymentOutcome = PaymentAuthorized | PaymentDeclined
+PaymentOutcome = PaymentAuthorized | PaymentDeclined | PaymentCaptured | PaymentRefunded
 StockOutcome = StockReserved | StockReservationRefused
 ShipmentProgress = ShipmentDispatched | ShipmentDelivered | ShipmentUndeliverable
 
@@ -103,8 +125,14 @@ PAYMENT_EVENTS: InboundEvents[PaymentOutcome] = InboundEvents(
     handled={
         "PaymentAuthorized": (frozenset({1}), PaymentAuthorized),
         "PaymentDeclined": (frozenset({1}), PaymentDeclined),
+        "PaymentCaptured": (frozenset({1}), PaymentCaptured),
+        "PaymentRefunded": (frozenset({1}), PaymentRefunded),
     },
-    ignored=frozenset({"PaymentRequested", "PaymentVoided"}),
+    # A refused capture is payments' alarm (PaymentsCaptureFailed) for a person; a refund's request precedes
+    # the refund the process waits for.
+    ignored=frozenset(
+        {"PaymentRequested", "PaymentVoided", "PaymentCaptureFailed", "PaymentRefundRequested"}
+    ),
 )
 STOCK_EVENTS: InboundEvents[StockOutcome] = InboundEvents(
     "inventory",
@@ -135,12 +163,12 @@ SHIPMENT_EVENTS: InboundEvents[ShipmentProgress] = InboundEvents(
     # Planned, ready and cancelled follow the process's own commands to shipping.
     ignored=frozenset({"ShipmentPlanned", "ShipmentReady", "ShipmentCancelled"}),
 )
-# The order's own events the process reacts to; the others (confirmation, shipping) it caused or ignores.
-ORDER_EVENTS_HANDLED = frozenset({"OrderCreated", "OrderCancelled"})
+# The order's own events the process reacts to; the others (confirmation, shipping, the capture and refunds
+# recorded, a return expired) it caused or ignores.
+ORDER_EVENTS_HANDLED = frozenset({"OrderCreated", "OrderCancelled", "ReturnRequested", "ReturnReceived"})
+OrderFact = OrderCreated | OrderCancelled | ReturnRequested | ReturnReceived
 
-FulfillmentInput = (
-    OrderCreated | OrderCancelled | PaymentOutcome | StockOutcome | ShipmentProgress | DeadlinePassed
-)
+FulfillmentInput = OrderFact | PaymentOutcome | StockOutcome | ShipmentProgress | DeadlinePassed
 
 
 def read_fact(event: PublishedEvent, sources: Mapping[str, Context]) -> FulfillmentInput | None:
@@ -156,7 +184,11 @@ def read_fact(event: PublishedEvent, sources: Mapping[str, Context]) -> Fulfillm
                 raise UnexpectedEventError(str(error)) from error
             if event.event_type not in ORDER_EVENTS_HANDLED:
                 return None  # caused by the process itself, or needing nothing from it
-            return fact if isinstance(fact, OrderCreated | OrderCancelled) else None
+            return (
+                fact
+                if isinstance(fact, OrderCreated | OrderCancelled | ReturnRequested | ReturnReceived)
+                else None
+            )
         case "payments":
             return PAYMENT_EVENTS.read(event.event_type, event.schema_version, event.data)
         case "inventory":

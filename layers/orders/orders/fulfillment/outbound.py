@@ -18,12 +18,19 @@ from eventcore.messaging.inbound import CommandMessage
 from eventcore.write.command_ids import derived_id
 from orders.errors import OrderAlreadyCancelledError, OrderAlreadyShippedError, OrderError
 from orders.fulfillment.events import (
+    AuthorisationExpiring,
+    AuthorisationWatched,
+    CaptureRecorded,
     DeliveryRecorded,
     DispatchRecorded,
     FulfillmentCancelled,
     FulfillmentCompleted,
     FulfillmentStarted,
     LateAnswerCompensated,
+    ReturnDeadlinePassed,
+    ReturnOpened,
+    ReturnRefundRecorded,
+    ReturnSettling,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +56,11 @@ FINAL_ORDER_REFUSALS: dict[str, tuple[type[OrderError], ...]] = {
     "CancelOrder": (OrderAlreadyShippedError,),
     "ShipOrder": (OrderAlreadyCancelledError,),
 }
+
+
+def return_receipt_id(return_id: str, sku: str) -> str:
+    """The inventory receipt of a return's units of one SKU: the same for every delivery of the return."""
+    return derived_id("return", return_id, sku)
 
 
 def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime) -> list[OutgoingCommand]:
@@ -81,6 +93,7 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                     "customer_id": started.customer_id,
                     "amount": started.amount,
                     "currency": started.currency,
+                    **({"payment_method": started.payment_method} if started.payment_method else {}),
                 },
                 group_id=started.order_id,
             )
@@ -128,7 +141,104 @@ def commands_for(event: Event, cause: Cause, skus: Sequence[str], now: datetime)
                 "tracking_number": dispatched.tracking_number,
                 "at": dispatched.dispatched_at.isoformat(),
             }
-            return [*commits, _command(ORDERS, "ShipOrder", cause, shipped, group_id=dispatched.order_id)]
+            ship = _command(ORDERS, "ShipOrder", cause, shipped, group_id=dispatched.order_id)
+            if not dispatched.capture:
+                return [*commits, ship]  # recorded before payments captured: nothing to take
+            # What shipped is taken from the authorisation; payments retries it while the provider is down.
+            capture = {"order_id": dispatched.order_id, "amount": dispatched.capture}
+            return [
+                *commits,
+                ship,
+                _command(PAYMENTS, "CapturePayment", cause, capture, group_id=dispatched.order_id),
+            ]
+        case AuthorisationWatched() as watched:
+            look = _command(
+                DEADLINES,
+                "CheckDeadline",
+                cause,
+                {
+                    "order_id": watched.order_id,
+                    "watch": "authorisation",
+                    "deadline_at": watched.check_at.isoformat(),
+                },
+                part="authorisation",
+            )
+            return [delayed(look, watched.check_at, now)]
+        case AuthorisationExpiring() as expiring:
+            flagged = {
+                "order_id": expiring.order_id,
+                "expires_at": expiring.expires_at.isoformat(),
+                "at": expiring.noticed_at.isoformat(),
+            }
+            return [_command(ORDERS, "FlagAuthorisationExpiring", cause, flagged, group_id=expiring.order_id)]
+        case CaptureRecorded() as captured:
+            payload = {
+                "order_id": captured.order_id,
+                "amount": captured.amount,
+                "at": captured.captured_at.isoformat(),
+            }
+            return [_command(ORDERS, "RecordCapture", cause, payload, group_id=captured.order_id)]
+        case ReturnOpened() as opened:
+            deadline = _command(
+                DEADLINES,
+                "CheckDeadline",
+                cause,
+                {
+                    "order_id": opened.order_id,
+                    "return_id": opened.return_id,
+                    "deadline_at": opened.deadline_at.isoformat(),
+                },
+            )
+            return [delayed(deadline, opened.deadline_at, now)]
+        case ReturnSettling() as settling:
+            restock = [
+                _command(
+                    INVENTORY,
+                    "ReceiveStock",
+                    cause,
+                    {
+                        "sku": line.sku,
+                        "order_id": settling.order_id,
+                        "receipt_id": return_receipt_id(settling.return_id, line.sku),
+                        "quantity": line.quantity,
+                    },
+                    group_id=settling.order_id,
+                    part=line.sku,
+                )
+                for line in settling.restock
+            ]
+            if settling.refund <= 0:  # nothing to give back (goods without a price): the return is settled
+                refunded = {
+                    "order_id": settling.order_id,
+                    "return_id": settling.return_id,
+                    "amount": 0,
+                    "at": settling.received_at.isoformat(),
+                }
+                return [
+                    *restock,
+                    _command(ORDERS, "RecordReturnRefund", cause, refunded, group_id=settling.order_id),
+                ]
+            refund = {
+                "order_id": settling.order_id,
+                "refund_id": settling.return_id,
+                "amount": settling.refund,
+            }
+            return [*restock, _command(PAYMENTS, "RefundPayment", cause, refund, group_id=settling.order_id)]
+        case ReturnRefundRecorded() as refunded:
+            payload = {
+                "order_id": refunded.order_id,
+                "return_id": refunded.return_id,
+                "amount": refunded.amount,
+                "at": refunded.refunded_at.isoformat(),
+            }
+            return [_command(ORDERS, "RecordReturnRefund", cause, payload, group_id=refunded.order_id)]
+        case ReturnDeadlinePassed() as passed:
+            payload = {
+                "order_id": passed.order_id,
+                "return_id": passed.return_id,
+                "at": passed.passed_at.isoformat(),
+            }
+            return [_command(ORDERS, "ExpireReturn", cause, payload, group_id=passed.order_id)]
         case DeliveryRecorded() as delivered:
             payload = {"order_id": delivered.order_id, "at": delivered.delivered_at.isoformat()}
             return [_command(ORDERS, "DeliverOrder", cause, payload, group_id=delivered.order_id)]

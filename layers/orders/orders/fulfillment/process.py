@@ -15,9 +15,12 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from eventcore import Decider, Event, EventNotApplicableError
-from orders.events import CancellationReason, OrderCancelled, OrderCreated
+from orders.events import CancellationReason, OrderCancelled, OrderCreated, ReturnReceived, ReturnRequested
 from orders.fulfillment.events import (
+    AuthorisationExpiring,
+    AuthorisationWatched,
     CancellationRacedDispatch,
+    CaptureRecorded,
     DeliveryRecorded,
     DispatchRecorded,
     FulfillmentCancelled,
@@ -28,6 +31,10 @@ from orders.fulfillment.events import (
     ParcelDetails,
     ParcelLine,
     PaymentAnswered,
+    ReturnDeadlinePassed,
+    ReturnOpened,
+    ReturnRefundRecorded,
+    ReturnSettling,
     StockAnswered,
     fulfillment_events,
 )
@@ -35,7 +42,9 @@ from orders.fulfillment.inbound import (
     DeadlinePassed,
     FulfillmentInput,
     PaymentAuthorized,
+    PaymentCaptured,
     PaymentDeclined,
+    PaymentRefunded,
     ShipmentDelivered,
     ShipmentDispatched,
     ShipmentUndeliverable,
@@ -66,6 +75,20 @@ class Delivery(StrEnum):
     DELIVERED = "delivered"
 
 
+class ReturnStage(StrEnum):
+    AWAITED = "awaited"  # the parcel, until the return's deadline
+    SETTLING = "settling"  # received: restock and refund sent, the refund awaited
+    REFUNDED = "refunded"
+    EXPIRING = "expiring"  # the deadline passed unreceived: the order asked to expire it
+
+
+class ReturnProgress(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: ReturnStage
+    deadline_at: AwareDatetime
+
+
 class Fulfillment(BaseModel):
     """What the process has asked for and heard for one order (before it starts, None)."""
 
@@ -80,6 +103,15 @@ class Fulfillment(BaseModel):
     outcome: Outcome = Outcome.IN_PROGRESS
     reason: str | None = None
     delivery: Delivery = Delivery.AWAITED
+    amount: int = 0  # what the payment authorises, and what is captured when the parcel leaves
+    captured: bool = False
+    authorisation_check_at: AwareDatetime | None = None
+    authorisation_expiring: bool = False
+    returns: dict[str, ReturnProgress] = {}
+
+    def _returning(self, return_id: str, stage: ReturnStage) -> Fulfillment:
+        progress = self.returns[return_id].model_copy(update={"stage": stage})
+        return self.model_copy(update={"returns": {**self.returns, return_id: progress}})
 
     @property
     def waiting_for_stock(self) -> bool:
@@ -98,6 +130,7 @@ def evolve(state: Fulfillment | None, event: Event) -> Fulfillment | None:
                 lines=started.lines,
                 deadline_at=started.deadline_at,
                 stock={line.sku: Answer.AWAITED for line in started.lines},
+                amount=started.amount,
             )
         case Fulfillment() as process, StockAnswered() as answered:
             stock = {**process.stock, answered.sku: Answer.YES if answered.reserved else Answer.NO}
@@ -115,6 +148,26 @@ def evolve(state: Fulfillment | None, event: Event) -> Fulfillment | None:
             return process.model_copy(update={"delivery": Delivery.DISPATCHED})
         case Fulfillment() as process, DeliveryRecorded():
             return process.model_copy(update={"delivery": Delivery.DELIVERED})
+        case Fulfillment() as process, AuthorisationWatched() as watched:
+            return process.model_copy(update={"authorisation_check_at": watched.check_at})
+        case Fulfillment() as process, AuthorisationExpiring():
+            return process.model_copy(update={"authorisation_expiring": True})
+        case Fulfillment() as process, CaptureRecorded():
+            return process.model_copy(update={"captured": True})
+        case Fulfillment() as process, ReturnOpened() as opened:
+            progress = ReturnProgress(stage=ReturnStage.AWAITED, deadline_at=opened.deadline_at)
+            return process.model_copy(update={"returns": {**process.returns, opened.return_id: progress}})
+        case Fulfillment() as process, ReturnSettling() as settling:
+            if settling.return_id not in process.returns:  # received before its request was heard
+                progress = ReturnProgress(stage=ReturnStage.SETTLING, deadline_at=settling.received_at)
+                return process.model_copy(
+                    update={"returns": {**process.returns, settling.return_id: progress}}
+                )
+            return process._returning(settling.return_id, ReturnStage.SETTLING)
+        case Fulfillment() as process, ReturnRefundRecorded() as refunded:
+            return process._returning(refunded.return_id, ReturnStage.REFUNDED)
+        case Fulfillment() as process, ReturnDeadlinePassed() as passed:
+            return process._returning(passed.return_id, ReturnStage.EXPIRING)
     # Only a damaged or misrouted stream gets here (a second start, an answer before the start).
     raise EventNotApplicableError(event, state)
 
@@ -133,8 +186,17 @@ class FulfillmentNotStartedError(Exception):
         self.order_id = order_id
 
 
-def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None]:
-    """The process manager's decider, with answers awaited for `deadline` after an order is placed."""
+# How long a card authorisation is held by default (online card payments, docs/payments.md), and how much
+# of it passes before the process looks whether the parcel has left.
+AUTHORISATION_HOLD = timedelta(days=7)
+LOOK_AT = 0.9
+
+
+def decider(
+    deadline: timedelta, hold: timedelta = AUTHORISATION_HOLD
+) -> Decider[FulfillmentInput, Fulfillment | None]:
+    """The process manager's decider, with answers awaited for `deadline` after an order is placed, and an
+    authorisation held for `hold` by the provider (0: not watched)."""
 
     def decide(command: FulfillmentInput, state: Fulfillment | None) -> list[Event]:
         match command, state:
@@ -156,6 +218,7 @@ def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None
                             destination_country=created.destination_country,
                             personal=created.personal,
                         ),
+                        payment_method=created.payment_method,
                         deadline_at=created.placed_at + deadline,
                         started_at=created.placed_at,
                     )
@@ -164,8 +227,11 @@ def decider(deadline: timedelta) -> Decider[FulfillmentInput, Fulfillment | None
                 return []  # a redelivered order: the process is under way
             case _, None:
                 raise FulfillmentNotStartedError(command.order_id)
+            case DeadlinePassed(watch="authorisation") as passed, Fulfillment() as process:
+                return _authorisation_checked(process, passed, hold)
             case _, Fulfillment() as process:
-                return _decide(command, process)
+                decided = _decide(command, process)
+                return [*decided, *_watch_authorisation(decided, hold)]
         raise TypeError(f"not a fulfillment input: {command!r}")
 
     return Decider(
@@ -257,6 +323,7 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
                         order_id=order_id,
                         carrier=dispatched.carrier,
                         tracking_number=dispatched.tracking_number,
+                        capture=process.amount,  # the parcel holds the whole order: all of it is taken
                         dispatched_at=dispatched.dispatched_at,
                     )
                 ]
@@ -270,12 +337,114 @@ def _decide(command: FulfillmentInput, process: Fulfillment) -> list[Event]:
         ):
             # Its address was erased before the parcel left: it cannot be fulfilled, so everything is undone.
             return [_cancel(order_id, "address_erased", held.noticed_at)]
+        case DeadlinePassed(return_id=str()) as passed:
+            return _return_deadline(process, passed)
+        case PaymentCaptured() as captured if not process.captured:
+            return [
+                CaptureRecorded(order_id=order_id, amount=captured.amount, captured_at=captured.captured_at)
+            ]
+        case ReturnRequested() as requested if requested.return_id not in process.returns:
+            return [
+                ReturnOpened(
+                    order_id=order_id,
+                    return_id=requested.return_id,
+                    deadline_at=requested.deadline_at,
+                    opened_at=requested.requested_at,
+                )
+            ]
+        case ReturnReceived() as received if process.returns.get(
+            received.return_id
+        ) is None or process.returns[received.return_id].stage in (ReturnStage.AWAITED, ReturnStage.EXPIRING):
+            # Received, even after the deadline passed: the order took the receipt, so it did not expire.
+            restock: dict[str, int] = {}
+            for line in received.lines:
+                if line.condition == "sellable":
+                    restock[line.sku] = restock.get(line.sku, 0) + line.quantity
+            return [
+                ReturnSettling(
+                    order_id=order_id,
+                    return_id=received.return_id,
+                    restock=tuple(FulfillmentLine(sku=sku, quantity=units) for sku, units in restock.items()),
+                    refund=received.refund,
+                    received_at=received.received_at,
+                )
+            ]
+        case PaymentRefunded() as refunded if _settling(process, refunded.refund_id):
+            return [
+                ReturnRefundRecorded(
+                    order_id=order_id,
+                    return_id=refunded.refund_id,
+                    amount=refunded.amount,
+                    refunded_at=refunded.refunded_at,
+                )
+            ]
         case DeadlinePassed() as passed if in_progress and passed.at >= process.deadline_at:
             reason: CancellationReason = "stock_timeout" if process.waiting_for_stock else "payment_timeout"
             return [_cancel(order_id, reason, passed.at)]
     # A repeated or late answer with nothing left to do, a deadline after the outcome, a cancellation the
     # process caused itself.
     return []
+
+
+def _watch_authorisation(decided: list[Event], hold: timedelta) -> list[Event]:
+    completed = next((e for e in decided if isinstance(e, FulfillmentCompleted)), None)
+    if completed is None or not hold:
+        return []  # nothing completed, or no watch (a hold of 0: docs/capacity.md, "Long deadlines")
+    return [
+        AuthorisationWatched(
+            order_id=completed.order_id,
+            expires_at=completed.completed_at + hold,
+            check_at=completed.completed_at + hold * LOOK_AT,
+        )
+    ]
+
+
+def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed, hold: timedelta) -> list[Event]:
+    """The authorisation about to expire with the parcel still in the warehouse: flagged, once."""
+    check_at = process.authorisation_check_at
+    if (
+        check_at is None
+        or passed.at < check_at
+        or process.authorisation_expiring
+        or process.outcome is not Outcome.COMPLETED
+        or process.delivery is not Delivery.AWAITED
+    ):
+        return []
+    expires_at = check_at + hold * (1 - LOOK_AT)
+    return [AuthorisationExpiring(order_id=process.order_id, expires_at=expires_at, noticed_at=passed.at)]
+
+
+def still_awaits(process: Fulfillment | None, *, return_id: str | None, watch: str | None) -> bool:
+    """Whether a deadline of a return (`return_id`) or the authorisation's look (`watch`) still matters: the
+    return's parcel is awaited, or the parcel of a confirmed order has not left and nothing was flagged."""
+    if process is None:
+        return True
+    if watch == "authorisation":
+        return (
+            process.outcome is Outcome.COMPLETED
+            and process.delivery is Delivery.AWAITED
+            and not process.authorisation_expiring
+        )
+    if return_id is not None:
+        progress = process.returns.get(return_id)
+        return progress is None or progress.stage is ReturnStage.AWAITED
+    return True
+
+
+def _settling(process: Fulfillment, return_id: str) -> bool:
+    progress = process.returns.get(return_id)
+    return progress is not None and progress.stage is ReturnStage.SETTLING
+
+
+def _return_deadline(process: Fulfillment, passed: DeadlinePassed) -> list[Event]:
+    """A return's deadline: a parcel still awaited expires (the order decides, should the parcel have been
+    received meanwhile); anything further along needs nothing."""
+    progress = process.returns.get(passed.return_id or "")
+    if progress is None or progress.stage is not ReturnStage.AWAITED or passed.at < progress.deadline_at:
+        return []
+    return [
+        ReturnDeadlinePassed(order_id=process.order_id, return_id=passed.return_id or "", passed_at=passed.at)
+    ]
 
 
 def _complete_if_ready(process: Fulfillment | None, at: AwareDatetime) -> list[Event]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,6 +17,7 @@ from eventcore.validation import summary
 from eventcore.write.command_ids import Cause, command_fingerprint
 from orders.fulfillment.inbound import DeadlinePassed, read_fact
 from orders.fulfillment.outbound import DEADLINES, commands_for, delayed
+from orders.fulfillment.process import still_awaits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,8 @@ class DeadlinePayload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: Annotated[str, Field(min_length=1, max_length=128)]
+    return_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None  # a return's deadline
+    watch: Literal["authorisation"] | None = None  # a look at the authorisation before it expires
     deadline_at: AwareDatetime
 
 
@@ -87,10 +90,19 @@ class FulfillmentService:
             raise MalformedMessageError(f"CheckDeadline payload: {summary(error.errors())}") from error
         now = self._clock()
         if now < payload.deadline_at:
+            if (payload.return_id or payload.watch) and not still_awaits(
+                self.runner.load(payload.order_id).state, return_id=payload.return_id, watch=payload.watch
+            ):
+                # A return's parcel arrived, or the parcel left before the authorisation's look: a deadline
+                # days away stops coming back every 15 minutes once nothing waits for it.
+                return Reaction(payload.order_id, (), ())
             self.sender.send([delayed(OutgoingCommand(DEADLINES, message), payload.deadline_at, now)])
             return Reaction(payload.order_id, (), (message.command_type,))
         cause = Cause.of_queued(message)
-        return self._decide(payload.order_id, DeadlinePassed(order_id=payload.order_id, at=now), cause)
+        passed = DeadlinePassed(
+            order_id=payload.order_id, at=now, return_id=payload.return_id, watch=payload.watch
+        )
+        return self._decide(payload.order_id, passed, cause)
 
     def _decide(self, order_id: str, fact: FulfillmentInput, cause: Cause) -> Reaction:
         command_id = cause.command_id(fact)

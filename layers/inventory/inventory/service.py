@@ -162,7 +162,12 @@ class InventoryService:
                 continue
             members[index] = BatchMember(command, message.command_id, fingerprint(message.payload))
         first = next(iter(messages), None)
-        decided = self._decide_and_record(sku, bucket, members, first.correlation_id if first else None)
+        correlation_id = first.correlation_id if first else None
+        # A receipt has no rule of the aggregate's to know it again (a reservation has: an order holds a
+        # bucket once), so it is recorded on its own, where the command index recognises it for good.
+        for index in [i for i, member in members.items() if isinstance(member.command, ReceiveStock)]:
+            outcomes[index] = self._receive_queued(sku, bucket, members.pop(index), correlation_id)
+        decided = self._decide_and_record(sku, bucket, members, correlation_id)
         outcomes |= decided.outcomes
         state = decided.state
         for index, member in members.items():
@@ -173,6 +178,26 @@ class InventoryService:
             decided.moved_in,
             state.available if state is not None else 0,
         )
+
+    def _receive_queued(
+        self, sku: str, bucket: int, member: BatchMember[StockCommand], correlation_id: str | None
+    ) -> QueuedOutcome:
+        for _ in range(2):
+            try:
+                result = self.runner.handle(
+                    bucket_id(sku, bucket),
+                    member.command,
+                    command_id=member.command_id,
+                    fingerprint=member.fingerprint,
+                    correlation_id=correlation_id,
+                )
+            except StockNotOpenedError:
+                self._open_bucket(sku, bucket)
+                continue
+            return QueuedOutcome(
+                member.command_id, tuple(e.event_type() for e in result.events), result.duplicate
+            )
+        raise StockNotOpenedError(sku)
 
     def _decide_and_record(
         self,

@@ -327,6 +327,23 @@ def stock_in(service: InventoryService, sku: str, bucket: int):
 
 
 class TestReceipts:
+    def test_a_queued_receipt_delivered_again_long_after_counts_once(self, service):
+        # GIVEN a return's units received through the queue, then more commands than any window holds
+        back = CommandMessage(
+            command_type="ReceiveStock",
+            command_id="ReceiveStock:return-1",
+            payload={"sku": KETTLE, "order_id": "o-returned", "receipt_id": "return-1", "quantity": 2},
+        )
+        assert apply(service, back) == [("StockReceived",)]
+        for i in range(140):
+            apply(service, reserve(f"o-{i}"))
+        on_hand = service.stock(KETTLE).totals.on_hand
+        # WHEN the receipt comes again (a redelivery)
+        again = service.apply_to_bucket(KETTLE, 0, [back])
+        # THEN it is known for the receipt it was, and nothing is received twice
+        assert again.outcomes[0].duplicate
+        assert service.stock(KETTLE).totals.on_hand == on_hand == 12
+
     def test_a_receipt_is_recorded_once_per_idempotency_key(self, service):
         service.receive(KETTLE, 5, idempotency_key="delivery-1", correlation_id=None)
         again = service.receive(KETTLE, 5, idempotency_key="delivery-1", correlation_id=None)

@@ -20,6 +20,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
 from ops.template import ROOT, TEMPLATE, load_sam
 
 if TYPE_CHECKING:
@@ -166,6 +168,9 @@ def _offline_value(
 def offline(environment: dict[str, str]) -> Iterator[None]:
     """The layers on the path and the environment set as Lambda would, any AWS endpoint a closed port."""
     saved = dict(os.environ)
+    # Powertools keeps one parameters provider per service for the process, with the client it was built
+    # with: one built here would point every later read in this process at the closed port.
+    providers = dict(DEFAULT_PROVIDERS)
     added = [str(ROOT / "layers" / layer) for layer in LAYERS if str(ROOT / "layers" / layer) not in sys.path]
     sys.path[:0] = added
     os.environ.update({**OFFLINE_ENVIRONMENT, **environment})
@@ -174,6 +179,8 @@ def offline(environment: dict[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        DEFAULT_PROVIDERS.clear()
+        DEFAULT_PROVIDERS.update(providers)
         for path in added:
             sys.path.remove(path)
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
 from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.inbound import consuming_command, consuming_event
+from eventcore.messaging.inbound import consuming_event, consuming_queued
 from orders.bootstrap import OrdersWiring
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ def published_record_handler(record: KinesisStreamRecord) -> None:
 
 @tracer.capture_method
 def deadline_record_handler(record: SQSRecord) -> None:
-    with consuming_command(
-        logger, record.body, payload_keys=("order_id",), message_id=record.message_id
-    ) as message:
+    with consuming_queued(logger, record) as message:
         reaction = service.deadline(message)
         report(reaction)
         if "FulfillmentCancelled" in reaction.recorded:

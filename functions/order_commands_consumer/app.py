@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
 from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.inbound import consuming_command
+from eventcore.messaging.inbound import consuming_queued
 from orders.bootstrap import OrdersWiring
 from orders.service import QueuedCommandApplied, QueuedCommandRefused
 
@@ -30,13 +30,7 @@ service = OrdersWiring().order_service()
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    with consuming_command(
-        logger,
-        record.body,
-        payload_keys=("order_id",),
-        message_id=record.message_id,
-        message_group_id=record.attributes.message_group_id,
-    ) as message:
+    with consuming_queued(logger, record) as message:
         match service.apply_queued(message):
             case QueuedCommandRefused(rejection=rejection):
                 # The order's answer is final and the saga's other branch has already made it safe.

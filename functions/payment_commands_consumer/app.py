@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from eventcore.lambdas.batch_consumer import process_fifo_groups
-from eventcore.messaging.inbound import PerThreadRecordLogger, consuming_command
+from eventcore.messaging.inbound import PerThreadRecordLogger, consuming_queued
 from payments.bootstrap import PaymentsWiring
 
 if TYPE_CHECKING:
@@ -42,13 +42,7 @@ service = PaymentsWiring().payment_service()
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> str:
-    with consuming_command(
-        record_logger,
-        record.body,
-        payload_keys=("order_id",),
-        message_id=record.message_id,
-        message_group_id=record.attributes.message_group_id,
-    ) as message:
+    with consuming_queued(record_logger, record) as message:
         outcome = service.apply_queued(message)
         logger.info("payment command applied", outcome=outcome)
         return outcome

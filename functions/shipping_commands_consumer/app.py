@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
 from eventcore.lambdas.batch_consumer import process_batch
-from eventcore.messaging.inbound import consuming_command
+from eventcore.messaging.inbound import consuming_queued
 from shipping.bootstrap import ShippingWiring
 from shipping.service import CANCELLED_AFTER_DISPATCH
 
@@ -31,13 +31,7 @@ service = ShippingWiring().shipping_service()
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    with consuming_command(
-        logger,
-        record.body,
-        payload_keys=("order_id",),
-        message_id=record.message_id,
-        message_group_id=record.attributes.message_group_id,
-    ) as message:
+    with consuming_queued(logger, record) as message:
         outcome = service.apply_queued(message)
         logger.info("shipping command applied", outcome=outcome)
         if outcome == CANCELLED_AFTER_DISPATCH:

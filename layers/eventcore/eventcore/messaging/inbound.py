@@ -10,12 +10,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eventcore.messaging.cloudevents import CloudEventType, InvalidCloudEventError, parse_cloudevent
 from eventcore.validation import summary
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 
 class MalformedMessageError(ValueError):
@@ -276,6 +279,16 @@ def consuming_command(
         return message.command_type, message.correlation_id, keys
 
     return _consuming(logger, lambda: parse_command_message(body), describe, record_keys)
+
+
+def consuming_queued(
+    logger: RecordLogger, record: SQSRecord, *, payload_keys: Iterable[str] = ("order_id",)
+) -> AbstractContextManager[CommandMessage]:
+    """`consuming_command` for an SQS record, as every command consumer has it: the message's id (and its
+    FIFO message group, on a FIFO queue) on every line logged, with the order it is about."""
+    group = record.attributes.message_group_id
+    keys = {"message_id": record.message_id, **({"message_group_id": group} if group else {})}
+    return consuming_command(logger, record.body, payload_keys=payload_keys, **keys)
 
 
 def deduplication_id(command_id: str) -> str:

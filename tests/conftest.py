@@ -30,14 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs two pytest-xdist workers (`-n 2 --dist loadgroup`): a file's tests stay on one worker,
     so its module fixtures (a local cloud among them) start once, and the end-to-end modules stay together
-    on one, as they share one local cloud (tests/e2e/conftest.py). All but the API contract test: its
-    thousands of generated requests are the longest run of the suite, so it has a worker, and a local
-    cloud, of its own, and the end-to-end modules no longer run one after another for the whole suite."""
+    on one, as they share one local cloud (tests/e2e/conftest.py)."""
     for item in items:
         path = item.path.relative_to(ROOT)
-        group = path.as_posix()
-        if path.parts[:2] == ("tests", "e2e") and path.name != "test_api_contract.py":
-            group = "e2e"
+        group = "e2e" if path.parts[:2] == ("tests", "e2e") else path.as_posix()
         item.add_marker(pytest.mark.xdist_group(group))
 
 

@@ -182,22 +182,12 @@ class InventoryService:
     def _receive_queued(
         self, sku: str, bucket: int, member: BatchMember[StockCommand], correlation_id: str | None
     ) -> QueuedOutcome:
-        for _ in range(2):
-            try:
-                result = self.runner.handle(
-                    bucket_id(sku, bucket),
-                    member.command,
-                    command_id=member.command_id,
-                    fingerprint=member.fingerprint,
-                    correlation_id=correlation_id,
-                )
-            except StockNotOpenedError:
-                self._open_bucket(sku, bucket)
-                continue
-            return QueuedOutcome(
-                member.command_id, tuple(e.event_type() for e in result.events), result.duplicate
-            )
-        raise StockNotOpenedError(sku)
+        result = self._handle_opened(
+            sku, bucket, member.command, member.command_id, member.fingerprint, correlation_id
+        )
+        return QueuedOutcome(
+            member.command_id, tuple(e.event_type() for e in result.events), result.duplicate
+        )
 
     def _decide_and_record(
         self,
@@ -427,12 +417,9 @@ class InventoryService:
         self._opening(sku)  # first: a SKU the warehouse does not keep is refused before anything
         receipt_id = idempotency_key or self._new_id()
         command = ReceiveStock(sku=sku, receipt_id=receipt_id, quantity=quantity, at=self._clock())
-        return self._handle_in_bucket_zero(
-            command,
-            command_id=derived_id("ReceiveStock", receipt_id),
-            fingerprint=command_fingerprint(command),
-            correlation_id=correlation_id,
-        )
+        command_id = derived_id("ReceiveStock", receipt_id)
+        receipt_fingerprint = command_fingerprint(command)
+        return _answer(self._handle_opened(sku, 0, command, command_id, receipt_fingerprint, correlation_id))
 
     def split(
         self, sku: str, buckets: int, *, idempotency_key: str | None, correlation_id: str | None
@@ -559,28 +546,29 @@ class InventoryService:
 
     # -- opening -----------------------------------------------------------------------------------------
 
-    def _handle_in_bucket_zero(
+    def _handle_opened(
         self,
-        command: ReceiveStock | SplitStock,
-        *,
+        sku: str,
+        bucket: int,
+        command: StockCommand,
         command_id: str,
         fingerprint: str,
         correlation_id: str | None,
-    ) -> StockAnswer:
+    ) -> CommandResult[Stock | None]:
+        """One command in a bucket, idempotent for good (the command index), the bucket opened first if it
+        never was."""
         for _ in range(2):
             try:
-                result = self.runner.handle(
-                    command.sku,
+                return self.runner.handle(
+                    bucket_id(sku, bucket),
                     command,
                     command_id=command_id,
                     fingerprint=fingerprint,
                     correlation_id=correlation_id,
                 )
             except StockNotOpenedError:
-                self._open_bucket(command.sku, 0)
-                continue
-            return _answer(result)
-        raise StockNotOpenedError(command.sku)
+                self._open_bucket(sku, bucket)
+        raise StockNotOpenedError(sku)
 
     def _layout(self, sku: str) -> Stock:
         """Bucket 0's state, read again when this container's copy is older than LAYOUT_MAX_AGE (the SKU
@@ -588,13 +576,9 @@ class InventoryService:
         seen = self._layouts.get(sku)
         if seen is not None and self._monotonic() - seen[1] < LAYOUT_MAX_AGE:
             return seen[0]
-        for _ in range(2):
-            state = self.runner.latest(bucket_id(sku, 0)).state
-            if state is not None:
-                self._layouts[sku] = (state, self._monotonic())
-                return state
-            self._open_bucket(sku, 0)
-        raise StockNotOpenedError(sku)
+        state = self._layout_now(sku)
+        self._layouts[sku] = (state, self._monotonic())
+        return state
 
     def _layout_now(self, sku: str) -> Stock:
         """Bucket 0's state as the log has it now (the SKU opened first if it never was)."""

@@ -278,6 +278,18 @@ class TestPathValues:
             assert answer.status == 404, (function, path[:40], answer.body)
             assert value not in answer.body["message"] or value in ("..", " ")
 
+    @pytest.mark.parametrize("value", ODD_VALUES)
+    def test_an_odd_return_id_is_not_found_and_not_echoed(self, apis, value):
+        order = apis.request("orders_api", "POST", "/orders", body=order_text()).body
+        path = f"/orders/{order['order_id']}/returns/{value}/receipt"
+        line = {"sku": "SKU-TEA-001", "quantity": 1, "condition": "sellable"}
+        event = http_event("POST", path, body={"lines": [line]})
+        event["pathParameters"] = {"order_id": order["order_id"], "return_id": value}
+        event["requestContext"]["authorizer"]["jwt"]["scopes"] = ["orders/warehouse"]
+        answer = apis.call("orders_api", event)
+        assert answer.status == 404, answer.body  # never a 500: the id is refused before any command
+        assert value not in answer.body["message"] or value in ("..", " ")
+
     def test_the_nul_suffix_of_the_issue_is_a_404_in_the_one_shape(self, apis):
         order = apis.request("orders_api", "POST", "/orders", body=order_text()).body
         order_id = order["order_id"] + "\x00"

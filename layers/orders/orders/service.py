@@ -17,7 +17,7 @@ from orders.commands import CancelOrder, PlaceOrder, ReceiveReturn, RequestRetur
 from orders.config import PricingConfigError
 from orders.errors import OrderError, OrderNotFoundError, ReturnNotFoundError
 from orders.fulfillment.outbound import FINAL_ORDER_REFUSALS
-from orders.ids import is_order_id
+from orders.ids import is_order_id, is_return_id
 from orders.pricing import PricingError, price_order
 from orders.queued import read_queued_command
 
@@ -286,6 +286,8 @@ class OrderService:
         """Warehouse staff received the return's parcel and say what state each line is in."""
         if not is_order_id(order_id):
             raise OrderNotFoundError(order_id)
+        if not is_return_id(return_id):
+            raise ReturnNotFoundError(order_id, return_id)
         command = ReceiveReturn(order_id=order_id, return_id=return_id, lines=lines, at=self._clock())
         result = self.runner.handle(
             order_id,

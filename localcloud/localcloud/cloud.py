@@ -234,7 +234,8 @@ class LocalCloud:
                 quiet_since = None
             time.sleep(0.02)
         busy = [poller.name for poller in self.pollers if not poller.idle]
-        raise TimeoutError(f"pollers still busy after {timeout} s: {busy}")
+        busy += [stream.spec.logical_id for stream in self.delivery_streams if not stream.idle]
+        raise TimeoutError(f"pollers and delivery streams still busy after {timeout} s: {busy}")
 
     # ----- lifecycle -----
 

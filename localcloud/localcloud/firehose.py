@@ -388,8 +388,11 @@ class DeliveryStream(threading.Thread):
                     self._write(buffer_key)
 
     def _write(self, buffer_key: str) -> None:
-        buffer = self._buffers.pop(buffer_key)
+        """One buffer to one object; the buffer is let go only once S3 has it, so a failed put (kept and
+        tried again, as Firehose retries) loses nothing and the shard's position does not move past it."""
+        buffer = self._buffers[buffer_key]
         if not buffer.records:
+            del self._buffers[buffer_key]
             return
         oldest = min(record.arrival for record in buffer.records)
         if buffer.error_type is not None:
@@ -405,6 +408,7 @@ class DeliveryStream(threading.Thread):
         if self.spec.kms_key:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.spec.kms_key}
         self._client("s3").put_object(Bucket=self.spec.bucket, Key=key, Body=body, **extra)
+        del self._buffers[buffer_key]
         self.delivered_objects += 1
         for record in buffer.records:
             record.entry[1] = True

@@ -7,6 +7,7 @@ what the template asks that is not emulated is refused by name."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import io
 import json
@@ -156,6 +157,38 @@ def test_flush_reads_the_stream_and_delivers_every_buffer_at_once(cloud: LocalCl
     # THEN the record is in S3 at once, without waiting for the interval
     bodies = objects(cloud, "facts/kind=Flushed/").values()
     assert any(marker.encode() in gzip.decompress(body) for body in bodies)
+
+
+def test_a_put_that_fails_keeps_its_buffer_and_a_later_delivery_writes_it(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN S3 refusing the delivery stream's next put
+    stream = cloud.delivery_streams[0]
+    client, refused = stream._client, []
+
+    class Refusing:
+        def put_object(self, **_: Any) -> None:
+            refused.append(True)
+            raise RuntimeError("S3 is unavailable")
+
+    monkeypatch.setattr(
+        stream, "_client", lambda service: Refusing() if service == "s3" and not refused else client(service)
+    )
+    marker = uuid.uuid4().hex
+    put(cloud, fact("Retried", marker))
+
+    # WHEN it is delivered (the failed put, then a later one)
+    def written() -> bool:
+        with contextlib.suppress(RuntimeError):
+            cloud.flush_delivery_streams()
+        bodies = objects(cloud, "facts/kind=Retried/").values()
+        return any(marker.encode() in gzip.decompress(body) for body in bodies)
+
+    wait_until(written, timeout=15)
+    # THEN the record was kept through the failure and written once
+    assert refused
+    bodies = objects(cloud, "facts/kind=Retried/").values()
+    assert sum(gzip.decompress(body).count(marker.encode()) for body in bodies) == 1
 
 
 def test_prefix_expressions_evaluate_as_firehose_documents_them() -> None:

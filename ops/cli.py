@@ -455,7 +455,7 @@ def _failover(args: argparse.Namespace) -> int:
         print(f"ops: refused: {refusal}", file=sys.stderr)
         return PROBLEMS
     if args.json:
-        _print_json(vars(resumed) if not hasattr(resumed, "__slots__") else _slots(resumed))
+        _print_json(_slots(resumed))
     else:
         print(
             f"{resumed.region} is active (promotion {resumed.epoch}): {resumed.in_flight} of "

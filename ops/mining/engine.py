@@ -16,7 +16,7 @@ time zone is UTC, as Athena's is."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -53,8 +53,8 @@ MACROS = (
 )
 
 
-def events_glob(root: Path, suffix: str = "*") -> str:
-    return str(root / EVENTS_PREFIX / "context=*" / "fact=*" / "day=*" / suffix)
+def events_glob(root: Path) -> str:
+    return str(root / EVENTS_PREFIX / "context=*" / "fact=*" / "day=*" / "*")
 
 
 @dataclass
@@ -62,8 +62,6 @@ class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
     seconds: float
-    files_read: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -80,7 +78,6 @@ class ArchiveEngine:
         *,
         since: str | None = None,
         until: str | None = None,
-        threads: int | None = None,
         file_format: str = "json",
     ) -> None:
         self.root = root
@@ -88,8 +85,6 @@ class ArchiveEngine:
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         )
         self.connection.execute("SET TimeZone = 'UTC'")
-        if threads is not None:
-            self.connection.execute(f"SET threads = {int(threads)}")
         for macro in MACROS:
             self.connection.execute(macro)
         self.connection.execute(self._events_view(since, until, file_format))

@@ -10,13 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["QUERIES", "NamedQuery", "UnknownQueryError", "named_queries", "query"]
+__all__ = ["QUERIES", "NamedQuery", "named_queries"]
 
 QUERIES = Path(__file__).resolve().parent / "queries"
-
-
-class UnknownQueryError(KeyError):
-    """No named query by that name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +44,3 @@ def _parse(path: Path) -> NamedQuery:
 def named_queries() -> dict[str, NamedQuery]:
     """Every named query, by name, in name order."""
     return {path.stem: _parse(path) for path in sorted(QUERIES.glob("*.sql"))}
-
-
-def query(name: str) -> NamedQuery:
-    try:
-        return named_queries()[name]
-    except KeyError:
-        raise UnknownQueryError(name) from None

@@ -24,7 +24,7 @@ from payments.commands import (
     RequestRefund,
     VoidPayment,
 )
-from payments.errors import PaymentAlreadySettledError, PaymentNotCapturableError, RefundMismatchError
+from payments.errors import PaymentAlreadySettledError, PaymentNotCapturableError
 from payments.payment import Payment, PaymentStatus, payment_id_for
 from payments.provider import (
     Approved,
@@ -181,9 +181,8 @@ class PaymentService:
             payment_id=payment_id, refund_id=refund.refund_id, amount=refund.amount, at=self._clock()
         )
         payment = self._apply(payment_id, requested, cause).state
-        made = payment.refunds.get(refund.refund_id) if payment is not None else None
-        if made is None:
-            raise RefundMismatchError(payment_id, refund.refund_id)
+        assert payment is not None  # a refund is requested of a captured payment, or refused above
+        made = payment.refunds[refund.refund_id]  # recorded now, or by the request before (a retry)
         if made.provider_refund_id is not None:
             return "already refunded"
         answer = self.provider.refund(

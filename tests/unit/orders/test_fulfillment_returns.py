@@ -177,6 +177,16 @@ class TestAnAuthorisationAboutToExpire:
         spec.given(*self.confirmed).when(look).then(expiring)
         spec.given(*self.confirmed, expiring).when(look).then()
 
+    def test_says_the_expiry_recorded_when_the_watch_began_whatever_the_hold_is_now(self):
+        # GIVEN the hold configured shorter since the watch began (7 days then, 1 day now)
+        look = DeadlinePassed(order_id=ORDER, at=self.watched.check_at, watch="authorisation")
+        shorter = DeciderSpec(decider(timedelta(minutes=5), timedelta(days=1)))
+        # THEN the expiry flagged is the one recorded
+        expiring = AuthorisationExpiring(
+            order_id=ORDER, expires_at=self.watched.expires_at, noticed_at=look.at
+        )
+        shorter.given(*self.confirmed).when(look).then(expiring)
+
     def test_changes_nothing_once_the_parcel_left_or_before_its_time(self):
         look = DeadlinePassed(order_id=ORDER, at=self.watched.check_at, watch="authorisation")
         spec.given(*self.confirmed, delivered[5]).when(look).then()

@@ -106,6 +106,7 @@ class Fulfillment(BaseModel):
     amount: int = 0  # what the payment authorises, and what is captured when the parcel leaves
     captured: bool = False
     authorisation_check_at: AwareDatetime | None = None
+    authorisation_expires_at: AwareDatetime | None = None
     authorisation_expiring: bool = False
     returns: dict[str, ReturnProgress] = {}
 
@@ -149,7 +150,12 @@ def evolve(state: Fulfillment | None, event: Event) -> Fulfillment | None:
         case Fulfillment() as process, DeliveryRecorded():
             return process.model_copy(update={"delivery": Delivery.DELIVERED})
         case Fulfillment() as process, AuthorisationWatched() as watched:
-            return process.model_copy(update={"authorisation_check_at": watched.check_at})
+            return process.model_copy(
+                update={
+                    "authorisation_check_at": watched.check_at,
+                    "authorisation_expires_at": watched.expires_at,
+                }
+            )
         case Fulfillment() as process, AuthorisationExpiring():
             return process.model_copy(update={"authorisation_expiring": True})
         case Fulfillment() as process, CaptureRecorded():
@@ -228,7 +234,7 @@ def decider(
             case _, None:
                 raise FulfillmentNotStartedError(command.order_id)
             case DeadlinePassed(watch="authorisation") as passed, Fulfillment() as process:
-                return _authorisation_checked(process, passed, hold)
+                return _authorisation_checked(process, passed)
             case _, Fulfillment() as process:
                 decided = _decide(command, process)
                 return [*decided, *_watch_authorisation(decided, hold)]
@@ -241,6 +247,7 @@ def decider(
         evolve=evolve,
         registry=fulfillment_events,
         state_type=Fulfillment | None,
+        state_schema=2,  # 2: the authorisation's expiry kept as recorded
     )
 
 
@@ -399,7 +406,7 @@ def _watch_authorisation(decided: list[Event], hold: timedelta) -> list[Event]:
     ]
 
 
-def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed, hold: timedelta) -> list[Event]:
+def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed) -> list[Event]:
     """The authorisation about to expire with the parcel still in the warehouse: flagged, once."""
     check_at = process.authorisation_check_at
     if (
@@ -410,7 +417,10 @@ def _authorisation_checked(process: Fulfillment, passed: DeadlinePassed, hold: t
         or process.delivery is not Delivery.AWAITED
     ):
         return []
-    expires_at = check_at + hold * (1 - LOOK_AT)
+    expires_at = (
+        process.authorisation_expires_at
+    )  # as recorded when the watch began, whatever the hold is now
+    assert expires_at is not None  # recorded with the check's time
     return [AuthorisationExpiring(order_id=process.order_id, expires_at=expires_at, noticed_at=passed.at)]
 
 

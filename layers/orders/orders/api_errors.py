@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from eventcore.lambdas.http import field_error, install_problem_handlers, problem, validation_problem
-from eventcore.validation import field_path
+from eventcore.lambdas.http import field_error, install_problem_handlers, problem
 from orders.errors import OrderError, OrderNotFoundError, ReturnNotAllowedError, ReturnNotFoundError
 from orders.ids import is_order_id
 from orders.payment_methods import CARD_DATA_REFUSED
@@ -24,7 +22,15 @@ logger = Logger(child=True)
 
 
 def install_order_problem_handlers(app: APIGatewayHttpResolver) -> None:
-    install_problem_handlers(app)
+    # Card data where a payment method's token belongs: a 400 of its own, naming the field and never
+    # repeating the value (nothing of the request is logged).
+    install_problem_handlers(
+        app,
+        refusals={
+            CARD_DATA_REFUSED: "Card data is never taken: send the payment provider's token for the payment "
+            "method."
+        },
+    )
 
     @app.exception_handler(OrderNotFoundError)
     def _not_found(error: OrderNotFoundError) -> Response[str]:
@@ -33,19 +39,6 @@ def install_order_problem_handlers(app: APIGatewayHttpResolver) -> None:
         if not is_order_id(error.order_id):
             return problem(404, "Order not found.")
         return problem(404, f"{error.message[0].upper()}{error.message[1:]}.")
-
-    @app.exception_handler(RequestValidationError)
-    def _invalid_request(error: RequestValidationError) -> Response[str]:
-        # Card data where a payment method's token belongs: a 400 of its own, naming the field and never
-        # repeating the value (nothing of the request is logged).
-        refused = [d for d in error.errors() if d.get("type") == CARD_DATA_REFUSED]
-        if refused:
-            return problem(
-                400,
-                "Card data is never taken: send the payment provider's token for the payment method.",
-                [field_error(field_path(d.get("loc", ())), str(d.get("msg"))) for d in refused],
-            )
-        return validation_problem(error)
 
     @app.exception_handler(ReturnNotFoundError)
     def _no_such_return(error: ReturnNotFoundError) -> Response[str]:

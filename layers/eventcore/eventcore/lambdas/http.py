@@ -26,7 +26,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from eventcore.errors import CommitTooLargeError, IdempotencyConflictError, TooManyConflictsError
 from eventcore.read.cursors import InvalidCursorError
 from eventcore.regions import RegionPassiveError, active_region
-from eventcore.validation import FieldProblem, field_problems
+from eventcore.validation import FieldProblem, field_path, field_problems
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -244,9 +244,19 @@ def field_error(field: str, problem_text: str) -> FieldProblem:
     return FieldProblem(field, problem_text)
 
 
-def validation_problem(error: RequestValidationError) -> Response[str]:
+def validation_problem(
+    error: RequestValidationError, refusals: Mapping[str, str] | None = None
+) -> Response[str]:
     """Powertools' validation errors, reshaped: `lines[0].quantity: Input should be greater than 0`. A bad
-    query parameter or header makes the request as a whole wrong (400); a body that breaks the schema, 422."""
+    query parameter or header makes the request as a whole wrong (400); a body that breaks the schema, 422.
+    `refusals`: pydantic error types that refuse a value outright (card data where a token belongs), each
+    with its message: a 400 naming only those fields, never repeating the value."""
+    refused = [d for d in error.errors() if d.get("type") in (refusals or {})]
+    if refused and refusals:
+        message = refusals[str(refused[0]["type"])]
+        return problem(
+            400, message, [field_error(field_path(d.get("loc", ())), str(d.get("msg"))) for d in refused]
+        )
     details = [_with_header_names(detail) for detail in error.errors()]
     parts = {detail.get("loc", ("body",))[0] for detail in details}
     if parts & {"query", "header", "path", "cookie"}:
@@ -413,9 +423,10 @@ def passive_problem(error: RegionPassiveError) -> Response[str]:
     )
 
 
-def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
+def install_problem_handlers(app: APIGatewayHttpResolver, refusals: Mapping[str, str] | None = None) -> None:
     """The answers to the refusals every API function shares, in the one error shape, the refusal of
-    query parameters a route does not take, and of commands in the standby region."""
+    query parameters a route does not take, and of commands in the standby region (`refusals`: see
+    `validation_problem`)."""
     app.use([refuse_unknown_query_parameters, refuse_commands_while_passive])
 
     @app.exception_handler(RegionPassiveError)
@@ -424,7 +435,7 @@ def install_problem_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
-        return validation_problem(error)
+        return validation_problem(error, refusals)
 
     @app.exception_handler(RequestFieldError)
     def _invalid_field(error: RequestFieldError) -> Response[str]:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ops.target import LOCAL_ENDPOINT, LOCAL_GATEWAY, TargetError, aws_target, local_target
+from ops.target import LOCAL_ENDPOINT, LOCAL_GATEWAY, TargetError, aws_target, local_regions, local_target
 from ops.template import TEMPLATE, TemplateError
 
 if TYPE_CHECKING:
@@ -126,6 +126,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     failover.add_argument("--status", action="store_true", help="only say which region is active")
     failover.set_defaults(handler=_failover)
+
+    regions = commands.add_parser(
+        "regions", help="the local cloud in two regions (make run-regions; docs/failover.md)"
+    ).add_subparsers(dest="action", required=True)
+    regions.add_parser("run", help="run the pair until Ctrl-C").set_defaults(handler=_regions_run)
+    regions.add_parser("list", parents=[scripted], help="the pair's regions and their state").set_defaults(
+        handler=_regions_list
+    )
+    cut = regions.add_parser(
+        "cut", parents=[scripted], help="an outage: a region's gateway, functions and queues gone"
+    )
+    cut.add_argument("region")
+    cut.set_defaults(handler=_regions_cut)
 
     token = commands.add_parser(
         "token",
@@ -429,22 +442,25 @@ def _failover(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from eventcore.regions import PromotionRefusedError
-    from ops.failover import failover, region_end, status
+    from ops.failover import RegionEnd, failover, region_end, status
 
-    if not args.stack:
-        raise TargetError(
-            "failover acts on a replicated pair of deployed stacks (--stack NAME, the same in both regions): "
-            "the local cloud runs one region (docs/failover.md)"
-        )
-    to = region_end(aws_target(args.stack, args.to, args.profile))
+    def end(region: str) -> RegionEnd:
+        if args.stack:
+            return region_end(aws_target(args.stack, region, args.profile))
+        gateways = {found["region"]: found["gateway"] for found in _local_pair(args)}
+        if region not in gateways:
+            raise TargetError(f"the local cloud has no region {region}: {', '.join(gateways)}")
+        return region_end(local_target(args.endpoint_url, args.template, gateways[region]))
+
+    to = end(args.to)
     if args.status:
         print(status(to))
         return OK
     other_region = args.other or to.replica_region
     if not other_region:
-        raise TargetError(f"stack {args.stack} in {args.to} names no ReplicaRegion: pass --other")
+        raise TargetError(f"the stack in {args.to} names no ReplicaRegion: pass --other")
     try:
-        other = region_end(aws_target(args.stack, other_region, args.profile))
+        other: RegionEnd | None = end(other_region)
     except TargetError:
         other = None  # the other region does not answer at all: reachable it is not
     try:
@@ -463,6 +479,63 @@ def _failover(args: argparse.Namespace) -> int:
             f"({', '.join(f'{n} {t}' for t, n in resumed.by_type.items()) or 'none'})"
         )
     return OK
+
+
+def _local_pair(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The local cloud's regions (make run-regions), asked of --gateway-url, else either region's gateway."""
+    from ops.localregions import STANDBY_GATEWAY
+
+    found = local_regions(args.gateway_url, LOCAL_GATEWAY, STANDBY_GATEWAY)
+    if not found:
+        raise TargetError(
+            "failover acts on a replicated pair: a deployed one (--stack NAME, the same in both regions), or "
+            "the local cloud in two regions (make run-regions); this local cloud runs one region"
+        )
+    return found
+
+
+def _regions_run(args: argparse.Namespace) -> int:
+    from ops.localregions import run
+
+    return run(args.template)
+
+
+def _regions_list(args: argparse.Namespace) -> int:
+    found = _local_pair(args)
+    if args.json:
+        _print_json(found)
+    else:
+        for region in found:
+            print(f"{region['region']:<16} {region['state']:<9} {region['gateway']}")
+    return OK
+
+
+def _regions_cut(args: argparse.Namespace) -> int:
+    """POST the cut through another region's gateway (the cut region's own stops answering), then wait until
+    the pair reports the region cut."""
+    import time
+    import urllib.request
+
+    found = {region["region"]: region for region in _local_pair(args)}
+    if args.region not in found:
+        raise TargetError(f"no region {args.region} in the local cloud: {', '.join(sorted(found))}")
+    if found[args.region]["state"] == "cut":
+        print(f"{args.region} is already cut")
+        return OK
+    others = [r["gateway"] for name, r in found.items() if name != args.region and r["state"] != "cut"]
+    if not others:
+        raise TargetError(f"{args.region} is the last region running: stop the local cloud instead (Ctrl-C)")
+    request = urllib.request.Request(f"{others[0]}/_localcloud/api/regions/{args.region}/cut", method="POST")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+    deadline = time.monotonic() + 120  # a cut waits for the batches in progress: minutes on a loaded machine
+    while time.monotonic() < deadline:
+        states = {region["region"]: region["state"] for region in local_regions(*others)}
+        if states.get(args.region) == "cut":
+            print(f"{args.region} is cut: its gateway, functions and queue contents are gone")
+            return OK
+        time.sleep(0.2)
+    raise TargetError(f"{args.region} was not reported cut within 120 s")
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -96,14 +96,49 @@ def region_end(target: Target) -> RegionEnd:
         orders_log=outputs["OrdersEventLogTable"],
         active_region_table=table,
         queue_urls={queue: target.physical(logical) for queue, logical in QUEUE_RESOURCES.items()},
-        reachable=http_probe(f"{outputs['ApiUrl']}/orders"),
+        reachable=http_probe(f"{target.gateway_url if target.local else outputs['ApiUrl']}/orders"),
         replica_region=target.parameters.get("ReplicaRegion", ""),
     )
 
 
 def stack_outputs(target: Target) -> dict[str, str]:
+    if target.local:
+        return target.outputs
     (stack,) = target.client("cloudformation").describe_stacks(StackName=target.stack_name)["Stacks"]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+# The replicated logs, in the order of the standby's ReplicatedStreamArns, by the primary's logical ids.
+REPLICATED_LOGS = (
+    "OrdersEventLogReplicas",
+    "PaymentsEventLogReplicas",
+    "InventoryEventLogReplicas",
+    "ShippingEventLogReplicas",
+)
+
+
+def standby_parameters(primary: Target, standby_region: str) -> dict[str, str]:
+    """What the standby's stack is given, read from the primary's (docs/failover.md, "Deploying a pair"): the
+    primary stack's id, the streams of its replicated logs' replicas in the standby's region (each replica's
+    LatestStreamArn there), and the primary's multi-Region key."""
+    if primary.parameters.get("Replication") != "primary":
+        raise TargetError(f"stack {primary.stack_name} in {primary.region} is not a primary (Replication)")
+    (stack,) = primary.client("cloudformation").describe_stacks(StackName=primary.stack_name)["Stacks"]
+    standby = primary.session.client(
+        "dynamodb", region_name=standby_region, endpoint_url=primary.endpoint_url
+    )
+    streams = [
+        standby.describe_table(TableName=primary.physical(logical))["Table"]["LatestStreamArn"]
+        for logical in REPLICATED_LOGS
+    ]
+    key = primary.client("kms").describe_key(KeyId=primary.physical("PersonalDataKey"))["KeyMetadata"]
+    return {
+        "Replication": "standby",
+        "ReplicaRegion": primary.region,
+        "PrimaryStackId": stack["StackId"].rsplit("/", 1)[-1],
+        "ReplicatedStreamArns": ",".join(streams),
+        "PersonalDataPrimaryKeyArn": key["Arn"],
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,10 @@ class Target:
     gateway_url: str | None = None
     parameters: dict[str, str] = field(
         default_factory=dict
-    )  # the stack's parameter values (locally: defaults)
+    )  # the stack's parameter values (locally: as the local cloud resolved them)
+    outputs: dict[str, str] = field(
+        default_factory=dict
+    )  # locally: the template's, as the cloud resolves them
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -94,26 +97,37 @@ class Target:
 def local_target(
     endpoint_url: str = LOCAL_ENDPOINT, template: Path = TEMPLATE, gateway_url: str = LOCAL_GATEWAY
 ) -> Target:
-    """The running local cloud: its moto server at `endpoint_url`, its template's shape."""
+    """The running local cloud: its moto server at `endpoint_url`, its template's shape, and what its gateway
+    says of its stack (region, parameter values, outputs: one region of several has its own). A cloud whose
+    gateway does not answer (a region cut) is taken to run the template's defaults in the local region."""
     import boto3
 
     _probe(endpoint_url)
+    shape = shape_of_template(template)
+    described = local_stack(gateway_url) or {}
+    region = described.get("region", LOCAL_REGION)
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
-        region_name=LOCAL_REGION,
+        region_name=region,
     )
-    shape = shape_of_template(template)
     target = Target(
         LOCAL_STACK,
         shape,
         {},
-        LOCAL_REGION,
+        region,
         True,
         session,
         endpoint_url=endpoint_url,
         gateway_url=gateway_url,
-        parameters=dict(shape.parameter_defaults),  # the local cloud runs the template's defaults
+        parameters={
+            **shape.parameter_defaults,
+            **{
+                name: ",".join(map(str, value)) if isinstance(value, list) else str(value)
+                for name, value in described.get("parameters", {}).items()
+            },
+        },
+        outputs={name: str(value) for name, value in described.get("outputs", {}).items()},
     )
     try:
         target.physical_ids = _stack_resources(target.client("cloudformation"), LOCAL_STACK)
@@ -123,6 +137,29 @@ def local_target(
             "it with --endpoint-url, or name a deployed stack with --stack"
         ) from exc
     return target
+
+
+def local_stack(gateway_url: str) -> dict[str, Any] | None:
+    """The local cloud's own account of its stack (`/_localcloud/api/stack`), or None if nothing answers."""
+    return _local_json(f"{gateway_url}/_localcloud/api/stack")
+
+
+def local_regions(*gateway_urls: str) -> list[dict[str, Any]]:
+    """The regions of a local cloud running several (`make run-regions`), from the first of `gateway_urls`
+    that answers: [{region, gateway, state}]; empty when it runs one region or none answers."""
+    for url in gateway_urls:
+        found = _local_json(f"{url}/_localcloud/api/regions")
+        if found is not None:
+            return list(found.get("regions", []))
+    return []
+
+
+def _local_json(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return dict(json.loads(response.read()))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
 
 
 def _probe(endpoint_url: str) -> None:

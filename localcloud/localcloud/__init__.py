@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from localcloud.cloud import LocalCloud, StartError
+    from localcloud.regions import Regions
     from localcloud.template import TemplateError
     from localcloud.workers import Invocation
 
-__all__ = ["Invocation", "LocalCloud", "StartError", "TemplateError"]
+__all__ = ["Invocation", "LocalCloud", "Regions", "StartError", "TemplateError"]
 
 _HOMES = {
     "LocalCloud": "localcloud.cloud",
+    "Regions": "localcloud.regions",
     "StartError": "localcloud.cloud",
     "TemplateError": "localcloud.template",
     "Invocation": "localcloud.workers",

@@ -33,6 +33,7 @@ from localcloud.functions import FAKE_CREDENTIALS, Functions, function_specs
 from localcloud.gateway import Gateway
 from localcloud.motoserver import MotoServer, WriteSignal
 from localcloud.output import Reporter
+from localcloud.replication import register_replicas, replicate_keys, unregister_region
 from localcloud.routes import Authorizer, routes_of
 from localcloud.schedules import Scheduler
 from localcloud.stack import Stack
@@ -82,6 +83,8 @@ class LocalCloud:
         fresh: bool = False,
         verbose: bool = False,
         region: str | None = None,
+        moto: MotoServer | None = None,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self.template_path = Path(template).resolve()
         self.region = region or region_for(self.template_path)
@@ -95,7 +98,13 @@ class LocalCloud:
         self._max_workers = max_workers_per_function
         self._function_logs_path = function_logs
         self._function_logs: BinaryIO | None = None
-        self._signal = WriteSignal()
+        # A cloud given a running moto server shares it (regions.py: one moto, a cloud per region) and leaves
+        # it running when it stops; otherwise it starts and stops its own.
+        self._shared_moto = moto
+        self._signing_key = signing_key
+        self._signal = moto.signal if moto is not None else WriteSignal()
+        self.regions: Any = None  # the Regions this cloud is one region of (regions.py), if any
+        self.cut_off = False
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._ready = threading.Event()
@@ -258,7 +267,7 @@ class LocalCloud:
         self.specs, self.skipped = function_specs(self.stack)
         self.routes = routes_of(self.stack)
         key_file = self.state.signing_key_file if self.state else None
-        self.issuer = TokenIssuer(SigningKey.load_or_create(key_file))
+        self.issuer = TokenIssuer(self._signing_key or SigningKey.load_or_create(key_file))
         self._loaded = True
 
     def start(self) -> None:
@@ -273,8 +282,11 @@ class LocalCloud:
         if self.state is not None:
             self.state.prepare(self._fresh)
         self.load()
-        self.moto = MotoServer(self._host, self._moto_port, self._signal)
-        self.moto.start()
+        if self._shared_moto is not None:
+            self.moto = self._shared_moto
+        else:
+            self.moto = MotoServer(self._host, self._moto_port, self._signal)
+            self.moto.start()
         self._create_stack()
         # Again, now that the data resources have their physical names: environments and routes refer to them.
         self.specs, self.skipped = function_specs(self.stack)
@@ -338,7 +350,11 @@ class LocalCloud:
     def _create_stack(self) -> None:
         assert self.moto is not None
         self._deliveries = plan_deliveries(self.stack)
-        moto_template = data_resources_template(self.stack.translation.cfn, self.stack.resolver.parameters)
+        with self.moto.lock:
+            self.stack.made = replicate_keys(self.stack)
+        moto_template = data_resources_template(
+            self.stack.translation.cfn, self.stack.resolver.parameters, self.stack.made
+        )
         route_deliveries_through_queues(moto_template, self._deliveries)
         cloudformation = self.client("cloudformation")
         self._positions: dict[str, str] = {}
@@ -351,6 +367,8 @@ class LocalCloud:
             self.reporter.say(f"localcloud: resumed the state in {self.state.path}")
         else:
             self.stack.create(cloudformation, moto_template)
+        with self.moto.lock:
+            register_replicas(self.stack)
         apply_bucket_notifications(self.stack, self.client, self.reporter.say)
 
     def _destination_arns(self) -> list[str]:
@@ -413,15 +431,50 @@ class LocalCloud:
         if self._function_logs is not None:
             self._function_logs.close()
             self._function_logs = None
-        if self.moto is not None:
+        if self.moto is not None and self._shared_moto is None:
             self.moto.stop()
             self._reset_moto()
-            self.moto = None
+        self.moto = None
         self.gateway = None
         self.pollers = []
         self.delivery_streams = []
         if save_failure is not None:
             raise save_failure
+
+    def cut(self) -> None:
+        """An outage of this cloud's region (regions.py): its gateway stops answering, its functions,
+        triggers, delivery streams and schedules stop, its queues lose every message, and its replicas of
+        global tables can no longer be reached there. moto keeps serving the other regions, which keep every acknowledged
+        write. A cut region stays cut: stop() still ends it."""
+        assert self._shared_moto is not None, "only a region of several (regions.py) can be cut"
+        self._ready.clear()
+        self.cut_off = True
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        for poller in self.pollers:
+            poller.stop()
+        for stream in self.delivery_streams:
+            stream.stop()
+        for poller in self.pollers:
+            if poller.is_alive():
+                poller.join(timeout=INIT_TIMEOUT_SECONDS)
+        for stream in self.delivery_streams:
+            if stream.is_alive():
+                stream.join(timeout=INIT_TIMEOUT_SECONDS)
+        if hasattr(self, "functions"):
+            self.functions.stop()
+        sqs = self.client("sqs")
+        for url in sqs.list_queues().get("QueueUrls", []):
+            sqs.purge_queue(QueueUrl=url)
+        assert self.moto is not None
+        with self.moto.lock:
+            unregister_region(self.region)
+        self.scheduler = None
+        self.pollers = []
+        self.delivery_streams = []
+        self.reporter.say(f"localcloud: region {self.region} is cut")
 
     @staticmethod
     def _reset_moto() -> None:

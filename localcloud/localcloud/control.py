@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
 from localcloud.console import ConsoleApi
-from localcloud.template import TemplateError
+from localcloud.template import STACK_NAME, TemplateError
 from localcloud.tokens import discovery_document
 
 if TYPE_CHECKING:
@@ -95,7 +96,40 @@ class Control:
             )
         if path == "oidc/jwks.json":
             return _json(cloud.issuer.key.jwks())
+        if path == "api/stack":
+            return _json(self.stack())
+        if path == "api/regions" or path.startswith("api/regions/"):
+            return self._regions(path.removeprefix("api/regions").strip("/"), request)
         return ConsoleApi(cloud).handle(path, request)
+
+    def stack(self) -> dict[str, Any]:
+        """The stack as an operator's tools see a deployed one: its region, parameter values and outputs."""
+        cloud = self._cloud
+        parameters = cloud.stack.resolver.parameters
+        return {
+            "stack_name": STACK_NAME,
+            "region": cloud.region,
+            "parameters": {name: value for name, value in parameters.items() if "::" not in name},
+            "outputs": cloud.stack.outputs(),
+            "gateway": cloud.gateway.url if cloud.gateway else None,
+        }
+
+    def _regions(self, rest: str, request: Request) -> Response:
+        """`GET api/regions`: the regions of several (regions.py) and whether each is cut; `POST
+        api/regions/<region>/cut`: cut one (202: the cut finishes after the answer, which may come from the
+        gateway being cut; poll `GET api/regions`)."""
+        regions = self._cloud.regions
+        if regions is None:
+            return _json({"message": "this local cloud runs one region"}, 404)
+        if not rest:
+            return _json({"regions": regions.describe()})
+        region, _, action = rest.partition("/")
+        if action != "cut" or request.method != "POST":
+            return _json({"message": "POST /_localcloud/api/regions/<region>/cut"}, 404)
+        if region not in regions.names:
+            return _json({"message": f"no region {region!r}: {', '.join(regions.names)}"}, 404)
+        threading.Thread(target=regions.cut, args=(region,), name=f"cut-{region}", daemon=True).start()
+        return _json({"cutting": region}, 202)
 
 
 def _json(body: Any, status: int = 200) -> Response:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.cloudformation.models import cloudformation_backends
 
-from localcloud.intrinsics import Resolver
+from localcloud.intrinsics import IntrinsicError, Resolver
 from localcloud.template import ACCOUNT_ID, STACK_NAME, TemplateError
 
 if TYPE_CHECKING:
@@ -33,6 +33,9 @@ class Stack:
         self.translation = translation
         self.region = region
         self.physical_ids: dict[str, str] = {}
+        # Resources the local cloud makes itself rather than moto's CloudFormation (replica keys):
+        # {logical id: {"Ref": value, attribute: value}}.
+        self.made: dict[str, dict[str, str]] = {}
         self.resolver = Resolver(
             parameters,
             translation.cfn.get("Conditions", {}),
@@ -62,7 +65,11 @@ class Stack:
     def create(self, cloudformation: CloudFormationClient, template: dict[str, Any]) -> None:
         """Create the data resources (`template`) in moto and read their physical ids back."""
         try:
-            cloudformation.create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(template))
+            cloudformation.create_stack(
+                StackName=STACK_NAME,
+                TemplateBody=json.dumps(template),
+                Parameters=self._moto_parameters(template),
+            )
         except cloudformation.exceptions.AlreadyExistsException as exc:
             raise TemplateError(f"a stack named {STACK_NAME} already exists in this moto server") from exc
         self._wait_for(cloudformation, "CREATE_COMPLETE")
@@ -71,7 +78,11 @@ class Stack:
     def update(self, cloudformation: CloudFormationClient, template: dict[str, Any]) -> None:
         """Bring a resumed stack to the template's data resources (a template changed since the last run)."""
         try:
-            cloudformation.update_stack(StackName=STACK_NAME, TemplateBody=json.dumps(template))
+            cloudformation.update_stack(
+                StackName=STACK_NAME,
+                TemplateBody=json.dumps(template),
+                Parameters=self._moto_parameters(template),
+            )
         except cloudformation.exceptions.ClientError as exc:
             if "No updates" not in str(exc):
                 raise TemplateError(f"moto could not update the resumed stack: {exc}") from exc
@@ -79,7 +90,23 @@ class Stack:
             self._wait_for(cloudformation, "UPDATE_COMPLETE")
         self.read_physical_ids(cloudformation)
 
+    def _moto_parameters(self, template: dict[str, Any]) -> list[dict[str, str]]:
+        """The parameter values the local cloud resolves with (overrides included), for moto's stack: its
+        conditions must choose the resources the functions are told about."""
+        values = []
+        for name in template.get("Parameters", {}):
+            value = self.resolver.parameters.get(name)
+            if value is None:
+                continue
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            values.append({"ParameterKey": name, "ParameterValue": text})
+        return values
+
     def read_physical_ids(self, cloudformation: CloudFormationClient) -> None:
+        # The stack's id as moto made it: names built from AWS::StackId (`!Select [2, !Split ["/", ...]]`)
+        # must be the same in what moto created and in what the functions are told.
+        (stack,) = cloudformation.describe_stacks(StackName=STACK_NAME)["Stacks"]
+        self.resolver.parameters["AWS::StackId"] = stack["StackId"]
         for resource in cloudformation.describe_stack_resources(StackName=STACK_NAME)["StackResources"]:
             if "LogicalResourceId" not in resource:
                 continue  # moto lists a resource whose Condition is false without its names
@@ -100,6 +127,19 @@ class Stack:
                 raise TemplateError(f"moto could not create the data resources: {reason}")
             time.sleep(0.05)
 
+    def outputs(self) -> dict[str, Any]:
+        """The template's outputs whose Condition holds, resolved as the stack's are (a value that cannot be
+        resolved is left out)."""
+        values: dict[str, Any] = {}
+        for name, output in self.translation.cfn.get("Outputs", {}).items():
+            if "Condition" in output and not self.resolver.condition(output["Condition"]):
+                continue
+            try:
+                values[name] = self.resolver.resolve(output.get("Value"))
+            except (TemplateError, IntrinsicError):
+                continue
+        return values
+
     # ----- references -----
 
     def function_name(self, logical_id: str) -> str:
@@ -115,6 +155,8 @@ class Stack:
         return f"{self.region}_{logical_id}"
 
     def ref(self, logical_id: str) -> Any:
+        if logical_id in self.made:
+            return self.made[logical_id]["Ref"]
         if logical_id in self.physical_ids:
             return self.physical_ids[logical_id]
         if logical_id in self.translation.applications:  # a nested application, merged: its stack's id
@@ -130,6 +172,8 @@ class Stack:
         return f"local-{logical_id}"
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
+        if attribute in self.made.get(logical_id, {}):
+            return self.made[logical_id][attribute]
         if logical_id in self.physical_ids:
             return self._moto_attribute(logical_id, attribute)
         application = self.translation.applications.get(logical_id)

@@ -21,6 +21,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 from localcloud.nested import Application, merge_applications
+from localcloud.replication import GLOBAL_TABLE, REPLICA_KEY, as_regional_table
 from localcloud.template import SSM_PARAMETER_TYPE_PREFIX, TemplateError
 
 __all__ = ["CODE_BUCKET", "Translation", "data_resources_template", "translate"]
@@ -146,15 +147,26 @@ def _translate_one(template: dict[str, Any], parameters: dict[str, Any], base: P
     return Translation(cfn, folders)
 
 
-def data_resources_template(cfn: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
-    """The copy for moto: data resources only, references to left-out resources replaced by placeholders."""
+def data_resources_template(
+    cfn: dict[str, Any], parameters: dict[str, Any], made: dict[str, dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The copy for moto: data resources only, references to left-out resources replaced by placeholders, and
+    to resources the local cloud `made` itself (replica keys: {logical id: {"Ref": ..., attribute: ...}}) by
+    their values. Global tables become tables (replication.py)."""
     resources = cfn.get("Resources", {})
-    left_out = {name for name, res in resources.items() if res.get("Type", "").startswith(LEFT_OUT_PREFIXES)}
+    made = made or {}
+    left_out = {
+        name
+        for name, res in resources.items()
+        if res.get("Type", "").startswith(LEFT_OUT_PREFIXES) or res.get("Type") == REPLICA_KEY
+    }
     kept = {}
     for name, resource in resources.items():
         if name in left_out:
             continue
         resource = copy.deepcopy(resource)
+        if resource.get("Type") == GLOBAL_TABLE:
+            resource = as_regional_table(resource)
         for prop in UNSUPPORTED_PROPERTIES.get(resource.get("Type", ""), []):
             resource.get("Properties", {}).pop(prop, None)
         depends_on = resource.get("DependsOn")
@@ -164,7 +176,7 @@ def data_resources_template(cfn: dict[str, Any], parameters: dict[str, Any]) -> 
             resource["DependsOn"] = [dep for dep in depends_on if dep not in left_out]
             if not resource["DependsOn"]:
                 del resource["DependsOn"]
-        kept[name] = _without_references(resource, left_out)
+        kept[name] = _without_references(resource, left_out, made)
     result: dict[str, Any] = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": kept}
     # SSM-typed parameters become plain strings with their placeholder value: moto would look them up.
     result_parameters = {}
@@ -182,23 +194,30 @@ def data_resources_template(cfn: dict[str, Any], parameters: dict[str, Any]) -> 
     return result
 
 
-def _without_references(value: Any, left_out: set[str]) -> Any:
-    """Replace Ref/GetAtt/${...} pointing at left-out resources with a placeholder string."""
+def _without_references(value: Any, left_out: set[str], made: dict[str, dict[str, str]]) -> Any:
+    """Replace Ref/GetAtt/${...} pointing at left-out resources with their value when the local cloud made
+    them, else with a placeholder string."""
     if isinstance(value, dict):
         if value.keys() == {"Ref"} and value["Ref"] in left_out:
-            return f"localcloud-{value['Ref']}"
+            return made.get(value["Ref"], {}).get("Ref", f"localcloud-{value['Ref']}")
         if value.keys() == {"Fn::GetAtt"}:
-            target = value["Fn::GetAtt"]
-            target = target.split(".")[0] if isinstance(target, str) else target[0]
+            target, _, attribute = (
+                value["Fn::GetAtt"].partition(".")
+                if isinstance(value["Fn::GetAtt"], str)
+                else (value["Fn::GetAtt"][0], ".", value["Fn::GetAtt"][1])
+            )
             if target in left_out:
-                return f"arn:aws:localcloud:::{target}"
-        return {key: _without_references(item, left_out) for key, item in value.items()}
+                return made.get(target, {}).get(attribute, f"arn:aws:localcloud:::{target}")
+        return {key: _without_references(item, left_out, made) for key, item in value.items()}
     if isinstance(value, list):
-        return [_without_references(item, left_out) for item in value]
+        return [_without_references(item, left_out, made) for item in value]
     if isinstance(value, str) and "${" in value:
-        return re.sub(
-            r"\$\{([A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}",
-            lambda m: f"localcloud-{m.group(1)}" if m.group(1) in left_out else m.group(0),
-            value,
-        )
+
+        def replaced(match: re.Match[str]) -> str:
+            name, attribute = match.group(1), (match.group(2) or ".Ref")[1:]
+            if name not in left_out:
+                return match.group(0)
+            return made.get(name, {}).get(attribute, f"localcloud-{name}")
+
+        return re.sub(r"\$\{([A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}", replaced, value)
     return value

@@ -444,8 +444,8 @@ class LocalCloud:
     def cut(self) -> None:
         """An outage of this cloud's region (regions.py): its gateway stops answering, its functions,
         triggers, delivery streams and schedules stop, its queues lose every message, and its replicas of
-        global tables can no longer be reached there. moto keeps serving the other regions, which keep every acknowledged
-        write. A cut region stays cut: stop() still ends it."""
+        global tables can no longer be reached there. moto keeps serving the other regions, which keep every
+        acknowledged write. A cut region stays cut: stop() still ends it."""
         assert self._shared_moto is not None, "only a region of several (regions.py) can be cut"
         self._ready.clear()
         self.cut_off = True

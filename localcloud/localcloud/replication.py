@@ -79,6 +79,8 @@ def register_replicas(stack: Stack) -> dict[str, list[str]]:
     keys = kms_backends[ACCOUNT_ID][stack.region]
     for logical_id in stack.of_type("AWS::KMS::Key"):
         key = keys.keys.get(stack.physical_ids.get(logical_id, ""))
+        if key is not None and isinstance(key.policy, dict):
+            key.policy = json.dumps(key.policy)  # moto's CloudFormation keeps it as given; its KMS reads JSON
         if (
             key is not None
             and stack.properties(logical_id).get("MultiRegion") in (True, "true")
@@ -132,6 +134,11 @@ def replicate_keys(stack: Stack) -> dict[str, dict[str, str]]:
         replica = kms_backends[ACCOUNT_ID][stack.region].keys.get(key_id)
         if replica is None:
             replica = primary.replicate_key(key_id, stack.region)
+            # moto's copy shares the primary's configuration, which its DescribeKey then marks REPLICA.
+            replica.multi_region_configuration = {
+                **copy.deepcopy(primary.keys[key_id].multi_region_configuration),
+                "MultiRegionKeyType": "REPLICA",
+            }
         if "Description" in properties:
             replica.description = properties["Description"]
         if "KeyPolicy" in properties:

@@ -8,7 +8,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 comma := ,
 
-.PHONY: venv lint test test-unit test-integration test-e2e test-scale bench run demo token invoke browser build validate deploy \
+.PHONY: venv lint test test-unit test-integration test-e2e test-scale bench run run-regions demo token invoke browser build validate deploy \
 	clean alarms mining mine openapi dlq dlq-show redrive trace rebuild rebuild-status rebuild-switch rebuild-drop
 
 venv: $(STAMP)
@@ -22,7 +22,7 @@ $(STAMP): requirements-dev.txt localcloud/pyproject.toml
 TYPED := layers/eventcore/eventcore layers/orders/orders layers/payments/payments layers/inventory/inventory \
 	layers/shipping/shipping \
 	functions \
-	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops localcloud/localcloud localcloud/tests demo
+	ops bench tests/unit tests/integration tests/support tests/e2e tests/ops tests/regions localcloud/localcloud localcloud/tests demo
 
 lint: venv
 	$(BIN)/ruff check .
@@ -69,6 +69,11 @@ clean:
 # functions' log lines under each invocation (they always go to .localcloud/functions.log).
 run: venv
 	$(BIN)/python -m localcloud run $(if $(FRESH),--fresh) $(if $(VERBOSE),--verbose)
+
+# The local cloud in two regions, a primary (gateway :3000) and its standby (:3001), on one moto (:4566); each run
+# starts empty (docs/failover.md, "Two regions on one machine"). python -m ops regions cut|list, ops failover.
+run-regions: venv
+	$(BIN)/python -m ops regions run
 
 # make -s token CUSTOMER=wh-1 SCOPE="orders/warehouse orders/privacy" prints only the token: minted by the local
 # cloud, or with STACK=<name> an access token of that deployed dev stack's own user pool (the user is made, or

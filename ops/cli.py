@@ -127,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     failover.add_argument("--status", action="store_true", help="only say which region is active")
     failover.set_defaults(handler=_failover)
 
+    standby = commands.add_parser(
+        "standby-parameters",
+        parents=[scripted],
+        help="what the standby's stack is given, read from the primary's (--stack, --region of the primary)",
+    )
+    standby.add_argument("--standby-region", required=True, help="the region the standby is deployed in")
+    standby.set_defaults(handler=_standby_parameters)
+
     regions = commands.add_parser(
         "regions", help="the local cloud in two regions (make run-regions; docs/failover.md)"
     ).add_subparsers(dest="action", required=True)
@@ -492,6 +500,17 @@ def _local_pair(args: argparse.Namespace) -> list[dict[str, Any]]:
             "the local cloud in two regions (make run-regions); this local cloud runs one region"
         )
     return found
+
+
+def _standby_parameters(args: argparse.Namespace) -> int:
+    from ops.failover import standby_parameters
+
+    values = standby_parameters(_target(args), args.standby_region)
+    if args.json:
+        _print_json(values)
+    else:  # what `sam deploy --parameter-overrides` takes
+        print(" ".join(f"{name}={value}" for name, value in values.items()))
+    return OK
 
 
 def _regions_run(args: argparse.Namespace) -> int:

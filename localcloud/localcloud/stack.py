@@ -18,6 +18,7 @@ from localcloud.template import ACCOUNT_ID, STACK_NAME, TemplateError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ParameterTypeDef
 
     from localcloud.translate import Translation
 
@@ -90,10 +91,10 @@ class Stack:
             self._wait_for(cloudformation, "UPDATE_COMPLETE")
         self.read_physical_ids(cloudformation)
 
-    def _moto_parameters(self, template: dict[str, Any]) -> list[dict[str, str]]:
+    def _moto_parameters(self, template: dict[str, Any]) -> list[ParameterTypeDef]:
         """The parameter values the local cloud resolves with (overrides included), for moto's stack: its
         conditions must choose the resources the functions are told about."""
-        values = []
+        values: list[ParameterTypeDef] = []
         for name in template.get("Parameters", {}):
             value = self.resolver.parameters.get(name)
             if value is None:

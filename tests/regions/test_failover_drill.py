@@ -6,11 +6,13 @@ active and reachable; a second promotion)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
+from ops.cli import main as ops_main
 from ops.localregions import PRIMARY, STANDBY
 from tests.support.failover_drill import Drill, run_drill, start_drill_pair
 from tests.support.orders import order_body
@@ -50,8 +52,20 @@ def test_the_passive_standby_refuses_commands_and_promotion_is_refused_while_the
     assert response.headers["Retry-After"].isdigit()
     assert "standby" in response.json()["message"]
     assert drill.place(client, regions[PRIMARY]) == 201
-    # Promoting the standby while the primary is active and answers would split the brain: refused.
+    # The pair as the operator's CLI lists it, and what it reads from the primary for the standby.
     capsys.readouterr()
+    assert ops_main(["--gateway-url", standby.gateway_url, "--json", "regions", "list"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["region"], r["state"]) for r in listed] == [(PRIMARY, "ready"), (STANDBY, "ready")]
+    primary = regions[PRIMARY]
+    target = ["--endpoint-url", regions.endpoint_url, "--gateway-url", primary.gateway_url, "--json"]
+    assert ops_main([*target, "standby-parameters", "--standby-region", STANDBY]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert {name: standby.stack.resolver.parameters[name] for name in given} == {
+        **given,
+        "ReplicatedStreamArns": given["ReplicatedStreamArns"].split(","),
+    }
+    # Promoting the standby while the primary is active and answers would split the brain: refused.
     assert drill.failover(STANDBY)[0] == 1
     assert f"{PRIMARY} is still active and reachable" in capsys.readouterr().err
 

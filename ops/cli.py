@@ -490,10 +490,12 @@ def _failover(args: argparse.Namespace) -> int:
 
 
 def _local_pair(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """The local cloud's regions (make run-regions), asked of --gateway-url, else either region's gateway."""
+    """The local cloud's regions (make run-regions), asked of --gateway-url; by default of the primary's
+    gateway, else the standby's (the primary's is gone once it is cut)."""
     from ops.localregions import STANDBY_GATEWAY
 
-    found = local_regions(args.gateway_url, LOCAL_GATEWAY, STANDBY_GATEWAY)
+    fallback = [STANDBY_GATEWAY] if args.gateway_url == LOCAL_GATEWAY else []
+    found = local_regions(args.gateway_url, *fallback)
     if not found:
         raise TargetError(
             "failover acts on a replicated pair: a deployed one (--stack NAME, the same in both regions), or "

@@ -161,8 +161,11 @@ def test_the_passive_error_says_who_is_active():
     assert f"{PRIMARY} is active" in str(error)
 
 
-def test_the_failover_command_needs_a_deployed_pair(capsys):
+def test_the_failover_command_needs_a_pair(capsys):
     from ops.cli import USAGE, main
 
-    assert main(["failover", "--to", STANDBY]) == USAGE
-    assert "replicated pair of deployed stacks" in capsys.readouterr().err
+    nothing = "http://127.0.0.1:9"  # the discard port: no local cloud answers there
+    assert main(["--gateway-url", nothing, "failover", "--to", STANDBY]) == USAGE
+    error = capsys.readouterr().err
+    assert "a replicated pair" in error
+    assert "make run-regions" in error

@@ -19,6 +19,7 @@ from eventcore import DynamoDBEventStore, commit_to_item
 from eventcore.messaging.inbound import CommandMessage
 from localcloud import LocalCloud
 from ops.cli import main
+from ops.target import local_target
 from ops.template import TEMPLATE
 from orders.service import order_id_for
 from tests.support.polling import wait_until
@@ -444,3 +445,28 @@ class TestUsage:
         error = capsys.readouterr().err
         assert "no dead-letter queue 'NoSuchDLQ'" in error
         assert "OrderCommandsDLQ" in error
+
+    def test_a_local_cloud_of_one_region_has_no_regions_to_list_or_cut(
+        self, cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        for action in (["list"], ["cut", "eu-west-1"]):
+            status, _ = ops(cloud, capsys, "regions", *action)
+            assert status == 2
+        status = main(["--gateway-url", cloud.gateway_url, "failover", "--to", "eu-central-1"])
+        assert status == 2
+        assert "this local cloud runs one region" in capsys.readouterr().err
+
+
+class TestTarget:
+    def test_the_local_target_is_the_stack_the_local_cloud_describes(self, cloud: LocalCloud) -> None:
+        target = local_target(cloud.endpoint_url, TEMPLATE, cloud.gateway_url)
+        assert target.region == cloud.region
+        assert target.parameters["Replication"] == "none"
+        assert target.outputs["OrdersEventLogTable"] == cloud.physical_id("OrdersEventLog")
+        assert target.outputs["PaymentsEventLogTable"] == cloud.physical_id("PaymentsEventLog")
+        assert "ActiveRegionTable" not in target.outputs  # Condition: Replicated
+        # A name the template builds from the stack's id is the same in moto and in the functions.
+        stack_id = cloud.client("cloudformation").describe_stacks(StackName="localcloud")["Stacks"][0][
+            "StackId"
+        ]
+        assert cloud.stack.resolver.parameters["AWS::StackId"] == stack_id

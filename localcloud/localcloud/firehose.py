@@ -149,6 +149,15 @@ def _spec(logical_id: str, properties: dict[str, Any]) -> DeliverySpec:
         raise TemplateError(
             f"{logical_id}: dynamic partitioning needs an ErrorOutputPrefix (Firehose's rule)"
         )
+    for which in ("Prefix", "ErrorOutputPrefix"):  # refused now, not at the first delivery
+        expression = str(destination.get(which, ""))
+        names = {
+            m.group(2) for m in _EXPRESSION.finditer(expression) if m.group(1) == "partitionKeyFromQuery"
+        }
+        try:
+            evaluate_prefix(expression, keys=dict.fromkeys(names, "key"), arrival=0.0, error_type="type")
+        except TemplateError as exc:
+            raise TemplateError(f"{logical_id}: its {which}: {exc}") from exc
     hints = destination.get("BufferingHints", {})
     kms = destination.get("EncryptionConfiguration", {}).get("KMSEncryptionConfig", {})
     stream_arn = str(properties["KinesisStreamSourceConfiguration"]["KinesisStreamARN"])

@@ -214,6 +214,11 @@ def test_prefix_expressions_evaluate_as_firehose_documents_them() -> None:
         ({"Processors": [{"Type": "Lambda", "Parameters": []}]}, "a Lambda processor"),
         ({"CompressionFormat": "Snappy"}, "CompressionFormat Snappy"),
         ({"Prefix": "x=!{partitionKeyFromLambda:x}/"}, "partitionKeyFromLambda"),
+        (
+            {"Prefix": "x=!{timestamp:yyyy-ww}/"},
+            "its Prefix: timestamp pattern 'yyyy-ww': 'w' is not emulated",
+        ),
+        ({"ErrorOutputPrefix": "e/!{firehose:nonsense}/"}, "its ErrorOutputPrefix: prefix expression"),
     ],
 )
 def test_what_is_not_emulated_is_refused_by_name(change: dict[str, Any], refusal: str) -> None:

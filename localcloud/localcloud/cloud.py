@@ -46,6 +46,7 @@ from localcloud.workers import INIT_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from localcloud.pollers import Poller
+    from localcloud.regions import Regions
     from localcloud.workers import Invocation
 
 __all__ = ["LocalCloud", "StartError"]
@@ -103,8 +104,7 @@ class LocalCloud:
         self._shared_moto = moto
         self._signing_key = signing_key
         self._signal = moto.signal if moto is not None else WriteSignal()
-        self.regions: Any = None  # the Regions this cloud is one region of (regions.py), if any
-        self.cut_off = False
+        self.regions: Regions | None = None  # the regions this cloud is one of (regions.py), if any
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self._ready = threading.Event()
@@ -448,7 +448,6 @@ class LocalCloud:
         acknowledged write. A cut region stays cut: stop() still ends it."""
         assert self._shared_moto is not None, "only a region of several (regions.py) can be cut"
         self._ready.clear()
-        self.cut_off = True
         if self.gateway is not None:
             self.gateway.stop()
         if self.scheduler is not None:

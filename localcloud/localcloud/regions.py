@@ -147,12 +147,6 @@ class Regions:
             for region, cloud in self.clouds.items()
         ]
 
-    def wait_until_idle(self, timeout: float = 30.0) -> None:
-        """Every region still running idle (LocalCloud.wait_until_idle), one after the other."""
-        for region, cloud in self.clouds.items():
-            if region not in self.cut_regions:
-                cloud.wait_until_idle(timeout)
-
     def stop(self) -> None:
         for cloud in reversed(list(self.clouds.values())):
             cloud.stop()

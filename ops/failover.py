@@ -52,6 +52,10 @@ PROBE_SECONDS = 3.0
 # A finished process is resumed too when its last fact is this recent: its last commands (a confirmation,
 # compensations) may still have been on the failed region's queues.
 DEFAULT_RECENT = timedelta(hours=24)
+# SQS's message counts "may not achieve consistency until at least 1 minute after the producers stop sending
+# messages" (GetQueueAttributes, docs/failover.md): a planned move's drain believes its queues empty only
+# once they have read so this long (or at its deadline).
+QUIET_SECONDS = 60.0
 
 
 @dataclass
@@ -243,6 +247,7 @@ def planned_move(
     settle: float,
     drain: float,
     poll: float = 1.0,
+    quiet: float = QUIET_SECONDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -254,8 +259,8 @@ def planned_move(
     1. demote `source` (one conditional write: no region active, moving to `to`; `source` draining unless
        `drain` is 0) and wait `settle` seconds from the write: every function of both regions then reads
        the new record (their cache is shorter), and whatever began on the old one has ended;
-    2. with `drain`: poll `source`'s command queues until they are empty or `drain` seconds have passed,
-       then stop its consumers (a second write) and wait `settle` again;
+    2. with `drain`: poll `source`'s command queues until they have read empty for `quiet` seconds or
+       `drain` seconds have passed, then stop its consumers (a second write) and wait `settle` again;
     3. promote `to` and resume every process in flight, exactly as `failover` does.
 
     An interrupted move (the record already moving to `to`) is taken up where it stopped. Refused when `to`
@@ -301,7 +306,9 @@ def planned_move(
     if seen.draining is not None:
         if source.reachable():
             say(f"waiting up to {drain:g} s for {source.name}'s command queues to drain")
-            left = drain_queues(source, until=clock() + drain, clock=clock, sleep=sleep, poll=poll)
+            left = drain_queues(
+                source, until=clock() + drain, clock=clock, sleep=sleep, poll=poll, quiet=quiet
+            )
             drained = not left
         else:  # taken up after an interruption, the region left gone meanwhile: its queues cannot be read
             drained = False
@@ -335,15 +342,20 @@ def drain_queues(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     poll: float,
+    quiet: float = QUIET_SECONDS,
 ) -> dict[str, int]:
-    """Poll the region's command queues until every one is empty (visible, in flight and delayed messages
-    alike) or `until` has passed: what is left, by queue (empty: drained)."""
+    """Poll the region's command queues (visible, in flight and delayed messages alike) until every one has
+    read empty for `quiet` seconds, or `until` has passed: what the last read found, by queue (empty:
+    drained). A wrong "drained" costs no command (the resume sends each again under its id), only messages
+    left to be held in the region left, and parked in its DLQs."""
+    empty_since: float | None = None
     while True:
         left = {queue: count for queue, count in queue_depths(region).items() if count}
-        remaining = until - clock()
-        if not left or remaining <= 0:
+        now = clock()
+        empty_since = None if left else (now if empty_since is None else empty_since)
+        if (empty_since is not None and now - empty_since >= quiet) or now >= until:
             return left
-        sleep(min(poll, remaining))
+        sleep(min(poll, until - now))
 
 
 def queue_depths(region: RegionEnd) -> dict[str, int]:

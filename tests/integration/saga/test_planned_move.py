@@ -21,7 +21,7 @@ from eventcore.regions import (
     RegionPassiveError,
     reset_active_region,
 )
-from ops.failover import RegionEnd, failover, planned_move, settle_seconds
+from ops.failover import RegionEnd, drain_queues, failover, planned_move, settle_seconds
 from payments import payment_id_for
 from tests.integration.saga.conftest import BASKET, Saga, new_customer
 from tests.support.aws import create_table
@@ -309,3 +309,29 @@ def test_the_settle_is_the_cache_and_the_longest_queue_consumer(monkeypatch):
     assert settle_seconds(target) == SETTLE  # the template's default cache (5 s) and payments' 30 s
     target.parameters["ActiveRegionCacheSeconds"] = "2"
     assert settle_seconds(target) == 32
+
+
+def test_the_drain_believes_empty_queues_only_once_they_have_read_empty_for_a_quiet_while():
+    # GIVEN a queue that reads empty, then holds a message from 10 s to 20 s (SQS's counts lag its producers)
+    now = [0.0]
+
+    class Counts:
+        def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+            held = 1 if 10 <= now[0] < 20 else 0
+            return {"Attributes": {"ApproximateNumberOfMessages": str(held)}}
+
+    region = RegionEnd(PRIMARY, None, Counts(), "log", "record", {"orders": "queue-url"})
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    # WHEN the drain polls every 5 s, believing 60 s of empty reads, within 200 s
+    left = drain_queues(region, until=200, clock=lambda: now[0], sleep=sleep, poll=5, quiet=60)
+    # THEN it is drained once the queue has read empty for 60 s after the message left, not before
+    assert left == {}
+    assert now[0] == 80
+    # AND at a deadline before that, the last read is what it reports
+    now[0] = 0.0
+    assert drain_queues(region, until=15, clock=lambda: now[0], sleep=sleep, poll=5, quiet=60) == {
+        "orders": 1
+    }

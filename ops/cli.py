@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ops.target import Target
 
 OK, PROBLEMS, USAGE = 0, 1, 2
+DEFAULT_DRAIN_SECONDS = 120.0  # ops failover --planned: a minute of empty reads, and a minute to get there
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,9 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     failover.add_argument(
         "--drain-seconds",
         type=float,
-        default=120.0,
-        help="with --planned: how long to wait for the region left's command queues to empty (default "
-        "120; 0: its consumers stop at once, and what its queues hold ends in its DLQs)",
+        help=f"with --planned: how long to wait for the region left's command queues to empty (default "
+        f"{DEFAULT_DRAIN_SECONDS:g}; 0: its consumers stop at once, and what its queues hold ends in its "
+        "DLQs)",
     )
     failover.add_argument(
         "--settle",
@@ -455,6 +456,8 @@ def _failover(args: argparse.Namespace) -> int:
             "failover acts on a replicated pair of deployed stacks (--stack NAME, the same in both regions): "
             "the local cloud runs one region (docs/failover.md)"
         )
+    if not args.planned and (args.drain_seconds is not None or args.settle is not None):
+        raise TargetError("--drain-seconds and --settle are a planned move's: add --planned")
     target = aws_target(args.stack, args.to, args.profile)
     to = region_end(target)
     if args.status:
@@ -475,7 +478,7 @@ def _failover(args: argparse.Namespace) -> int:
                 to,
                 other or to.unreachable(other_region),
                 settle=settle,
-                drain=max(0.0, args.drain_seconds),
+                drain=max(0.0, DEFAULT_DRAIN_SECONDS if args.drain_seconds is None else args.drain_seconds),
                 say=_status,
                 recent=recent,
             )

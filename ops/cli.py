@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ops.target import Target
 
 OK, PROBLEMS, USAGE = 0, 1, 2
+DEFAULT_DRAIN_SECONDS = 120.0  # ops failover --planned: a minute of empty reads, and a minute to get there
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +126,25 @@ def _parser() -> argparse.ArgumentParser:
         help="finished processes whose last fact is this recent are resumed too (default 24)",
     )
     failover.add_argument("--status", action="store_true", help="only say which region is active")
+    failover.add_argument(
+        "--planned",
+        action="store_true",
+        help="move while both regions are up (the way back included): demote the active region, let its "
+        "command queues drain, then promote (docs/failover.md)",
+    )
+    failover.add_argument(
+        "--drain-seconds",
+        type=float,
+        help=f"with --planned: how long to wait for the region left's command queues to empty (default "
+        f"{DEFAULT_DRAIN_SECONDS:g}; 0: its consumers stop at once, and what its queues hold ends in its "
+        "DLQs)",
+    )
+    failover.add_argument(
+        "--settle",
+        type=float,
+        help="with --planned: seconds after each change of the record until every function has seen it "
+        "(default: the stack's ActiveRegionCacheSeconds + its longest queue consumer's timeout)",
+    )
     failover.set_defaults(handler=_failover)
 
     standby = commands.add_parser(
@@ -450,17 +470,21 @@ def _failover(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from eventcore.regions import PromotionRefusedError
-    from ops.failover import RegionEnd, failover, region_end, status
+    from ops.failover import RegionEnd, failover, planned_move, region_end, settle_seconds, status
 
-    def end(region: str) -> RegionEnd:
+    if not args.planned and (args.drain_seconds is not None or args.settle is not None):
+        raise TargetError("--drain-seconds and --settle are a planned move's: add --planned")
+
+    def target_in(region: str) -> Target:
         if args.stack:
-            return region_end(aws_target(args.stack, region, args.profile))
+            return aws_target(args.stack, region, args.profile)
         gateways = {found["region"]: found["gateway"] for found in _local_pair(args)}
         if region not in gateways:
             raise TargetError(f"the local cloud has no region {region}: {', '.join(gateways)}")
-        return region_end(local_target(args.endpoint_url, args.template, gateways[region]))
+        return local_target(args.endpoint_url, args.template, gateways[region])
 
-    to = end(args.to)
+    target = target_in(args.to)
+    to = region_end(target)
     if args.status:
         print(status(to))
         return OK
@@ -468,19 +492,46 @@ def _failover(args: argparse.Namespace) -> int:
     if not other_region:
         raise TargetError(f"the stack in {args.to} names no ReplicaRegion: pass --other")
     try:
-        other: RegionEnd | None = end(other_region)
+        other: RegionEnd | None = region_end(target_in(other_region))
     except TargetError:
         other = None  # the other region does not answer at all: reachable it is not
+    recent = timedelta(hours=args.recent_hours)
     try:
-        resumed = failover(
-            to, other or to.unreachable(other_region), recent=timedelta(hours=args.recent_hours)
-        )
+        if args.planned:
+            settle = settle_seconds(target) if args.settle is None else max(0.0, args.settle)
+            moved = planned_move(
+                to,
+                other or to.unreachable(other_region),
+                settle=settle,
+                drain=max(0.0, DEFAULT_DRAIN_SECONDS if args.drain_seconds is None else args.drain_seconds),
+                say=_status,
+                recent=recent,
+            )
+            resumed = moved.resumed
+        else:
+            moved = None
+            resumed = failover(to, other or to.unreachable(other_region), recent=recent)
     except PromotionRefusedError as refusal:
         print(f"ops: refused: {refusal}", file=sys.stderr)
         return PROBLEMS
     if args.json:
-        _print_json(_slots(resumed))
+        result = _slots(resumed)
+        if moved is not None:
+            result = {**_slots(moved), "resumed": result}
+        _print_json(result)
     else:
+        if moved is not None:
+            drained = "drained" if moved.drained else "NOT drained"
+            left = ", ".join(f"{n} on {queue}" for queue, n in moved.left.items()) or "nothing readable"
+            print(
+                f"{moved.left_region} left: its command queues {drained} in {moved.drain_seconds:g} s"
+                + (
+                    ""
+                    if moved.drained
+                    else f" (left: {left}; re-sent to {resumed.region} under the same ids)"
+                )
+                + f"; {moved.settle_seconds:g} s waited for the functions"
+            )
         print(
             f"{resumed.region} is active (promotion {resumed.epoch}): {resumed.in_flight} of "
             f"{resumed.processes} processes resumed, {resumed.commands} commands sent again "

@@ -35,7 +35,9 @@ DEFAULT_CACHE_SECONDS = 5
 
 @dataclass(frozen=True, slots=True)
 class ReadModel:
-    """A view as the template declares it: logical ids of its registry, its log and its tables."""
+    """A view as the template declares it: logical ids of its registry, its log and its tables. The log's
+    id is the one a stack in one region gives it (`OrdersEventLog`): a replicated stack's is found by the
+    stack's output that names it (`Target.table`)."""
 
     view: str
     registry: str
@@ -88,7 +90,7 @@ def view_generations(target: Target, model: ReadModel) -> ViewGenerations:
         model.view,
         projection,
         client,
-        DynamoDBEventStore(target.physical(model.log), client),
+        DynamoDBEventStore(target.table(model.log), client),
         stores,
         registry,
     )

@@ -40,9 +40,7 @@ class Target:
     parameters: dict[str, str] = field(
         default_factory=dict
     )  # the stack's parameter values (locally: as the local cloud resolved them)
-    outputs: dict[str, str] = field(
-        default_factory=dict
-    )  # locally: the template's, as the cloud resolves them
+    outputs: dict[str, str] = field(default_factory=dict)  # the stack's outputs (locally: as it resolves)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -62,6 +60,21 @@ class Target:
             return self.physical_ids[logical_id]
         except KeyError:
             raise TargetError(f"{logical_id} is not a resource of stack {self.stack_name}") from None
+
+    def table(self, logical_id: str) -> str:
+        """A table's name by the logical id a stack in one region gives it (`OrdersEventLog`), whatever the
+        stack's replication: the stack's output `<id>Table` names it in every mode (the primary's global
+        table `OrdersEventLogReplicas`; in the standby, which has no such resource, the replica's derived
+        name), else the stack's own resource of that id (a stack, or the local cloud, without outputs)."""
+        named = self.outputs.get(f"{logical_id}Table")
+        if named:
+            return named
+        if logical_id in self.physical_ids:
+            return self.physical_ids[logical_id]
+        raise TargetError(
+            f"{logical_id} is neither a resource of stack {self.stack_name} nor named by its output "
+            f"{logical_id}Table (a replicated stack names its tables only there)"
+        )
 
     def function_name(self, logical_id: str) -> str:
         """A function's name: its physical id on AWS; locally the name the template gives it."""
@@ -177,7 +190,8 @@ def _probe(endpoint_url: str) -> None:
 
 
 def aws_target(stack_name: str, region: str | None = None, profile: str | None = None) -> Target:
-    """A deployed stack, by name: its resources and its processed (SAM-translated) template."""
+    """A deployed stack, by name: its resources, its processed (SAM-translated) template, and its
+    parameters and outputs (one DescribeStacks)."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -200,6 +214,7 @@ def aws_target(stack_name: str, region: str | None = None, profile: str | None =
         p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
         for p in stack.get("Parameters", [])
     }
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     return Target(
         stack_name,
         StackShape.of(json.loads(json.dumps(body))),
@@ -208,6 +223,7 @@ def aws_target(stack_name: str, region: str | None = None, profile: str | None =
         False,
         session,
         parameters=parameters,
+        outputs=outputs,
     )
 
 

@@ -80,7 +80,7 @@ class TestTheRecord:
 
     def test_a_stack_in_one_region_is_always_active(self):
         region = ActiveRegion.from_environment({"AWS_REGION": PRIMARY, "ACTIVE_REGION_TABLE": ""})
-        assert not region.replicated
+        assert region.table is None
         region.require_active()
 
 

@@ -49,13 +49,35 @@ def test_a_replicated_table_is_the_table_a_stack_in_one_region_has():
         assert tables[regional]["Condition"] == "SingleRegion", regional
         assert mine["KeySchema"] == theirs["KeySchema"], replicated
         assert mine["AttributeDefinitions"] == theirs["AttributeDefinitions"], replicated
-        indexes = [
-            {key: value for key, value in index.items() if key != "WarmThroughput"}
-            for index in theirs.get("GlobalSecondaryIndexes", [])
-        ]
-        assert mine.get("GlobalSecondaryIndexes", []) == indexes, replicated
+        assert unwarmed(mine.get("GlobalSecondaryIndexes", [])) == unwarmed(
+            theirs.get("GlobalSecondaryIndexes", [])
+        ), replicated
         if "StreamSpecification" in theirs:
             assert mine["StreamSpecification"] == theirs["StreamSpecification"], replicated
+
+
+def unwarmed(indexes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{key: value for key, value in index.items() if key != "WarmThroughput"} for index in indexes]
+
+
+def test_a_replicated_log_is_pre_warmed_as_its_regional_log_only_with_prewarm_tables():
+    # AWS::DynamoDB::GlobalTable takes WarmThroughput, on the table and on a global secondary index
+    # (the CloudFormation reference; docs/failover.md, "The AWS facts")
+    tables = resources("AWS::DynamoDB::Table")
+    for replicated, regional in REPLICATED.items():
+        mine, theirs = template()["Resources"][replicated]["Properties"], None
+        if regional is not None:
+            theirs = tables[regional]["Properties"]
+        if theirs is None or "WarmThroughput" not in theirs:
+            assert "WarmThroughput" not in mine, f"{replicated}: its regional table is not pre-warmed either"
+            continue
+        assert mine["WarmThroughput"] == theirs["WarmThroughput"], replicated
+        assert mine["WarmThroughput"]["Fn::If"][0] == "PrewarmTables"
+        assert mine["WarmThroughput"]["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+        warmed = [index.get("WarmThroughput") for index in mine["GlobalSecondaryIndexes"]]
+        assert warmed == [index.get("WarmThroughput") for index in theirs["GlobalSecondaryIndexes"]], (
+            replicated
+        )
 
 
 def test_derived_data_stays_regional():

@@ -270,11 +270,13 @@ def _held_while_passive(
 ) -> BatchResponse | None:
     """In the standby region (docs/failover.md) a consumer that acts (the process manager, a command
     consumer) acts on nothing: every record of the batch is answered as failed, so Lambda delivers it again
-    later and nothing is lost or done twice. None in the active region (or a stack in one region)."""
+    later and nothing is lost or done twice. So too while no region is active (a planned move), except in
+    the region the move is draining, and when the active-region record cannot be read (throttled,
+    unreachable): held, not crashed. None where the consumer may act (or a stack in one region)."""
     try:
-        active_region().require_active()
+        active_region().require_acting()
     except RegionPassiveError as passive:
-        logger.warning("the standby region acts on nothing: the batch is held for later", reason=str(passive))
+        logger.warning("this region acts on nothing now: the batch is held for later", reason=str(passive))
         metrics.add_metric(name="BatchesHeldWhilePassive", unit=MetricUnit.Count, value=1)
         section, identifier = _IDENTIFIERS.get(event_type, ("", "messageId"))
         records = event["Records"]

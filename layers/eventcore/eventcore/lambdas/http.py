@@ -416,11 +416,10 @@ def refuse_commands_while_passive(
 
 
 def passive_problem(error: RegionPassiveError) -> Response[str]:
-    return problem(
-        503,
-        "This region is the standby and takes no commands; retry after Retry-After seconds.",
-        headers={"Retry-After": str(error.retry_after)},
-    )
+    """503 and `Retry-After`: the standby, no region active during a planned move, or the active-region
+    record unreadable (throttled, unreachable): each is over within seconds, and the client retries with
+    the same `Idempotency-Key` (here, or in whichever region is active)."""
+    return problem(503, error.problem, headers={"Retry-After": str(error.retry_after)})
 
 
 def install_problem_handlers(app: APIGatewayHttpResolver, refusals: Mapping[str, str] | None = None) -> None:

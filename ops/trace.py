@@ -61,7 +61,7 @@ def trace(target: Target, order_id: str, *, max_pages: int = 1000, progress: Pro
     logs = target.shape.event_logs()
     commits: dict[tuple[str, str, int], Commit] = {}
     for log in logs:
-        for commit in _query_stream(target, target.physical(log), f"Order-{order_id}"):
+        for commit in _query_stream(target, target.table(log), f"Order-{order_id}"):
             commits[(log, commit.stream_id, commit.version)] = commit
     correlations = {c.correlation_id for c in commits.values() if c.correlation_id}
     followed: set[str] = set()
@@ -129,7 +129,7 @@ def _scan(
     if not clauses:
         return
     request = {
-        "TableName": target.physical(log),
+        "TableName": target.table(log),
         "FilterExpression": " OR ".join(clauses),
         "ExpressionAttributeValues": values,
         "ProjectionExpression": "#stream, #version, events, command_id, correlation_id, causation_id",

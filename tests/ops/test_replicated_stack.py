@@ -133,3 +133,28 @@ def test_the_failover_reads_a_region_s_stack_once(aws):
 class NoMoreCalls:
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"CloudFormation called again: {name}")
+
+
+def test_an_orders_story_is_traced_in_a_standby_whose_log_is_only_named_by_its_output(aws, capsys):
+    # GIVEN a standby: its processed template has the one-region log under a condition that does not hold,
+    # and its output names the replica
+    name = "orders-trace-standby"
+    log = standby_log(name)
+    template = {
+        "Conditions": {"SingleRegion": {"Fn::Equals": ["standby", "none"]}},
+        "Resources": {
+            "OrdersEventLog": {**log_table(), "Condition": "SingleRegion"},
+            "Anything": {"Type": "AWS::SQS::Queue"},
+        },
+        "Outputs": {"OrdersEventLogTable": {"Value": log}},
+    }
+    create(name, template)
+    store = DynamoDBEventStore(log, boto3.client("dynamodb"))
+    for commit in commits_for("o-traced", lifecycle("o-traced", steps=2)):
+        store.append(commit)
+    # WHEN the operator traces the order by the stack's name
+    status, story, _ = on_stack(capsys, name, "trace", "o-traced", "--no-logs", "--json")
+    # THEN its story comes from the replica
+    assert status == 0
+    assert [event["event_type"] for event in story["events"]] == ["OrderCreated", "OrderConfirmed"]
+    assert {event["log"] for event in story["events"]} == {"OrdersEventLog"}

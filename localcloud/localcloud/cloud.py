@@ -406,20 +406,7 @@ class LocalCloud:
         save_failure: StateError | None = None
         if self._autosave is not None:
             self._autosave.stop()
-        if self.gateway is not None:
-            self.gateway.stop()
-        if self.scheduler is not None:
-            self.scheduler.stop()
-        for poller in self.pollers:
-            poller.stop()
-        for stream in self.delivery_streams:
-            stream.stop()
-        for poller in self.pollers:
-            if poller.is_alive():
-                poller.join(timeout=INIT_TIMEOUT_SECONDS)
-        for stream in self.delivery_streams:
-            if stream.is_alive():
-                stream.join(timeout=INIT_TIMEOUT_SECONDS)
+        self._stop_serving()
         if self.state is not None and self.moto is not None and self._autosave is not None:
             try:
                 self.save()  # after the triggers stopped: their positions and moto's state agree
@@ -441,13 +428,8 @@ class LocalCloud:
         if save_failure is not None:
             raise save_failure
 
-    def cut(self) -> None:
-        """An outage of this cloud's region (regions.py): its gateway stops answering, its functions,
-        triggers, delivery streams and schedules stop, its queues lose every message, and its replicas of
-        global tables can no longer be reached there. moto keeps serving the other regions, which keep every
-        acknowledged write. A cut region stays cut: stop() still ends it."""
-        assert self._shared_moto is not None, "only a region of several (regions.py) can be cut"
-        self._ready.clear()
+    def _stop_serving(self) -> None:
+        """The gateway, schedules, triggers and delivery streams stopped (a batch in progress finishes)."""
         if self.gateway is not None:
             self.gateway.stop()
         if self.scheduler is not None:
@@ -462,6 +444,15 @@ class LocalCloud:
         for stream in self.delivery_streams:
             if stream.is_alive():
                 stream.join(timeout=INIT_TIMEOUT_SECONDS)
+
+    def cut(self) -> None:
+        """An outage of this cloud's region (regions.py): its gateway stops answering, its functions,
+        triggers, delivery streams and schedules stop, its queues lose every message, and its replicas of
+        global tables can no longer be reached there. moto keeps serving the other regions, which keep every
+        acknowledged write. A cut region stays cut: stop() still ends it."""
+        assert self._shared_moto is not None, "only a region of several (regions.py) can be cut"
+        self._ready.clear()
+        self._stop_serving()
         if hasattr(self, "functions"):
             self.functions.stop()
         sqs = self.client("sqs")

@@ -19,6 +19,7 @@ from eventcore.regions import (
 from tests.integration.test_payment_commands_consumer import Payments, failed, request
 from tests.support.aws import create_table
 from tests.support.lambdas import http_event, load_function
+from tests.support.orders import order_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -92,16 +93,7 @@ class TestTheStandbyApi:
         monkeypatch.setenv("EVENT_LOG_TABLE", orders_log)
         api = load_function("orders_api")
         # WHEN a customer places an order there
-        body = {
-            "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
-            "shipping_address": {
-                "name": "Alice Example",
-                "line1": "Oudegracht 1",
-                "city": "Utrecht",
-                "postal_code": "3511 AA",
-                "country": "NL",
-            },
-        }
+        body = order_body(("SKU-TEA-001", 1))
         event = http_event("POST", "/orders", body=body, headers={"idempotency-key": "standby-1"})
         response = api.lambda_handler(event, lambda_context)
         # THEN it is refused, to be retried, and nothing is recorded

@@ -24,21 +24,13 @@ from eventcore.regions import (
 from tests.integration.test_payment_commands_consumer import Payments, failed, request
 from tests.support.aws import create_table
 from tests.support.lambdas import http_event, load_function
+from tests.support.orders import order_body
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 PRIMARY, STANDBY = "eu-west-1", "eu-central-1"
-BASKET = {
-    "lines": [{"sku": "SKU-TEA-001", "quantity": 1}],
-    "shipping_address": {
-        "name": "Alice Example",
-        "line1": "Oudegracht 1",
-        "city": "Utrecht",
-        "postal_code": "3511 AA",
-        "country": "NL",
-    },
-}
+BASKET = order_body(("SKU-TEA-001", 1))
 
 
 @pytest.fixture

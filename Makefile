@@ -30,7 +30,8 @@ lint: venv
 	$(BIN)/mypy $(TYPED)
 
 # Two pytest-xdist workers: a file's tests stay on one, the end-to-end modules (one shared local cloud)
-# together (tests/conftest.py); half the time of one worker on 2 cores (BENCHMARKS.md, "The test suite").
+# together (tests/conftest.py, tests/support/scheduling.py); half the time of one worker on 2 cores
+# (BENCHMARKS.md, "The test suite").
 test: lint browser
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 

@@ -169,8 +169,11 @@ def offline(environment: dict[str, str]) -> Iterator[None]:
     """The layers on the path and the environment set as Lambda would, any AWS endpoint a closed port."""
     saved = dict(os.environ)
     # Powertools keeps one parameters provider per service for the process, with the client it was built
-    # with: one built here would point every later read in this process at the closed port.
+    # with: one built here would point every later read in this process at the closed port, and one built
+    # before (in a test, against moto) would send this one's reads to AWS itself, each refused only after
+    # botocore's retries. None is kept in between.
     providers = dict(DEFAULT_PROVIDERS)
+    DEFAULT_PROVIDERS.clear()
     added = [str(ROOT / "layers" / layer) for layer in LAYERS if str(ROOT / "layers" / layer) not in sys.path]
     sys.path[:0] = added
     os.environ.update({**OFFLINE_ENVIRONMENT, **environment})

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -20,21 +19,40 @@ from tests.support.aws import (
     put_pricing_parameters,
 )
 from tests.support.lambdas import LambdaContext
+from tests.support.scheduling import GroupScheduling, group_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`-n 2 --dist loadgroup`), each taking a group of tests
+    whole, in the order collected (tests/support/scheduling.py): a file's tests stay on one worker, so its
+    module fixtures (a local cloud among them) start once, and the end-to-end modules stay together on one,
+    as they share one local cloud (tests/e2e/conftest.py).
+
+    The longest groups go first, so that no long one is left for the end while the other worker idles: the
+    end-to-end modules (about 40% of the suite), then every file with a slow test (the SAM CLI or a local
+    cloud), then the rest as collected. A group keeps its tests' order; tests depend on no order of files.
+    Without workers the order stays as collected."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow_groups = {group_of(item.nodeid) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        group = group_of(item.nodeid)
+        return 0 if group == "e2e" else 1 if group in slow_groups else 2
+
+    items.sort(key=rank)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers (`-n 2 --dist loadgroup`): a file's tests stay on one worker,
-    so its module fixtures (a local cloud among them) start once, and the end-to-end modules stay together
-    on one, as they share one local cloud (tests/e2e/conftest.py)."""
-    for item in items:
-        path = item.path.relative_to(ROOT)
-        group = "e2e" if path.parts[:2] == ("tests", "e2e") else path.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` by the groups above, which pytest-xdist 3.8 cannot read from the marks under
+    pytest 9.2 (tests/support/scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return GroupScheduling(config, log)
 
 
 # In CI the property tests explore the same examples every run (a red build is reproducible, and never a

@@ -115,9 +115,13 @@ def test_an_order_placed_just_before_ctrl_c_is_there_after_the_restart_and_its_s
 ) -> None:
     # GIVEN a local cloud, and an order placed just before the developer stops it
     run.start(fresh=True)
-    headers = {"Authorization": f"Bearer {run.token('restart-alice')}", "Idempotency-Key": "restart-1"}
+    # (`make token`'s token: the signing key is kept in the state folder, so it is good after the restart too)
+    token = {"Authorization": f"Bearer {run.token('restart-alice')}"}
     placed = requests.post(
-        f"{run.url}/orders", json=order_body(("SKU-POT-001", 1)), headers=headers, timeout=60
+        f"{run.url}/orders",
+        json=order_body(("SKU-POT-001", 1)),
+        headers={**token, "Idempotency-Key": "restart-1"},
+        timeout=60,
     )
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["order_id"]
@@ -126,15 +130,13 @@ def test_an_order_placed_just_before_ctrl_c_is_there_after_the_restart_and_its_s
     # WHEN it is started again on the same state
     run.start()
 
-    # THEN the order is there, and its saga goes on to its final status
-    headers = {"Authorization": f"Bearer {run.token('restart-alice')}"}
-
+    # THEN the order is there, and its saga goes on to its final status (asked with the token minted before)
     def status() -> Any:
-        response = requests.get(f"{run.url}/orders/{order_id}", headers=headers, timeout=30)
+        response = requests.get(f"{run.url}/orders/{order_id}", headers=token, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()["status"] == "confirmed"
 
     wait_until(status, timeout=SAGA_SECONDS, interval=0.25)
-    events = requests.get(f"{run.url}/orders/{order_id}/events", headers=headers, timeout=30).json()["events"]
+    events = requests.get(f"{run.url}/orders/{order_id}/events", headers=token, timeout=30).json()["events"]
     assert [event["type"] for event in events].count("OrderConfirmed") == 1
     assert os.path.isdir(run.state_dir)

@@ -51,6 +51,13 @@ CASES_PER_OPERATION = 200
 DOCUMENT_JSON = json.loads(DOCUMENT.read_text())
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
 OPERATIONS = [(path, method) for path, item in DOCUMENT_JSON["paths"].items() for method in item]
+# The receipts before the split (the document has them after): once the buckets operation has left the
+# contract's SKU in up to 64 buckets, each receipt is shared among them all, which took 35 s of the suite
+# against about 5 s in one bucket. A receipt into many buckets is the subject of the interleavings
+# (tests/unit/inventory/test_buckets_interleavings.py); the orders still meet the split SKU.
+SPLIT, RECEIPTS = ("/inventory/{sku}/buckets", "put"), ("/inventory/{sku}/receipts", "post")
+OPERATIONS.remove(RECEIPTS)
+OPERATIONS.insert(OPERATIONS.index(SPLIT), RECEIPTS)
 OPERATION_IDS = [f"{method.upper()} {path}" for path, method in OPERATIONS]
 CHECKS = [
     not_a_server_error,

@@ -26,6 +26,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from localcloud.forkserver import ForkedProcess, fork_worker
+
 __all__ = ["INIT_TIMEOUT_SECONDS", "FunctionRuntime", "InitError", "Invocation", "close_all"]
 
 # Lambda allows 10 s for the init phase; here several workers may import at once on a loaded 2-core machine.
@@ -91,14 +93,17 @@ class _Worker:
             # from the local cloud's own (its pollers) in moto's recorder (bench/cost.py)
             "AWS_SDK_UA_APP_ID": FUNCTION_USER_AGENT_APP_ID,
         }
-        self.process = subprocess.Popen(
+        # Without a log file, what the function prints goes to this process's standard error, never its
+        # standard output: `localcloud invoke` keeps that for the answer, as `sam local invoke` does.
+        output = logs.fileno() if logs is not None else STDERR_FILENO
+        self.process: subprocess.Popen[bytes] | ForkedProcess = fork_worker(
+            environment, child_socket.fileno(), output
+        ) or subprocess.Popen(
             [sys.executable, "-m", "localcloud.worker_main", str(child_socket.fileno())],
             pass_fds=[child_socket.fileno()],
             env=environment,
             stdin=subprocess.DEVNULL,
-            # Without a log file, what the function prints goes to this process's standard error, never
-            # its standard output: `localcloud invoke` keeps that for the answer, as `sam local invoke` does.
-            stdout=logs if logs is not None else STDERR_FILENO,
+            stdout=output,
             stderr=subprocess.STDOUT,
         )
         child_socket.close()

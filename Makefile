@@ -13,9 +13,12 @@ comma := ,
 
 venv: $(STAMP)
 
+# requirements-dev.txt pins every package, its dependencies' too: pip installs exactly those (no resolving),
+# and `pip check` fails the build if a dependency is missing from it.
 $(STAMP): requirements-dev.txt localcloud/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-dev.txt
+	$(BIN)/pip check --disable-pip-version-check
 	touch $(STAMP)
 
 # mypy: strict on what is deployed (layers/, functions/), mypy's defaults elsewhere (pyproject.toml).
@@ -31,9 +34,10 @@ lint: venv
 
 # Two pytest-xdist workers: a file's tests stay on one, the end-to-end modules (one shared local cloud)
 # together (tests/conftest.py, tests/support/scheduling.py); half the time of one worker on 2 cores
-# (BENCHMARKS.md, "The test suite").
+# (BENCHMARKS.md, "The test suite"). Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: the
+# suite starts hundreds of processes (function workers, local clouds) that import the same modules.
 test: lint browser
-	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 test-unit: venv
 	$(BIN)/pytest tests/unit

@@ -148,9 +148,19 @@ class Regions:
         ]
 
     def stop(self) -> None:
-        for cloud in reversed(list(self.clouds.values())):
-            cloud.stop()
-        if self.moto is not None:
-            self.moto.stop()
-            LocalCloud._reset_moto()
-            self.moto = None
+        """Every region stopped (a cut in progress finishes first), then moto, whatever fails on the way."""
+        failures: list[Exception] = []
+        with self._lock:
+            try:
+                for cloud in reversed(list(self.clouds.values())):
+                    try:
+                        cloud.stop()
+                    except Exception as exc:  # the other regions and moto are stopped all the same
+                        failures.append(exc)
+            finally:
+                if self.moto is not None:
+                    self.moto.stop()
+                    LocalCloud._reset_moto()
+                    self.moto = None
+        if failures:
+            raise failures[0]

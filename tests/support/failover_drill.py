@@ -187,7 +187,9 @@ def run_drill(
             waiting.append(client)
         time.sleep(interval)
     in_flight = [  # the sagas not over when the primary goes (its view may lag: at least these)
-        c for c in drill.acknowledged if c.order_id and drill.order_status(c.order_id, PRIMARY) != "confirmed"
+        c
+        for c in drill.acknowledged
+        if c.order_id and drill.order_status(c.order_id, PRIMARY) not in FINAL_STATUSES
     ]
     cut_at = time.monotonic()
     drill.cut(PRIMARY)
